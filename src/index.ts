@@ -1,0 +1,11 @@
+// The public entry of express-redis-kit: named exports only.
+export type { RedisClient } from './redis/client.js';
+export type { Duration } from './redis/duration.js';
+export { parseDuration } from './redis/duration.js';
+export {
+  ConfigError,
+  consoleLogger,
+  type Logger,
+  type RedisErrorPolicy,
+  RedisTimeoutError,
+} from './redis/errors.js';

@@ -1,0 +1,45 @@
+// The Redis client type every middleware accepts, and the checks that tell one kind from another.
+import type { Cluster, Redis } from 'ioredis';
+import { ConfigError } from './errors.js';
+
+/** An ioredis client: a single `Redis` (standalone or Sentinel) or a `Cluster`. */
+export type RedisClient = Redis | Cluster;
+
+/** True for an ioredis `Cluster`, which routes each key to its slot's master. */
+export function isCluster(client: RedisClient): client is Cluster {
+  return (client as { isCluster?: boolean }).isCluster === true;
+}
+
+/**
+ * Checks at app start that `value` looks like an ioredis client, so a missing or wrong `redis` option fails
+ * with a clear message instead of a TypeError on the first request.
+ */
+export function assertRedisClient(value: unknown, where: string): asserts value is RedisClient {
+  const candidate = value as { defineCommand?: unknown; sendCommand?: unknown } | null | undefined;
+  if (
+    candidate === null ||
+    typeof candidate !== 'object' ||
+    typeof candidate.defineCommand !== 'function' ||
+    typeof candidate.sendCommand !== 'function'
+  ) {
+    throw new ConfigError(
+      'ERR_REDIS_CLIENT',
+      `${where}: the \`redis\` option must be an ioredis Redis or Cluster instance (got ${describe(value)}).`,
+    );
+  }
+}
+
+/** The command timeout the client itself enforces, if any (ioredis `commandTimeout`). */
+export function clientCommandTimeout(client: RedisClient): number | undefined {
+  const options = isCluster(client)
+    ? (client.options.redisOptions as { commandTimeout?: number } | undefined)
+    : client.options;
+  const timeout = options?.commandTimeout;
+  return typeof timeout === 'number' && timeout > 0 ? timeout : undefined;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value !== 'object') return typeof value;
+  return (value as object).constructor?.name ?? 'an object';
+}

@@ -1,0 +1,29 @@
+// The shared Redis layer: what every middleware folder imports (and nothing imports from another middleware).
+export { assertRedisClient, clientCommandTimeout, isCluster, type RedisClient } from './client.js';
+export { DEFAULT_REDIS_TIMEOUT_MS, resolveTimeout, withDeadline } from './deadline.js';
+export { type Duration, parseDuration } from './duration.js';
+export {
+  ConfigError,
+  consoleLogger,
+  createErrorReporter,
+  errorMessage,
+  type Logger,
+  type RedisErrorPolicy,
+  type RedisErrorReporter,
+  RedisTimeoutError,
+} from './errors.js';
+export { buildKey, hashTag, keyPart, sha256, validatePrefix } from './keys.js';
+export {
+  assertNotInRequestHandler,
+  checkOptions,
+  functionOption,
+  integerOption,
+  oneOfOption,
+} from './options.js';
+export {
+  defineScript,
+  type LuaScript,
+  registerScript,
+  type ScriptArg,
+  type ScriptRunner,
+} from './scripts.js';
