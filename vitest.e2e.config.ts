@@ -1,0 +1,14 @@
+// Browser tests: headless Chromium (Debian's, found on PATH) driven by playwright-core against the real shop.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: { conditions: ['source'] },
+  ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
+  test: {
+    include: ['test/e2e/**/*.test.ts'],
+    globalSetup: ['test/helpers/global-setup.ts'],
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
