@@ -1,0 +1,39 @@
+// Entry point of the example shop (`npm start`): Redis, the app, the HTTP server and a clean shutdown.
+import { fileURLToPath } from 'node:url';
+import { createShopApp } from './app.js';
+import { connectRedis, RedisUnavailableError } from './redis.js';
+
+const port = Number(process.env.PORT ?? 3000);
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const dataDir = process.env.SHOP_DATA_DIR ?? fileURLToPath(new URL('./.data', import.meta.url));
+const log = (line: string) => console.log(`[shop] ${line}`);
+
+async function main(): Promise<void> {
+  const redis = await connectRedis(redisUrl, dataDir, log);
+  redis.client.on('error', (error) => log(`Redis error: ${error.message}`));
+  const app = createShopApp({ redis: redis.client });
+  const server = app.listen(port, () => log(`listening on http://localhost:${port} (Redis: ${redis.url})`));
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal} received, shutting down`);
+    // Idle keep-alive sockets close now; busy ones get a few seconds to finish.
+    const force = setTimeout(() => server.closeAllConnections(), 5_000);
+    force.unref();
+    server.close(async () => {
+      await redis.close();
+      log('stopped');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof RedisUnavailableError ? `[shop] ${error.message}` : error);
+  process.exit(1);
+});

@@ -1,0 +1,116 @@
+// `npm start` as a user runs it: the real entry point in a child process, against a real Redis.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { redisUrl } from '../../test/helpers/redis.js';
+import { freePort, isListening } from '../../test/helpers/redis-server.js';
+
+const root = new URL('../..', import.meta.url).pathname;
+const tsxCli = join(root, 'node_modules/tsx/dist/cli.mjs');
+
+interface Running {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+const running: Running[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const r of running.splice(0)) {
+    r.child.kill('SIGKILL');
+    await r.exited;
+  }
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function startShop(env: Record<string, string>): Running {
+  const child = spawn(process.execPath, [tsxCli, '--conditions=source', 'example-app/server.ts'], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const r = { child, output: () => output, exited };
+  running.push(r);
+  return r;
+}
+
+async function waitForLine(r: Running, pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(r.output())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; output:\n${r.output()}`);
+    if (r.child.exitCode !== null) throw new Error(`shop exited (${r.child.exitCode}):\n${r.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function tempDataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'erk-shop-'));
+  dirs.push(dir);
+  return join(dir, 'data');
+}
+
+describe('npm start', () => {
+  it('serves /healthz with the Redis round-trip time, using REDIS_URL when it answers', async () => {
+    const port = await freePort();
+    const shop = startShop({ PORT: String(port), REDIS_URL: redisUrl(), SHOP_DATA_DIR: tempDataDir() });
+    await waitForLine(shop, /listening on/);
+    const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { status: string; redisRttMs: number };
+    expect(body.status).toBe('ok');
+    expect(body.redisRttMs).toBeGreaterThan(0);
+    expect(shop.output()).not.toMatch(/private redis-server/);
+
+    shop.child.kill('SIGTERM');
+    expect(await shop.exited).toBe(0);
+  });
+
+  it('starts a private redis-server with AOF data when nothing answers, and stops it on SIGINT', async () => {
+    const port = await freePort();
+    const deadRedis = await freePort();
+    const dataDir = tempDataDir();
+    const shop = startShop({
+      PORT: String(port),
+      REDIS_URL: `redis://127.0.0.1:${deadRedis}`,
+      SHOP_DATA_DIR: dataDir,
+    });
+    await waitForLine(shop, /listening on/);
+    const line = shop.output().match(/started a private redis-server on redis:\/\/127\.0\.0\.1:(\d+)/);
+    expect(line).not.toBeNull();
+    const privatePort = Number(line?.[1]);
+    expect(await isListening(privatePort)).toBe(true);
+
+    const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(response.status).toBe(200);
+    expect(existsSync(dataDir)).toBe(true);
+    expect(readdirSync(dataDir).some((name) => name.startsWith('appendonly'))).toBe(true);
+
+    shop.child.kill('SIGINT');
+    expect(await shop.exited).toBe(0);
+    expect(await isListening(privatePort)).toBe(false);
+  });
+
+  it('exits with instructions when no Redis answers and redis-server is not installed', async () => {
+    const deadRedis = await freePort();
+    const shop = startShop({
+      PORT: String(await freePort()),
+      REDIS_URL: `redis://127.0.0.1:${deadRedis}`,
+      SHOP_DATA_DIR: tempDataDir(),
+      PATH: '',
+    });
+    expect(await shop.exited).toBe(1);
+    expect(shop.output()).toMatch(/redis-server is not installed/);
+    expect(shop.output()).toMatch(/REDIS_URL/);
+  });
+});
