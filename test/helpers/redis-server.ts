@@ -79,6 +79,8 @@ export interface RedisServer {
   readonly port: number;
   readonly url: string;
   readonly dir: string;
+  /** The server's process id while it runs. */
+  readonly pid: number | undefined;
   /** SIGKILL: the server dies at once, without saving anything. */
   kill(): Promise<void>;
   /** SIGSTOP: the process freezes; connections stay open but nothing is answered. */
@@ -171,6 +173,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     port,
     url: `redis://127.0.0.1:${port}`,
     dir,
+    get pid() {
+      return child?.pid;
+    },
     kill: () => waitForExit('SIGKILL'),
     pause() {
       child?.kill('SIGSTOP');

@@ -1,0 +1,39 @@
+// The benchmark's private Redis, and the INFO commandstats total used for Redis commands per request.
+import { execFileSync } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { type RedisServer, startRedisServer } from '../../test/helpers/redis-server.js';
+
+export interface BenchRedis {
+  server: RedisServer;
+  admin: Redis;
+  version: string;
+  /** Total commands Redis has executed, not counting INFO itself. */
+  commandCount(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function startBenchRedis(cpus?: string): Promise<BenchRedis> {
+  const server = await startRedisServer();
+  if (cpus && server.pid)
+    execFileSync('taskset', ['-p', '-c', cpus, String(server.pid)], { stdio: 'ignore' });
+  const admin = new Redis(server.url);
+  const info = await admin.info('server');
+  const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+  return {
+    server,
+    admin,
+    version,
+    async commandCount() {
+      const stats = await admin.info('commandstats');
+      let total = 0;
+      for (const match of stats.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+        if (match[1] !== 'info') total += Number(match[2]);
+      }
+      return total;
+    },
+    async stop() {
+      admin.disconnect();
+      await server.stop();
+    },
+  };
+}

@@ -1,0 +1,121 @@
+// `npm run bench [scenario ...]`: runs every scenario's variants side by side and writes bench/RESULTS.md.
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { freePort } from '../test/helpers/redis-server.js';
+import { detectLoadTool, type LoadResult, load } from './lib/load.js';
+import { startBenchRedis } from './lib/redis.js';
+import { resultsTable, summarise, type VariantSummary } from './lib/report.js';
+import { startVariantServer, type VariantServer } from './lib/server.js';
+import type { Scenario } from './lib/types.js';
+import { memoryTable } from './memory.js';
+import { scenarios } from './scenarios/index.js';
+
+const settings = {
+  durationSeconds: Number(process.env.BENCH_DURATION ?? 8),
+  warmupSeconds: Number(process.env.BENCH_WARMUP ?? 2),
+  rounds: Number(process.env.BENCH_ROUNDS ?? 3),
+  connections: Number(process.env.BENCH_CONNECTIONS ?? 50),
+};
+
+// On a machine with 2+ cores the app gets CPU 0 to itself; Redis and the load generator share CPU 1.
+const pinned = cpus().length >= 2;
+const APP_CPU = pinned ? '0' : undefined;
+const SIDE_CPU = pinned ? '1' : undefined;
+
+const wanted = process.argv.slice(2);
+const selected = wanted.length ? scenarios.filter((s) => wanted.includes(s.id)) : scenarios;
+if (selected.length === 0) {
+  console.error(`unknown scenario; choose from: ${scenarios.map((s) => s.id).join(', ')}`);
+  process.exit(2);
+}
+
+const tool = await detectLoadTool();
+const redis = await startBenchRedis(SIDE_CPU);
+console.log(
+  `Redis ${redis.version}, load by ${tool}, ${settings.connections} connections, ` +
+    `${settings.warmupSeconds}s warm-up + ${settings.durationSeconds}s × ${settings.rounds} rounds per variant`,
+);
+
+const results: { scenario: Scenario; rows: VariantSummary[] }[] = [];
+try {
+  for (const scenario of selected) results.push({ scenario, rows: await runScenario(scenario) });
+  const memory = await memoryTable(redis.admin);
+  const report = renderReport(resultsTable(results), memory, redis.version, tool);
+  console.log(`\n${report}`);
+  if (wanted.length === 0) {
+    writeFileSync(new URL('./RESULTS.md', import.meta.url), report);
+    console.log('\nwritten to bench/RESULTS.md');
+  }
+} finally {
+  await redis.stop();
+}
+
+async function runScenario(scenario: Scenario): Promise<VariantSummary[]> {
+  console.log(`\n## ${scenario.title}`);
+  const servers: VariantServer[] = [];
+  try {
+    for (const [index, variant] of scenario.variants.entries()) {
+      servers.push(
+        await startVariantServer({
+          scenarioId: scenario.id,
+          variant: variant.name,
+          port: await freePort(),
+          redisUrl: redis.server.url,
+          prefix: `bench:${scenario.id}:${index}:`,
+          cpus: APP_CPU,
+        }),
+      );
+    }
+    const headers = await Promise.all(servers.map((s) => scenario.prepare?.(s.url) ?? Promise.resolve({})));
+    const rounds = scenario.variants.map(() => [] as LoadResult[]);
+    const commands = scenario.variants.map(() => 0);
+    for (let round = 0; round < settings.rounds; round++) {
+      // Rotate the order each round so drift of the machine hits every variant alike.
+      for (let k = 0; k < scenario.variants.length; k++) {
+        const i = (k + round) % scenario.variants.length;
+        const options = {
+          url: `${servers[i]?.url}${scenario.path}`,
+          connections: settings.connections,
+          headers: headers[i] ?? {},
+          rotatingHeader: scenario.rotatingHeader,
+          cpus: SIDE_CPU,
+        };
+        await load(tool, { ...options, durationSeconds: settings.warmupSeconds });
+        const before = await redis.commandCount();
+        const result = await load(tool, { ...options, durationSeconds: settings.durationSeconds });
+        commands[i] = (commands[i] ?? 0) + (await redis.commandCount()) - before;
+        rounds[i]?.push(result);
+        console.log(
+          `  round ${round + 1} ${scenario.variants[i]?.name}: ${Math.round(result.rps)} req/s, ` +
+            `p99 ${result.p99Ms.toFixed(2)} ms${result.non2xx + result.errors ? ` (${result.non2xx} non-2xx, ${result.errors} errors)` : ''}`,
+        );
+      }
+    }
+    return scenario.variants.map((variant, i) => summarise(variant, rounds[i] ?? [], commands[i] ?? 0));
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}
+
+function renderReport(table: string, memory: string, redisVersion: string, loadTool: string): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  return [
+    '# Benchmark results',
+    '',
+    `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench\`: Node ${process.version}, ` +
+      `Redis ${redisVersion}, ${cpus().length} × ${cpu}. Load by ${loadTool} over loopback, ` +
+      `${settings.connections} connections, ${settings.warmupSeconds} s warm-up then ${settings.durationSeconds} s ` +
+      `measured, ${settings.rounds} interleaved rounds per variant (medians shown)` +
+      (pinned ? '; each app pinned to CPU 0, Redis and the load generator to CPU 1.' : '.'),
+    '',
+    '"× bare Express" is requests/s relative to the same route without middleware; "ours ÷ this" is how many ' +
+      "times our throughput is that peer's. Redis cmds/req comes from INFO commandstats over the measured runs.",
+    '',
+    table,
+    '',
+    '## Memory per structure (MEMORY USAGE)',
+    '',
+    memory,
+    '',
+  ].join('\n');
+}

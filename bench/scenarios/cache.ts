@@ -1,0 +1,54 @@
+// Cache scenarios: hits on a trivial JSON route and on a route whose handler takes 5 ms.
+import apicache from 'apicache-plus';
+import express, { type Express, type RequestHandler } from 'express';
+import { ioredis } from '../lib/clients.js';
+import type { Scenario, Variant } from '../lib/types.js';
+
+const PRODUCT = {
+  id: 42,
+  name: 'Espresso cup',
+  description: 'A thick-walled porcelain cup that keeps a double espresso hot.',
+  priceCents: 1290,
+  stock: 17,
+};
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function productRoutes(app: Express, cache?: RequestHandler): Express {
+  const before: RequestHandler[] = cache ? [cache] : [];
+  app.get('/product', ...before, (_req, res) => {
+    res.json(PRODUCT);
+  });
+  app.get('/slow-product', ...before, async (_req, res) => {
+    await sleep(5);
+    res.json(PRODUCT);
+  });
+  return app;
+}
+
+const bare: Variant = { name: 'bare express', kind: 'bare', app: () => productRoutes(express()) };
+
+const apicachePlus: Variant = {
+  name: 'apicache-plus (ioredis)',
+  kind: 'peer',
+  app({ redisUrl }) {
+    const cache = apicache.newInstance({ redisClient: ioredis(redisUrl), defaultDuration: '5 minutes' });
+    return productRoutes(express(), cache.middleware('5 minutes') as RequestHandler);
+  },
+};
+
+export const cacheTrivial: Scenario = {
+  id: 'cache-hit',
+  title: 'cache hit, trivial handler',
+  path: '/product',
+  target: 1.0,
+  variants: [bare, apicachePlus],
+};
+
+export const cacheSlow: Scenario = {
+  id: 'cache-hit-5ms',
+  title: 'cache hit, 5 ms handler',
+  path: '/slow-product',
+  target: 5.0,
+  variants: [bare, apicachePlus],
+};

@@ -1,0 +1,8 @@
+// Every benchmark scenario, in the order the results table lists them.
+
+import type { Scenario } from '../lib/types.js';
+import { cacheSlow, cacheTrivial } from './cache.js';
+import { rateLimitScenario } from './rate-limit.js';
+import { sessionRead, sessionWrite } from './session.js';
+
+export const scenarios: Scenario[] = [sessionRead, sessionWrite, rateLimitScenario, cacheTrivial, cacheSlow];

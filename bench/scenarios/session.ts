@@ -1,0 +1,78 @@
+// Session scenarios: a returning visitor reading its session, and one changing a field on every request.
+import { RedisStore } from 'connect-redis';
+import express, { type Express, type RequestHandler } from 'express';
+import expressSession from 'express-session';
+import { nodeRedis } from '../lib/clients.js';
+import type { Scenario, Variant, VariantContext } from '../lib/types.js';
+
+const SECRET = 'bench-secret-that-is-at-least-32-characters-long';
+
+/** Reads and writes a `name` and a `counter` the same way whatever the session middleware. */
+interface BenchSession {
+  name?: string;
+  counter?: number;
+}
+
+function routes(app: Express): Express {
+  app.post('/login', (req, res) => {
+    const session = (req as { session?: BenchSession }).session;
+    if (session) session.name = 'bench';
+    res.send('ok');
+  });
+  app.get('/read', (req, res) => {
+    const session = (req as { session?: BenchSession }).session;
+    res.send(`hello ${session?.name ?? 'anonymous'}`);
+  });
+  let bareCounter = 0;
+  app.get('/write', (req, res) => {
+    const session = (req as { session?: BenchSession }).session;
+    const counter = session ? (session.counter = (session.counter ?? 0) + 1) : ++bareCounter;
+    res.send(`count ${counter}`);
+  });
+  return app;
+}
+
+const bare: Variant = { name: 'bare express', kind: 'bare', app: () => routes(express()) };
+
+const expressSessionConnectRedis: Variant = {
+  name: 'express-session + connect-redis',
+  kind: 'peer',
+  async app({ redisUrl, prefix }: VariantContext) {
+    const client = await nodeRedis(redisUrl);
+    const app = express();
+    app.use(
+      expressSession({
+        store: new RedisStore({ client, prefix }),
+        secret: SECRET,
+        resave: false,
+        rolling: true,
+        saveUninitialized: false,
+        cookie: { maxAge: 30 * 60_000, httpOnly: true, sameSite: 'lax' },
+      }) as RequestHandler,
+    );
+    return routes(app);
+  },
+};
+
+async function signIn(baseUrl: string): Promise<Record<string, string>> {
+  const response = await fetch(`${baseUrl}/login`, { method: 'POST' });
+  const cookie = response.headers.getSetCookie().map((c) => c.split(';')[0]);
+  return cookie.length > 0 ? { cookie: cookie.join('; ') } : {};
+}
+
+export const sessionRead: Scenario = {
+  id: 'session-read',
+  title: 'session read (returning visitor, read-only)',
+  path: '/read',
+  target: 0.85,
+  variants: [bare, expressSessionConnectRedis],
+  prepare: signIn,
+};
+
+export const sessionWrite: Scenario = {
+  id: 'session-write',
+  title: 'session write (one field changes per request)',
+  path: '/write',
+  variants: [bare, expressSessionConnectRedis],
+  prepare: signIn,
+};
