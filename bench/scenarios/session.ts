@@ -26,8 +26,9 @@ function routes(app: Express): Express {
   let bareCounter = 0;
   app.get('/write', (req, res) => {
     const session = (req as { session?: BenchSession }).session;
-    const counter = session ? (session.counter = (session.counter ?? 0) + 1) : ++bareCounter;
-    res.send(`count ${counter}`);
+    if (session) session.counter = (session.counter ?? 0) + 1;
+    else bareCounter += 1;
+    res.send(`count ${session?.counter ?? bareCounter}`);
   });
   return app;
 }
