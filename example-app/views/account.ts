@@ -1,0 +1,64 @@
+// Sign-in page (with the demo accounts) and the "your devices" page.
+import { DEMO_USERS } from '../shop/seed-data.js';
+import { html, type SafeHtml } from './html.js';
+
+export function signInPage(csrf: string, next: string, error?: string): SafeHtml {
+  return html`<h1>Sign in</h1>
+${error ? html`<p class="error" role="alert">${error}</p>` : ''}
+<form method="post" action="/signin" class="stack">
+  <input type="hidden" name="_csrf" value="${csrf}">
+  <input type="hidden" name="next" value="${next}">
+  <label>Username <input name="username" autocomplete="username" required></label>
+  <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+  <button data-testid="signin">Sign in</button>
+</form>
+<aside class="demo">
+  <h2>Demo accounts</h2>
+  <table>
+    <tr><th>Username</th><th>Password</th><th>Role</th></tr>
+    ${DEMO_USERS.map((u) => html`<tr><td><code>${u.username}</code></td><td><code>${u.password}</code></td><td>${u.role}</td></tr>`)}
+  </table>
+  <p>Your cart comes with you when you sign in. Five wrong passwords in 15 minutes for one account lock it for a while.</p>
+</aside>`;
+}
+
+export interface DeviceRow {
+  handle: string;
+  userAgent: string;
+  ip: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  current: boolean;
+}
+
+const when = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 16);
+
+export function devicesPage(devices: DeviceRow[], csrf: string): SafeHtml {
+  return html`<h1>Your devices</h1>
+<p>Every browser signed in to your account. Revoke one you don't recognise; it is signed out on its next request.</p>
+<table class="lines devices">
+  <thead><tr><th>Device</th><th>IP</th><th>Signed in</th><th>Last seen</th><th>Expires</th><th></th></tr></thead>
+  <tbody>
+  ${devices.map(
+    (d) => html`<tr data-testid="device">
+    <td>${d.userAgent || 'unknown browser'} ${d.current ? html`<span class="badge">this device</span>` : ''}</td>
+    <td>${d.ip}</td><td>${when(d.createdAt)}</td><td>${when(d.lastSeenAt)}</td><td>${when(d.expiresAt)}</td>
+    <td>${
+      d.current
+        ? ''
+        : html`<form method="post" action="/account/devices/revoke" class="inline">
+        <input type="hidden" name="_csrf" value="${csrf}">
+        <input type="hidden" name="handle" value="${d.handle}">
+        <button class="link">Revoke</button>
+      </form>`
+    }</td>
+  </tr>`,
+  )}
+  </tbody>
+</table>
+<form method="post" action="/account/devices/revoke-all">
+  <input type="hidden" name="_csrf" value="${csrf}">
+  <button>Sign out all other devices</button>
+</form>`;
+}
