@@ -21,7 +21,7 @@ export function ipKey(req: Request): string {
 /**
  * Normalizes an IP address for use as a key. IPv4 stays as it is; an IPv4-mapped IPv6 address
  * (`::ffff:192.0.2.1`, what a dual-stack server sees for IPv4 clients) becomes the IPv4 address, so it is
- * never lumped with other mapped clients; other IPv6 addresses become their network, e.g.
+ * never lumped with other mapped clients; other IPv6 addresses become their network in RFC 5952 form, e.g.
  * `2001:db8:1:2::/64`. Anything that is not an IP address is returned unchanged.
  *
  * @param address the address, as in `req.ip`
@@ -49,14 +49,34 @@ export function normalizeIp(address: string, ipv6Prefix = 64): string {
     return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
   }
   const bits = Math.min(128, Math.max(1, Math.trunc(ipv6Prefix)));
-  const kept = Math.ceil(bits / 16);
-  const parts: string[] = [];
-  for (let i = 0; i < kept; i++) {
+  const network = groups.map((group, i) => {
     const left = bits - i * 16;
-    const mask = left >= 16 ? 0xffff : (0xffff << (16 - left)) & 0xffff;
-    parts.push(((groups[i] ?? 0) & mask).toString(16));
+    if (left >= 16) return group;
+    return left <= 0 ? 0 : group & ((0xffff << (16 - left)) & 0xffff);
+  });
+  return bits === 128 ? compress(network) : `${compress(network)}/${bits}`;
+}
+
+/** RFC 5952 text of eight groups: lower-case hex, the longest run of two or more zero groups as `::`. */
+function compress(groups: readonly number[]): string {
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < groups.length; ) {
+    if (groups[i] !== 0) {
+      i += 1;
+      continue;
+    }
+    let end = i;
+    while (end < groups.length && groups[end] === 0) end += 1;
+    if (end - i > bestLength) {
+      bestStart = i;
+      bestLength = end - i;
+    }
+    i = end;
   }
-  return bits === 128 ? parts.join(':') : `${parts.join(':')}::/${bits}`;
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart === -1) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
 }
 
 /** The eight 16-bit groups of a valid IPv6 address (checked by `isIPv6` first). */

@@ -1,3 +1,4 @@
+// Behaviour 3: 1,000 concurrent requests over three Express processes sharing one Redis.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rateLimit } from '../../src/index.js';

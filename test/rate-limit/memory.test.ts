@@ -1,3 +1,4 @@
+// Behaviour 6: bounded entries, TTLs, bytes per entry measured with MEMORY USAGE, the size cap.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, MAX_LOG_LIMIT, rateLimit } from '../../src/index.js';
 import { useTestRedis } from '../helpers/redis.js';

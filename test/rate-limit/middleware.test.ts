@@ -1,3 +1,4 @@
+// The middleware over HTTP on Express 4 and 5: headers, bodies, cost, skip, keys, routes, admin methods.
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { QUOTA_EXCEEDED_TYPE, type RateLimitInfo, rateLimit } from '../../src/index.js';

@@ -1,3 +1,4 @@
+// Behaviour 7 (configuration): every misconfiguration throws a coded ConfigError at creation.
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_RATE_LIMIT, type RateLimitOptions, rateLimit } from '../../src/index.js';

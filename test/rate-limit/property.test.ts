@@ -1,3 +1,4 @@
+// Behaviour 4: a fast-check property over random arrival times against a model of the exact window.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createSlidingLog, type LogReply, type LogRule } from '../../src/rate-limit/script.js';

@@ -1,3 +1,4 @@
+// Behaviour 9: a paused or killed Redis applies the error policy within the timeout.
 import { Redis, type RedisOptions } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,3 +1,4 @@
+// Behaviour 5: extra rules checked and recorded with the main one, standalone and on a Redis Cluster.
 import type { Cluster, Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

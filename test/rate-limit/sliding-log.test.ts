@@ -1,3 +1,4 @@
+// Behaviours 1 and 2: one script per request on the Redis clock, unrecorded refusals, exact Retry-After.
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { type RateLimitInfo, rateLimit } from '../../src/index.js';

@@ -1,3 +1,4 @@
+// Behaviour 8: stats() per minute and top blocked keys, written off the request path.
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { rateLimit } from '../../src/index.js';
