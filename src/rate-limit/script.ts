@@ -1,0 +1,130 @@
+// The sliding-log Lua script: one atomic round trip that checks every rule of a limiter and records on all or none.
+import { defineScript, type RedisClient, registerScript, type ScriptRunner } from '../redis/index.js';
+
+/**
+ * KEYS[1]: one client's log, a sorted set of admitted units scored by Redis time in microseconds.
+ * ARGV[1]: the request's cost (units); ARGV[2]: '1' to record an admitted request, '0' to only look;
+ * then one (windowMs, limit) pair per rule, the longest window first: it alone decides what the log keeps,
+ * and the shorter windows are counted inside it.
+ *
+ * Reply: { allowed (1/0), now (µs), then per rule: remaining, resetMs, retryMs (-1 = never) }.
+ */
+const LUA = `
+local key = KEYS[1]
+local cost = tonumber(ARGV[1])
+local rules = (#ARGV - 2) / 2
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local windows, limits, counts = {}, {}, {}
+for i = 1, rules do
+  windows[i] = tonumber(ARGV[2 * i + 1]) * 1000
+  limits[i] = tonumber(ARGV[2 * i + 2])
+end
+-- The window is (now - w, now]: a unit scored exactly now - w has left it.
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - windows[1])
+local total = redis.call('ZCARD', key)
+local allowed = 1
+for i = 1, rules do
+  local n = total
+  if i > 1 then n = redis.call('ZCOUNT', key, '(' .. string.format('%d', now - windows[i]), '+inf') end
+  counts[i] = n
+  if n + cost > limits[i] then allowed = 0 end
+end
+local added = 0
+if allowed == 1 and ARGV[2] == '1' and cost > 0 then
+  -- Every unit gets its own member, even at equal timestamps: ZADD NX refuses a member that already
+  -- exists (possible only if the clock stepped back), and the next sequence number is tried instead.
+  local seq = 0
+  for _ = 1, cost do
+    repeat
+      seq = seq + 1
+    until redis.call('ZADD', key, 'NX', now, string.format('%d%06d%03d', time[1], time[2], seq)) == 1
+  end
+  redis.call('PEXPIRE', key, ARGV[3])
+  added = cost
+  total = total + cost
+end
+local reply = { allowed, now }
+for i = 1, rules do
+  local before = counts[i]
+  local n = before + added
+  local reset = 0
+  if n > 0 then
+    -- The rule counts the newest n units of the log: its oldest one is at rank total - n.
+    local oldest = redis.call('ZRANGE', key, total - n, total - n, 'WITHSCORES')
+    reset = tonumber(oldest[2]) + windows[i] - now
+  end
+  local retry = 0
+  if allowed == 0 and before + cost > limits[i] then
+    if cost > limits[i] then
+      retry = -1
+    else
+      -- The request fits once this many of the rule's oldest units have left its window.
+      local rank = total - before + (before + cost - limits[i]) - 1
+      local entry = redis.call('ZRANGE', key, rank, rank, 'WITHSCORES')
+      retry = math.ceil((tonumber(entry[2]) + windows[i] - now) / 1000)
+    end
+  end
+  reply[#reply + 1] = limits[i] - n
+  reply[#reply + 1] = math.ceil(reset / 1000)
+  reply[#reply + 1] = retry
+end
+return reply
+`;
+
+/** The script, defined once for the module; registered once per client by {@link createSlidingLog}. */
+export const SLIDING_LOG_SCRIPT = defineScript<number[]>({ name: 'rlSlidingLog', keys: 1, lua: LUA });
+
+/** One rule as the script sees it. */
+export interface LogRule {
+  readonly windowMs: number;
+  readonly limit: number;
+}
+
+/** The script's reply, decoded. Rules are in the order they were passed (longest window first). */
+export interface LogReply {
+  readonly allowed: boolean;
+  /** Redis time of the decision, in microseconds. */
+  readonly nowUs: number;
+  readonly remaining: readonly number[];
+  readonly resetMs: readonly number[];
+  /** 0 = this rule did not refuse; -1 = never (cost above the limit); otherwise ms until the request fits. */
+  readonly retryMs: readonly number[];
+}
+
+/** Runs the sliding-log script for one set of rules. */
+export interface SlidingLog {
+  /** Checks `cost` units against every rule, and records them on all rules if they fit and `record`. */
+  hit(key: string, cost: number, record: boolean): Promise<LogReply>;
+}
+
+/**
+ * Registers the script on `client` and precomputes the argument list for the rules (which must be sorted
+ * longest window first), so a request only builds its key and, for a cost other than 1, one array.
+ */
+export function createSlidingLog(client: RedisClient, rules: readonly LogRule[]): SlidingLog {
+  const run: ScriptRunner<number[]> = registerScript(client, SLIDING_LOG_SCRIPT);
+  const ruleArgs: number[] = [];
+  for (const rule of rules) ruleArgs.push(rule.windowMs, rule.limit);
+  const recordOne = [1, 1, ...ruleArgs];
+  const peekOne = [1, 0, ...ruleArgs];
+  const count = rules.length;
+  return {
+    async hit(key, cost, record) {
+      const args = cost === 1 ? (record ? recordOne : peekOne) : [cost, record ? 1 : 0, ...ruleArgs];
+      return decode(await run([key], args), count);
+    },
+  };
+}
+
+function decode(reply: number[], rules: number): LogReply {
+  const remaining: number[] = new Array(rules);
+  const resetMs: number[] = new Array(rules);
+  const retryMs: number[] = new Array(rules);
+  for (let i = 0; i < rules; i++) {
+    remaining[i] = Math.max(0, Number(reply[2 + 3 * i]));
+    resetMs[i] = Math.max(0, Number(reply[3 + 3 * i]));
+    retryMs[i] = Number(reply[4 + 3 * i]);
+  }
+  return { allowed: reply[0] === 1, nowUs: Number(reply[1]), remaining, resetMs, retryMs };
+}

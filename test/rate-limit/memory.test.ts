@@ -1,0 +1,120 @@
+// Behaviour 6: bounded entries, TTLs, bytes per entry measured with MEMORY USAGE, the size cap.
+import { describe, expect, it } from 'vitest';
+import { ConfigError, MAX_LOG_LIMIT, rateLimit } from '../../src/index.js';
+import { useTestRedis } from '../helpers/redis.js';
+import { nameSource, sleep } from './app.js';
+
+const redis = useTestRedis();
+const prefix = redis.prefix('rl:');
+const nextName = nameSource('mem');
+const logKey = (name: string, key: string, windowMs: number) => `${prefix}${name}:{${key}}:${windowMs}`;
+
+describe('behaviour 6: bounded memory', () => {
+  it('never holds more than `limit` entries, whatever the traffic and costs', async () => {
+    const name = nextName();
+    const limiter = rateLimit({ redis: redis.client, prefix, name, limit: 7, window: '1m', stats: false });
+    const key = logKey(name, 'flood', 60_000);
+    for (let i = 0; i < 40; i++) {
+      await limiter.consume('flood', 1 + (i % 4));
+      expect(await redis.client.zcard(key)).toBeLessThanOrEqual(7);
+    }
+    expect(await redis.client.zcard(key)).toBe(7);
+  });
+
+  it('expires one window after the last admitted request; refused requests do not extend it', async () => {
+    const name = nextName();
+    const windowMs = 1_200;
+    const limiter = rateLimit({
+      redis: redis.client,
+      prefix,
+      name,
+      limit: 2,
+      window: windowMs,
+      stats: false,
+    });
+    const key = logKey(name, 'ttl', windowMs);
+    await limiter.consume('ttl');
+    await sleep(300);
+    await limiter.consume('ttl');
+    const ttlAfterLast = await redis.client.pttl(key);
+    expect(ttlAfterLast).toBeGreaterThan(windowMs - 250);
+    expect(ttlAfterLast).toBeLessThanOrEqual(windowMs);
+    await sleep(300);
+    expect((await limiter.consume('ttl')).allowed).toBe(false);
+    const ttlAfterRefusal = await redis.client.pttl(key);
+    expect(ttlAfterRefusal).toBeLessThan(ttlAfterLast - 200);
+    await sleep(ttlAfterRefusal + 300);
+    expect(await redis.client.exists(key)).toBe(0);
+  });
+
+  it('keeps the TTL of the longest rule when several rules share the log', async () => {
+    const name = nextName();
+    const limiter = rateLimit({
+      redis: redis.client,
+      prefix,
+      name,
+      limit: 20,
+      window: '5s',
+      rules: [{ limit: 5, window: '1s' }],
+      stats: false,
+    });
+    await limiter.consume('x');
+    const ttl = await redis.client.pttl(logKey(name, 'x', 5_000));
+    expect(ttl).toBeGreaterThan(4_000);
+    expect(ttl).toBeLessThanOrEqual(5_000);
+  });
+
+  it('measures the bytes per entry with MEMORY USAGE (the README table)', async () => {
+    const rows: { limit: number; encoding: string; bytes: number; perEntry: number }[] = [];
+    for (const limit of [10, 100, 128, 129, 1_000, MAX_LOG_LIMIT]) {
+      const name = nextName();
+      const limiter = rateLimit({ redis: redis.client, prefix, name, limit, window: '1m', stats: false });
+      // Fill the log in steps, as separate requests would (one timestamp per step).
+      const step = Math.ceil(limit / 10);
+      for (let filled = 0; filled < limit; filled += step) {
+        await limiter.consume('m', Math.min(step, limit - filled));
+      }
+      const key = logKey(name, 'm', 60_000);
+      expect(await redis.client.zcard(key)).toBe(limit);
+      const bytes = Number(await redis.client.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
+      const encoding = String(await redis.client.object('ENCODING', key));
+      rows.push({ limit, encoding, bytes, perEntry: Math.round((bytes / limit) * 10) / 10 });
+    }
+    console.info(
+      `sliding log memory (${prefix}):\n${rows
+        .map((r) => `  limit ${r.limit}: ${r.encoding}, ${r.bytes} B, ${r.perEntry} B per entry`)
+        .join('\n')}`,
+    );
+    for (const row of rows) {
+      if (row.limit <= 128) {
+        expect(row.encoding).toBe('listpack');
+        expect(row.perEntry).toBeLessThanOrEqual(30);
+      } else {
+        expect(row.encoding).toBe('skiplist');
+        expect(row.perEntry).toBeLessThanOrEqual(150);
+      }
+    }
+    const largest = rows.at(-1);
+    expect(largest?.bytes).toBeLessThan(1024 * 1024);
+  });
+
+  it('refuses, at creation, a limit that would let one client hold megabytes', () => {
+    const make = (limit: number) => () =>
+      rateLimit({ redis: redis.client, prefix, name: nextName(), limit, window: '1h', stats: false });
+    expect(make(MAX_LOG_LIMIT)).not.toThrow();
+    expect(make(MAX_LOG_LIMIT + 1)).toThrow(ConfigError);
+    expect(make(100_000)).toThrow(
+      expect.objectContaining({ code: 'ERR_RATE_LIMIT_TOO_LARGE', message: expect.stringMatching(/KB/) }),
+    );
+    expect(() =>
+      rateLimit({
+        redis: redis.client,
+        prefix,
+        name: nextName(),
+        limit: 10,
+        window: '1s',
+        rules: [{ limit: 50_000, window: '1d' }],
+      }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_RATE_LIMIT_TOO_LARGE' }));
+  });
+});
