@@ -1,4 +1,5 @@
 // A small Express app around the sessions middleware, shared by the session test files.
+import { createHash } from 'node:crypto';
 import type { Express, NextFunction, Request, Response } from 'express';
 import type { Session, SessionMiddleware } from '../../src/index.js';
 import type { ExpressFactory } from '../helpers/express.js';
@@ -43,35 +44,53 @@ export function sessionApp(express: ExpressFactory, sessions: SessionMiddleware)
   app.get('/state', (req, res) => {
     res.json(stateOf(req.session));
   });
-  app.post('/set', async (req, res) => {
-    const { wait, ...values } = req.query as Record<string, string>;
-    if (wait) await sleep(Number(wait));
-    for (const [key, raw] of Object.entries(values)) data(req)[key] = parse(raw);
-    res.json(stateOf(req.session));
-  });
+  app.post(
+    '/set',
+    wrap(async (req, res) => {
+      const { wait, ...values } = req.query as Record<string, string>;
+      if (wait) await sleep(Number(wait));
+      for (const [key, raw] of Object.entries(values)) data(req)[key] = parse(raw);
+      res.json(stateOf(req.session));
+    }),
+  );
   app.post('/unset', (req, res) => {
     for (const key of Object.keys(req.query)) delete data(req)[key];
     res.json(stateOf(req.session));
   });
-  app.post('/sign-in/:user', async (req, res) => {
-    await req.session.signIn(req.params.user as string, { keep: keepOf(req.query.keep) });
-    res.json(stateOf(req.session));
-  });
-  app.post('/sign-out', async (req, res) => {
-    await req.session.signOut();
-    res.json(stateOf(req.session));
-  });
-  app.post('/regenerate', async (req, res) => {
-    await req.session.regenerate({ keep: keepOf(req.query.keep) });
-    res.json(stateOf(req.session));
-  });
-  app.post('/destroy', async (req, res) => {
-    await req.session.destroy();
-    res.json(stateOf(req.session));
-  });
-  app.get('/devices/:user', async (req, res) => {
-    res.json(await sessions.listForUser(req.params.user as string, { current: req.session.handle }));
-  });
+  app.post(
+    '/sign-in/:user',
+    wrap(async (req, res) => {
+      await req.session.signIn(req.params.user as string, { keep: keepOf(req.query.keep) });
+      res.json(stateOf(req.session));
+    }),
+  );
+  app.post(
+    '/sign-out',
+    wrap(async (req, res) => {
+      await req.session.signOut();
+      res.json(stateOf(req.session));
+    }),
+  );
+  app.post(
+    '/regenerate',
+    wrap(async (req, res) => {
+      await req.session.regenerate({ keep: keepOf(req.query.keep) });
+      res.json(stateOf(req.session));
+    }),
+  );
+  app.post(
+    '/destroy',
+    wrap(async (req, res) => {
+      await req.session.destroy();
+      res.json(stateOf(req.session));
+    }),
+  );
+  app.get(
+    '/devices/:user',
+    wrap(async (req, res) => {
+      res.json(await sessions.listForUser(req.params.user as string, { current: req.session.handle }));
+    }),
+  );
   app.use(
     (
       error: Error & { status?: number; code?: string },
@@ -83,6 +102,15 @@ export function sessionApp(express: ExpressFactory, sessions: SessionMiddleware)
     },
   );
   return app;
+}
+
+/** Express 4 ignores a rejected handler promise: pass it to `next` (Express 5 does this itself). */
+export function wrap(
+  handler: (req: Request, res: Response) => Promise<void>,
+): (req: Request, res: Response, next: NextFunction) => void {
+  return (req, res, next) => {
+    handler(req, res).catch(next);
+  };
 }
 
 function parse(raw: string): unknown {
@@ -122,3 +150,10 @@ export function cookieValue(res: { headers: Record<string, unknown> }, name = 's
 export const SECRET = 'test-secret-0123456789-abcdefghijklmnop';
 export const OLD_SECRET = 'old-secret-0123456789-abcdefghijklmnopq';
 export { sleep };
+
+/** The Redis key of the session a cookie value names (mirrors the documented key schema). */
+export function keyOf(prefix: string, value: string): string {
+  const id = value.slice(0, value.lastIndexOf('.'));
+  const hash = createHash('sha256').update(id).digest('base64url');
+  return id.length === 55 ? `${prefix}{${id.slice(0, 22)}}:${hash}` : `${prefix}${hash}`;
+}
