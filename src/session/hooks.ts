@@ -28,10 +28,11 @@ export function createResponseHooks(stateKey: symbol): {
     if (state.ending) return this;
     state.ending = true;
     state.endArgs = args;
-    if (!state.committed) {
-      if (this.headersSent) state.committed = true;
-      else state.commitHeaders();
+    if (!state.committed && !this.headersSent) {
+      state.commitHeaders();
     } else {
+      // The headers went out earlier (through our writeHead, or past it): save what changed since.
+      state.committed = true;
       state.lateWrites();
     }
     const pending = state.pending;
