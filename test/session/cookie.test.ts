@@ -147,6 +147,17 @@ describe.each(expressVersions)('%s over HTTP', (_name, express) => {
     const renewed = cookieValue(res) as string;
     expect(renewed.slice(0, renewed.lastIndexOf('.'))).toBe(oldValue.slice(0, oldValue.lastIndexOf('.')));
     expect(verifyCookieValue(renewed, keys)?.keyIndex).toBe(0);
+    // Re-signed even when the read did not slide the expiry (touchAfter), which sends no cookie otherwise.
+    const throttled = sessionApp(
+      express,
+      session({ redis: client, secret: [SECRET, OLD_SECRET], prefix, touchAfter: '1m' }),
+    );
+    const fresh = cookieValue(await request(oldApp).post('/set?cart=8')) as string;
+    const quiet = await request(throttled).get('/state').set('Cookie', `sid=${renewed}`);
+    expect(cookieOf(quiet)).toBeUndefined();
+    const resigned = await request(throttled).get('/state').set('Cookie', `sid=${fresh}`);
+    expect(resigned.body.data).toEqual({ cart: 8 });
+    expect(verifyCookieValue(cookieValue(resigned) as string, keys)?.keyIndex).toBe(0);
   });
 
   it('6. a huge or malformed Cookie header is ignored, never a 500', async () => {
