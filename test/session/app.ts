@@ -33,7 +33,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * - `GET /state`: the session (read-only)
  * - `POST /set?k=v&...&wait=ms`: sets each query key (JSON values when they parse), after `wait` ms
  * - `POST /unset?k`: deletes keys
- * - `POST /sign-in/:user?keep=a,b|true|false`, `POST /sign-out`, `POST /regenerate`, `POST /destroy`
+ * - `POST /sign-in/:user?keep=a,b|true|false&wait=ms`, `POST /sign-out`, `POST /regenerate`, `POST /destroy`
  * - `GET /devices/:user`: `listForUser` with the current handle
  * Errors answer `{ error: code }` with the error's status.
  */
@@ -60,6 +60,7 @@ export function sessionApp(express: ExpressFactory, sessions: SessionMiddleware)
   app.post(
     '/sign-in/:user',
     wrap(async (req, res) => {
+      if (req.query.wait) await sleep(Number(req.query.wait));
       await req.session.signIn(req.params.user as string, { keep: keepOf(req.query.keep) });
       res.json(stateOf(req.session));
     }),

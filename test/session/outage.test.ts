@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Logger, type SessionMiddleware, session } from '../../src/index.js';
 import { expressVersions } from '../helpers/express.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
-import { cookieOf, cookieValue, SECRET, sessionApp } from './app.js';
+import { cookieOf, cookieValue, keyOf, SECRET, sessionApp } from './app.js';
 
 const [, express5] = expressVersions[1] as (typeof expressVersions)[number];
 const [, express4] = expressVersions[0] as (typeof expressVersions)[number];
@@ -102,6 +102,22 @@ describe('Redis paused (no answers)', () => {
     expect(logger.warnings.length).toBeGreaterThan(0);
   });
 
+  it("9. the client's own commandTimeout bounds the request when the middleware sets no timeout", async () => {
+    const timed = new Redis(server.port, '127.0.0.1', { maxRetriesPerRequest: 1, commandTimeout: 300 });
+    timed.on('error', () => {});
+    try {
+      const app = sessionApp(
+        express5,
+        session({ redis: timed, secret: SECRET, prefix: 'out:', logger: recordingLogger() }),
+      );
+      const cookie = `sid=${cookieValue(await request(app).post('/set?cart=1'))}`;
+      const res = await whilePaused(() => request(app).get('/state').set('Cookie', cookie).timeout(5_000));
+      expect(res.status).toBe(503);
+    } finally {
+      timed.disconnect();
+    }
+  });
+
   it('9. signIn and the admin methods reject with ERR_SESSION_STORE instead of hanging', async () => {
     const { app, sessions } = build(express4, 'fail-closed');
     await whilePaused(async () => {
@@ -117,6 +133,32 @@ describe('Redis paused (no answers)', () => {
       });
       await expect(sessions.revokeAll('ada')).rejects.toMatchObject({ code: 'ERR_SESSION_STORE' });
     });
+  });
+});
+
+describe('Redis back within the request', () => {
+  it("9. 'anonymous': a sign-in after Redis recovers still ends the session the cookie named", async () => {
+    const { app } = build(express5, 'anonymous');
+    const created = await request(app).post('/set?cart=1');
+    const cookie = `sid=${cookieValue(created)}`;
+    const key = keyOf('out:', cookieValue(created) as string);
+    server.pause();
+    const pending = request(app)
+      .post('/sign-in/ada?wait=900')
+      .set('Cookie', cookie)
+      .timeout(5_000)
+      .then((r) => r);
+    await new Promise((r) => setTimeout(r, 500));
+    server.resume();
+    const res = await pending;
+    expect(res.status).toBe(200);
+    // The load timed out, so the old data was unknown and is not carried over; the old session is ended.
+    expect(res.body).toMatchObject({ userId: 'ada', data: {} });
+    expect(await client.exists(key)).toBe(0);
+    const next = await request(app)
+      .get('/state')
+      .set('Cookie', `sid=${cookieValue(res)}`);
+    expect(next.body.userId).toBe('ada');
   });
 });
 
