@@ -148,7 +148,7 @@ export const DEFAULT_SESSION_OPTIONS = Object.freeze({
   onRedisError: 'fail-closed',
   logger: consoleLogger,
   timeout: undefined,
-} as const satisfies Omit<Required<SessionOptions>, 'redis' | 'secret' | 'maxSessionsPerUser' | 'timeout'> &
+} as const satisfies Required<Omit<SessionOptions, 'redis' | 'secret' | 'maxSessionsPerUser' | 'timeout'>> &
   Pick<SessionOptions, 'maxSessionsPerUser' | 'timeout'>);
 
 /** {@link SessionOptions} checked and resolved: what the middleware reads at request time. */
