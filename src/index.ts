@@ -28,3 +28,22 @@ export {
   type RedisErrorPolicy,
   RedisTimeoutError,
 } from './redis/errors.js';
+export {
+  DEFAULT_SESSION_OPTIONS,
+  type KeepOptions,
+  type ListSessionsOptions,
+  type RevokeAllOptions,
+  type Session,
+  type SessionAdmin,
+  type SessionBind,
+  type SessionCookieOptions,
+  type SessionData,
+  SessionError,
+  type SessionErrorCode,
+  type SessionInfo,
+  type SessionMethods,
+  type SessionMiddleware,
+  type SessionOptions,
+  type SessionRedisErrorPolicy,
+  session,
+} from './session/index.js';

@@ -1,0 +1,101 @@
+// The session cookie: `<id>.<HMAC-SHA256 signature>`, found in the Cookie header and written as Set-Cookie.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { ID_PATTERN } from './ids.js';
+
+/** base64url of a SHA-256 HMAC. */
+const SIGNATURE_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+/** Lengths of a signed cookie value: anonymous (32 + 1 + 43) and signed-in (55 + 1 + 43) ids. */
+const ANONYMOUS_VALUE_LENGTH = 76;
+const USER_VALUE_LENGTH = 99;
+const EXPIRED = 'Thu, 01 Jan 1970 00:00:00 GMT';
+
+/** A cookie whose signature checked out. */
+export interface VerifiedCookie {
+  readonly id: string;
+  /** Which secret verified it: 0 is the current one; anything else means the cookie should be re-signed. */
+  readonly keyIndex: number;
+}
+
+/** Signs `id` with `key`: the cookie value. */
+export function signId(id: string, key: Buffer): string {
+  return `${id}.${createHmac('sha256', key).update(id).digest('base64url')}`;
+}
+
+/**
+ * Checks a cookie value against every key, with a constant-time compare. Anything malformed (unsigned,
+ * truncated, tampered, oversized) yields undefined: it is treated as no session and never used as an id.
+ */
+export function verifyCookieValue(value: string, keys: readonly Buffer[]): VerifiedCookie | undefined {
+  if (value.length !== ANONYMOUS_VALUE_LENGTH && value.length !== USER_VALUE_LENGTH) return undefined;
+  const dot = value.lastIndexOf('.');
+  const id = value.slice(0, dot);
+  const signature = value.slice(dot + 1);
+  if (!SIGNATURE_PATTERN.test(signature) || !ID_PATTERN.test(id)) return undefined;
+  const given = Buffer.from(signature, 'latin1');
+  let found = -1;
+  // Every key is tried even after a match, so the time taken does not tell which secret signed the cookie.
+  for (let i = 0; i < keys.length; i++) {
+    const expected = Buffer.from(
+      createHmac('sha256', keys[i] as Buffer)
+        .update(id)
+        .digest('base64url'),
+      'latin1',
+    );
+    if (timingSafeEqual(given, expected) && found === -1) found = i;
+  }
+  return found === -1 ? undefined : { id, keyIndex: found };
+}
+
+/**
+ * Finds the session cookie named `name` in a Cookie header and verifies it. When the header carries the name
+ * more than once (a parent domain's cookie next to ours), the first one that verifies wins.
+ */
+export function readSessionCookie(
+  header: string | undefined,
+  name: string,
+  keys: readonly Buffer[],
+): VerifiedCookie | undefined {
+  if (header === undefined) return undefined;
+  const needle = `${name}=`;
+  let from = 0;
+  for (;;) {
+    const at = header.indexOf(needle, from);
+    if (at === -1) return undefined;
+    const start = at + needle.length;
+    let end = header.indexOf(';', start);
+    if (end === -1) end = header.length;
+    from = end;
+    if (at > 0) {
+      const before = header.charCodeAt(at - 1);
+      // Only a cookie that starts here counts: `xsid=` must not match `sid=`.
+      if (before !== 0x3b && before !== 0x20 && before !== 0x09) continue;
+    }
+    let value = header.slice(start, end).trim();
+    if (value.length > 1 && value.charCodeAt(0) === 0x22 && value.charCodeAt(value.length - 1) === 0x22) {
+      value = value.slice(1, -1);
+    }
+    const verified = verifyCookieValue(value, keys);
+    if (verified) return verified;
+  }
+}
+
+/**
+ * A Set-Cookie value whose `Max-Age` is the session's remaining lifetime in Redis, rounded down so the cookie
+ * never outlives the session. `Expires` says the same for clients that ignore `Max-Age`.
+ */
+export function setCookieValue(
+  name: string,
+  value: string,
+  ttlMs: number,
+  attributes: string,
+  secure: boolean,
+): string {
+  const seconds = Math.max(0, Math.floor(ttlMs / 1000));
+  const expires = new Date(Date.now() + seconds * 1000).toUTCString();
+  return `${name}=${value}; Max-Age=${seconds}; Expires=${expires}${attributes}${secure ? '; Secure' : ''}`;
+}
+
+/** A Set-Cookie value that deletes the session cookie. */
+export function clearCookieValue(name: string, attributes: string, secure: boolean): string {
+  return `${name}=; Max-Age=0; Expires=${EXPIRED}${attributes}${secure ? '; Secure' : ''}`;
+}

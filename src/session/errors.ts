@@ -1,0 +1,38 @@
+// The error type the sessions middleware raises at request time (configuration errors are ConfigErrors).
+
+/** Stable codes of {@link SessionError}. */
+export type SessionErrorCode =
+  /** Redis failed or did not answer in time; `cause` holds the underlying error. HTTP status 503. */
+  | 'ERR_SESSION_STORE'
+  /** A session method that must set the cookie was called after the response headers were sent. */
+  | 'ERR_SESSION_HEADERS_SENT'
+  /** A session method was called while another one on the same request had not finished (missing `await`). */
+  | 'ERR_SESSION_BUSY'
+  /** `signIn` got a user id that is not a non-empty string or a finite number. */
+  | 'ERR_SESSION_USER_ID'
+  /** The session to regenerate was destroyed meanwhile (signed out or revoked by another request). */
+  | 'ERR_SESSION_GONE';
+
+/**
+ * Raised by the sessions middleware at request time. With `onRedisError: 'fail-closed'` the middleware passes
+ * an `ERR_SESSION_STORE` error to `next(err)`; its `status` (503) lets Express's default handler answer
+ * "Service Unavailable" instead of 500.
+ */
+export class SessionError extends Error {
+  override readonly name = 'SessionError';
+  readonly code: SessionErrorCode;
+  /** The HTTP status an error handler should answer with. */
+  readonly status: number;
+
+  constructor(code: SessionErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.status = code === 'ERR_SESSION_STORE' ? 503 : 500;
+  }
+}
+
+/** Wraps a Redis failure, keeping the original as `cause`. */
+export function storeError(cause: unknown, action: string): SessionError {
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return new SessionError('ERR_SESSION_STORE', `Session store failed to ${action}: ${detail}`, { cause });
+}

@@ -1,0 +1,152 @@
+// Maps session data to hash fields and back, and finds which top-level keys a request changed.
+
+/** Properties of the session object that are its API, never data. */
+export const RESERVED_KEYS: ReadonlySet<string> = new Set([
+  'id',
+  'handle',
+  'userId',
+  'isNew',
+  'signIn',
+  'signOut',
+  'regenerate',
+  'destroy',
+  'save',
+  'constructor',
+  '__proto__',
+]);
+
+/** The hash field of a data key: keys starting with `@` get one more `@`, so they never collide with meta. */
+export function fieldOf(key: string): string {
+  return key.charCodeAt(0) === 0x40 ? `@${key}` : key;
+}
+
+/** Meta fields found while loading a session (`@u`, `@ua`, `@ip`, `@b`, `@c`, `@a`, `@s`). */
+export type Meta = Record<string, string>;
+
+/**
+ * Puts the data fields of a loaded hash on `target` as plain properties, records their JSON in `saved`, and
+ * returns the meta fields. A value that is not valid JSON is left off `target`, so the next write deletes it.
+ */
+export function loadFields(fields: readonly string[], target: object, saved: Map<string, string>): Meta {
+  const meta: Meta = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const field = fields[i] as string;
+    const raw = fields[i + 1] as string;
+    let key = field;
+    if (field.charCodeAt(0) === 0x40) {
+      if (field.charCodeAt(1) !== 0x40) {
+        meta[field] = raw;
+        continue;
+      }
+      key = field.slice(1);
+    }
+    saved.set(key, raw);
+    if (RESERVED_KEYS.has(key)) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      continue;
+    }
+    Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+  }
+  return meta;
+}
+
+/** The writes that bring Redis in line with the session object. */
+export interface FieldChanges {
+  /** field/value pairs to HSET (fields already mapped with {@link fieldOf}). */
+  readonly pairs: string[];
+  /** fields to HDEL. */
+  readonly deletions: string[];
+  /** JSON per changed data key, to record as saved once written (undefined = deleted). */
+  readonly changed: Map<string, string | undefined>;
+}
+
+/**
+ * Compares the session object's own properties with what Redis holds (`saved`): a key whose JSON differs is
+ * written, a key that is gone (or now `undefined`) is deleted. Nested changes count because whole values are
+ * compared as JSON. Undefined when nothing changed. `onBadValue` hears about values JSON cannot encode.
+ */
+export function diffFields(
+  source: object,
+  saved: ReadonlyMap<string, string>,
+  onBadValue: (key: string, error: unknown) => void,
+): FieldChanges | undefined {
+  let changes: FieldChanges | undefined;
+  const data = source as Record<string, unknown>;
+  const keys = Object.keys(source);
+  for (const key of keys) {
+    if (RESERVED_KEYS.has(key)) continue;
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(data[key]);
+    } catch (error) {
+      onBadValue(key, error);
+      continue;
+    }
+    if (json === undefined || saved.get(key) === json) continue;
+    changes ??= { pairs: [], deletions: [], changed: new Map() };
+    changes.pairs.push(fieldOf(key), json);
+    changes.changed.set(key, json);
+  }
+  for (const key of saved.keys()) {
+    if (Object.hasOwn(source, key) && isEncodable(data[key])) continue;
+    changes ??= { pairs: [], deletions: [], changed: new Map() };
+    changes.deletions.push(fieldOf(key));
+    changes.changed.set(key, undefined);
+  }
+  return changes;
+}
+
+/** All data of `source` (or only `keep` keys) as field/value pairs, with their JSON recorded in `saved`. */
+export function allFields(
+  source: object,
+  saved: Map<string, string>,
+  onBadValue: (key: string, error: unknown) => void,
+): string[] {
+  const pairs: string[] = [];
+  const data = source as Record<string, unknown>;
+  for (const key of Object.keys(source)) {
+    if (RESERVED_KEYS.has(key)) continue;
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(data[key]);
+    } catch (error) {
+      onBadValue(key, error);
+      continue;
+    }
+    if (json === undefined) continue;
+    pairs.push(fieldOf(key), json);
+    saved.set(key, json);
+  }
+  return pairs;
+}
+
+/** Applies written changes to the record of what Redis holds. */
+export function applyChanges(saved: Map<string, string>, changes: FieldChanges): void {
+  for (const [key, json] of changes.changed) {
+    if (json === undefined) saved.delete(key);
+    else saved.set(key, json);
+  }
+}
+
+/** True when the session object holds any data. */
+export function hasData(source: object): boolean {
+  for (const key in source) {
+    if (Object.hasOwn(source, key) && !RESERVED_KEYS.has(key)) return true;
+  }
+  return false;
+}
+
+/** Removes data properties from `target`: all of them, or those not listed in `keep`. */
+export function dropData(target: object, keep: boolean | readonly string[]): void {
+  if (keep === true) return;
+  for (const key of Object.keys(target)) {
+    if (keep === false || !keep.includes(key)) delete (target as Record<string, unknown>)[key];
+  }
+}
+
+function isEncodable(value: unknown): boolean {
+  return value !== undefined && typeof value !== 'function' && typeof value !== 'symbol';
+}

@@ -1,0 +1,89 @@
+// The sessions middleware: factory, options and public types.
+import type { NextFunction, Request, Response } from 'express';
+import { assertNotInRequestHandler, createErrorReporter } from '../redis/index.js';
+import { createAdmin, type SessionAdmin } from './admin.js';
+import { readSessionCookie } from './cookie.js';
+import { createResponseHooks } from './hooks.js';
+import { resolveSessionOptions, type SessionOptions } from './options.js';
+import { RequestSession, type SessionContext } from './request-session.js';
+import { SessionStore } from './store.js';
+import type { Session } from './types.js';
+
+export type { ListSessionsOptions, RevokeAllOptions, SessionAdmin } from './admin.js';
+export { SessionError, type SessionErrorCode } from './errors.js';
+export {
+  DEFAULT_SESSION_OPTIONS,
+  type SessionBind,
+  type SessionCookieOptions,
+  type SessionOptions,
+  type SessionRedisErrorPolicy,
+} from './options.js';
+export type { KeepOptions, Session, SessionData, SessionInfo, SessionMethods } from './types.js';
+
+/** The middleware `session()` returns, with the admin methods attached. */
+export interface SessionMiddleware extends SessionAdmin {
+  (req: Request, res: Response, next: NextFunction): void;
+}
+
+/**
+ * Redis-backed sessions: a signed cookie holding only a random id, one Redis round trip per request that
+ * reads the session and slides its idle timeout, field-level writes that never bring back a session ended
+ * meanwhile, sign-in with a fresh id, and a per-user device list with revocation that works on Redis Cluster.
+ *
+ * @example
+ * ```ts
+ * const sessions = session({ redis, secret: process.env.SESSION_SECRETS!.split(',') });
+ * app.use(sessions);
+ * app.post('/login', async (req, res) => {
+ *   const user = await checkPassword(req.body);
+ *   await req.session.signIn(user.id);
+ *   res.redirect('/');
+ * });
+ * app.get('/devices', async (req, res) => {
+ *   res.json(await sessions.listForUser(req.session.userId!, { current: req.session.handle }));
+ * });
+ * ```
+ */
+export function session(options: SessionOptions): SessionMiddleware {
+  const config = resolveSessionOptions(options);
+  assertNotInRequestHandler('session');
+  const store = new SessionStore(config);
+  const stateKey = Symbol('express-redis-kit session');
+  const ctx: SessionContext = {
+    config,
+    store,
+    report: createErrorReporter(config.logger),
+    stateKey,
+    hooks: createResponseHooks(stateKey),
+    warnedLateData: false,
+  };
+  const { cookieName, signKeys, logger } = config;
+  const { writeHead, end } = ctx.hooks;
+
+  function sessionMiddleware(req: Request, res: Response, next: NextFunction): void {
+    const slot = res as unknown as Record<symbol, RequestSession | undefined>;
+    // Mounted twice on one path (app and router): the first one already did the work.
+    if (slot[stateKey] !== undefined) {
+      next();
+      return;
+    }
+    const state = new RequestSession(ctx, req, res);
+    slot[stateKey] = state;
+    req.session = state.session as unknown as Session;
+    res.writeHead = writeHead;
+    res.end = end;
+    const cookie = readSessionCookie(req.headers.cookie, cookieName, signKeys);
+    if (cookie === undefined) {
+      next();
+      return;
+    }
+    state.start(cookie, next).catch((error: unknown) => {
+      logger.error('A request handler threw after the session was loaded', {
+        source: 'session',
+        error: error instanceof Error ? error.message : String(error),
+      });
+    });
+  }
+
+  return Object.assign(sessionMiddleware, createAdmin(config, store));
+}

@@ -1,0 +1,366 @@
+// The sessions middleware's options, their defaults, and their validation into a fully resolved config.
+import { createHmac } from 'node:crypto';
+import { serialize } from 'cookie';
+import type { Request } from 'express';
+import {
+  assertRedisClient,
+  ConfigError,
+  checkOptions,
+  consoleLogger,
+  type Duration,
+  functionOption,
+  integerOption,
+  type Logger,
+  oneOfOption,
+  parseDuration,
+  type RedisClient,
+  resolveTimeout,
+  validatePrefix,
+} from '../redis/index.js';
+import { bindFingerprint } from './bind.js';
+
+const WHERE = 'session';
+
+/** Attributes of the session cookie. */
+export interface SessionCookieOptions {
+  /**
+   * Hide the cookie from page scripts, so an XSS cannot read the session id.
+   * @default true
+   */
+  httpOnly?: boolean;
+  /**
+   * The `SameSite` attribute. `'lax'` keeps the session on top-level navigations from other sites but not on
+   * their cross-site POSTs or subresource requests. `'none'` requires `secure`. `false` omits the attribute.
+   * @default 'lax'
+   */
+  sameSite?: 'lax' | 'strict' | 'none' | false;
+  /**
+   * The `Secure` attribute. `'auto'` sets it when the request is HTTPS as Express sees it (`req.secure`, which
+   * follows the app's `trust proxy` setting behind a TLS-terminating proxy).
+   * @default 'auto'
+   */
+  secure?: boolean | 'auto';
+  /**
+   * The cookie's `Path`.
+   * @default '/'
+   */
+  path?: string;
+  /**
+   * The cookie's `Domain`. Leave it unset so the cookie goes only to the host that set it.
+   * @default undefined
+   */
+  domain?: string;
+}
+
+/**
+ * Ties a session to a property of the client that set it. On a mismatch the session is destroyed and a warning
+ * is logged. `'user-agent'`: the User-Agent header; `'ip-prefix'`: the client's /24 (IPv4) or /48 (IPv6)
+ * network, from `req.ip`; a function: any string you derive from the request.
+ */
+export type SessionBind = false | 'user-agent' | 'ip-prefix' | ((req: Request) => string);
+
+/** What the middleware does when Redis fails or does not answer in time while loading a session. */
+export type SessionRedisErrorPolicy = 'fail-closed' | 'anonymous';
+
+/** Options of {@link session}. */
+export interface SessionOptions {
+  /** The ioredis client (`Redis` or `Cluster`). Required. */
+  redis: RedisClient;
+  /**
+   * The secrets that sign the cookie, each at least 32 characters. The first signs; all of them verify, so you
+   * rotate by putting a new secret first and keeping the old one until its cookies have expired. A cookie
+   * verified by an older secret is re-signed with the first one.
+   */
+  secret: string | readonly string[];
+  /**
+   * The cookie's name: a generic one, so it does not advertise the framework.
+   * @default 'sid'
+   */
+  cookieName?: string;
+  /**
+   * Cookie attributes. Its lifetime is not configurable: `Max-Age` always equals the session's remaining
+   * lifetime in Redis.
+   * @default { httpOnly: true, sameSite: 'lax', secure: 'auto', path: '/' }
+   */
+  cookie?: SessionCookieOptions;
+  /**
+   * Inactivity after which a session ends. Every request slides it (see `touchAfter`).
+   * @default '30m'
+   */
+  idleTimeout?: Duration;
+  /**
+   * Lifetime of a session from its creation (or sign-in), never extended by activity.
+   * @default '7d'
+   */
+  absoluteTimeout?: Duration;
+  /**
+   * Slide the idle timeout at most once per this interval. `0` slides on every request. A larger value saves
+   * Redis writes and `Set-Cookie` headers for chatty clients, at the cost of an idle timeout that may end up
+   * to `touchAfter` earlier than exact. Must be shorter than `idleTimeout`.
+   * @default 0
+   */
+  touchAfter?: Duration;
+  /**
+   * Key prefix in Redis.
+   * @default 'sess:'
+   */
+  prefix?: string;
+  /**
+   * Binds a session to the client that created it (see {@link SessionBind}). Off by default: user agents
+   * change on browser updates and IP prefixes on mobile networks, so binding logs people out.
+   * @default false
+   */
+  bind?: SessionBind;
+  /**
+   * Most signed-in sessions one user may have; when a new sign-in would exceed it, the oldest is ended.
+   * `undefined` means no limit.
+   * @default undefined
+   */
+  maxSessionsPerUser?: number;
+  /**
+   * When loading the session fails: `'fail-closed'` passes a {@link SessionError} (status 503) to `next(err)`;
+   * `'anonymous'` lets the request go on with an empty session that is not saved.
+   * @default 'fail-closed'
+   */
+  onRedisError?: SessionRedisErrorPolicy;
+  /**
+   * Where warnings go (Redis errors at most once per 10 s, binding mismatches).
+   * @default consoleLogger
+   */
+  logger?: Logger;
+  /**
+   * Deadline of each Redis call. By default the client's own `commandTimeout` applies, or 1 s when it has none.
+   * @default undefined
+   */
+  timeout?: Duration;
+}
+
+/** The defaults of every optional field of {@link SessionOptions}. */
+export const DEFAULT_SESSION_OPTIONS = Object.freeze({
+  cookieName: 'sid',
+  cookie: Object.freeze({ httpOnly: true, sameSite: 'lax', secure: 'auto', path: '/' } as const),
+  idleTimeout: '30m',
+  absoluteTimeout: '7d',
+  touchAfter: 0,
+  prefix: 'sess:',
+  bind: false,
+  maxSessionsPerUser: undefined,
+  onRedisError: 'fail-closed',
+  logger: consoleLogger,
+  timeout: undefined,
+} as const satisfies Required<Omit<SessionOptions, 'redis' | 'secret' | 'maxSessionsPerUser' | 'timeout'>> &
+  Pick<SessionOptions, 'maxSessionsPerUser' | 'timeout'>);
+
+/** {@link SessionOptions} checked and resolved: what the middleware reads at request time. */
+export interface SessionConfig {
+  readonly redis: RedisClient;
+  /** Per secret, the key that signs cookies (derived, so the secret itself keys nothing else). */
+  readonly signKeys: readonly Buffer[];
+  /** Per secret, the key of the user tag that places a user's sessions in one hash slot. */
+  readonly tagKeys: readonly Buffer[];
+  readonly cookieName: string;
+  /** `; Path=/; HttpOnly; SameSite=Lax` and so on: every attribute except the lifetime and `Secure`. */
+  readonly cookieAttributes: string;
+  readonly secure: boolean | 'auto';
+  readonly idleMs: number;
+  readonly absoluteMs: number;
+  readonly touchAfterMs: number;
+  readonly prefix: string;
+  readonly bind: ((req: Request) => string) | undefined;
+  /** 0 = no limit. */
+  readonly maxSessionsPerUser: number;
+  readonly onRedisError: SessionRedisErrorPolicy;
+  readonly logger: Logger;
+  /** 0 = the client enforces its own timeout. */
+  readonly timeoutMs: number;
+}
+
+const OPTION_NAMES = [
+  'redis',
+  'secret',
+  'cookieName',
+  'cookie',
+  'idleTimeout',
+  'absoluteTimeout',
+  'touchAfter',
+  'prefix',
+  'bind',
+  'maxSessionsPerUser',
+  'onRedisError',
+  'logger',
+  'timeout',
+] as const satisfies readonly (keyof SessionOptions)[];
+
+const COOKIE_OPTION_NAMES = [
+  'httpOnly',
+  'sameSite',
+  'secure',
+  'path',
+  'domain',
+] as const satisfies readonly (keyof SessionCookieOptions)[];
+
+/** RFC 6265 cookie-name token. */
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const MIN_SECRET_LENGTH = 32;
+const MIN_IDLE_MS = 1_000;
+
+/** Checks `options` (throwing a coded ConfigError on the first problem) and resolves every default. */
+export function resolveSessionOptions(options: unknown): SessionConfig {
+  checkOptions<SessionOptions>(options, OPTION_NAMES, WHERE);
+  assertRedisClient(options.redis, WHERE);
+  const redis = options.redis;
+  const secrets = resolveSecrets(options.secret);
+  const d = DEFAULT_SESSION_OPTIONS;
+
+  const cookieName = options.cookieName ?? d.cookieName;
+  if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) {
+    throw new ConfigError(
+      'ERR_SESSION_COOKIE',
+      `${WHERE}: \`cookieName\` must be a cookie name token such as 'sid' (got ${String(cookieName)}).`,
+    );
+  }
+  const cookie = resolveCookie(options.cookie, cookieName);
+
+  const idleMs = parseDuration(options.idleTimeout ?? d.idleTimeout, `${WHERE} idleTimeout`);
+  const absoluteMs = parseDuration(options.absoluteTimeout ?? d.absoluteTimeout, `${WHERE} absoluteTimeout`);
+  const touchAfterMs = parseDuration(options.touchAfter ?? d.touchAfter, `${WHERE} touchAfter`);
+  if (idleMs < MIN_IDLE_MS) {
+    throw new ConfigError(
+      'ERR_OPTION_RANGE',
+      `${WHERE}: \`idleTimeout\` must be at least 1s (got ${idleMs} ms).`,
+    );
+  }
+  if (absoluteMs < idleMs) {
+    throw new ConfigError(
+      'ERR_OPTION_RANGE',
+      `${WHERE}: \`absoluteTimeout\` (${absoluteMs} ms) must not be shorter than \`idleTimeout\` (${idleMs} ms).`,
+    );
+  }
+  if (touchAfterMs >= idleMs) {
+    throw new ConfigError(
+      'ERR_OPTION_RANGE',
+      `${WHERE}: \`touchAfter\` (${touchAfterMs} ms) must be shorter than \`idleTimeout\` (${idleMs} ms), ` +
+        'or sessions would expire between two touches.',
+    );
+  }
+
+  const maxSessionsPerUser =
+    options.maxSessionsPerUser === undefined
+      ? 0
+      : integerOption(options.maxSessionsPerUser, 'maxSessionsPerUser', WHERE, 1, 10_000);
+
+  return Object.freeze({
+    redis,
+    signKeys: secrets.map((s) => deriveKey(s, 'cookie-signature')),
+    tagKeys: secrets.map((s) => deriveKey(s, 'user-tag')),
+    cookieName,
+    cookieAttributes: cookie.attributes,
+    secure: cookie.secure,
+    idleMs,
+    absoluteMs,
+    touchAfterMs,
+    prefix: validatePrefix(options.prefix ?? d.prefix, WHERE),
+    bind: resolveBind(options.bind),
+    maxSessionsPerUser,
+    onRedisError: oneOfOption(options.onRedisError ?? d.onRedisError, 'onRedisError', WHERE, [
+      'fail-closed',
+      'anonymous',
+    ] as const),
+    logger: resolveLogger(options.logger),
+    timeoutMs: resolveTimeout(redis, options.timeout, WHERE),
+  });
+}
+
+function resolveSecrets(value: unknown): string[] {
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new ConfigError(
+      'ERR_SESSION_SECRET',
+      `${WHERE}: \`secret\` is required: a string or a non-empty array of strings of at least ` +
+        `${MIN_SECRET_LENGTH} characters (e.g. from \`openssl rand -base64 48\`).`,
+    );
+  }
+  list.forEach((secret: unknown, i) => {
+    if (typeof secret !== 'string' || secret.length < MIN_SECRET_LENGTH) {
+      throw new ConfigError(
+        'ERR_SESSION_SECRET',
+        `${WHERE}: secret #${i + 1} must be a string of at least ${MIN_SECRET_LENGTH} characters ` +
+          `(got ${typeof secret === 'string' ? `${secret.length} characters` : typeof secret}).`,
+      );
+    }
+  });
+  return list as string[];
+}
+
+/** A purpose-specific key, so the cookie signature and the user tag never share a key. */
+function deriveKey(secret: string, purpose: string): Buffer {
+  return createHmac('sha256', secret).update(`express-redis-kit session ${purpose}`).digest();
+}
+
+function resolveCookie(value: unknown, name: string): { attributes: string; secure: boolean | 'auto' } {
+  const given = value ?? {};
+  checkOptions<SessionCookieOptions>(given, COOKIE_OPTION_NAMES, `${WHERE} cookie`);
+  const d = DEFAULT_SESSION_OPTIONS.cookie;
+  const httpOnly = oneOfOption(given.httpOnly ?? d.httpOnly, 'cookie.httpOnly', WHERE, [
+    true,
+    false,
+  ] as const);
+  const sameSite = oneOfOption(given.sameSite ?? d.sameSite, 'cookie.sameSite', WHERE, [
+    'lax',
+    'strict',
+    'none',
+    false,
+  ] as const);
+  const secure = oneOfOption(given.secure ?? d.secure, 'cookie.secure', WHERE, [
+    true,
+    false,
+    'auto',
+  ] as const);
+  if (sameSite === 'none' && secure === false) {
+    throw new ConfigError(
+      'ERR_SESSION_COOKIE',
+      `${WHERE}: \`cookie.sameSite: 'none'\` needs \`cookie.secure\` (browsers drop such cookies otherwise).`,
+    );
+  }
+  const path = given.path ?? d.path;
+  const domain = given.domain;
+  let serialized: string;
+  try {
+    serialized = serialize(name, 'v', {
+      path,
+      ...(domain === undefined ? {} : { domain }),
+      httpOnly,
+      ...(sameSite === false ? {} : { sameSite }),
+    });
+  } catch (error) {
+    throw new ConfigError(
+      'ERR_SESSION_COOKIE',
+      `${WHERE}: invalid cookie attribute: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  // Everything after `name=v` is static: built once here, appended to every Set-Cookie.
+  return { attributes: serialized.slice(name.length + 2), secure };
+}
+
+function resolveBind(value: unknown): ((req: Request) => string) | undefined {
+  if (typeof value === 'function') return functionOption<(req: Request) => string>(value, 'bind', WHERE);
+  const kind = oneOfOption(value ?? false, 'bind', WHERE, [false, 'user-agent', 'ip-prefix'] as const);
+  return kind === false ? undefined : bindFingerprint(kind);
+}
+
+function resolveLogger(value: unknown): Logger {
+  if (value === undefined) return DEFAULT_SESSION_OPTIONS.logger;
+  const logger = value as Partial<Logger> | null;
+  if (
+    logger === null ||
+    typeof logger !== 'object' ||
+    typeof logger.warn !== 'function' ||
+    typeof logger.error !== 'function'
+  ) {
+    throw new ConfigError(
+      'ERR_OPTION_VALUE',
+      `${WHERE}: \`logger\` must have \`warn\` and \`error\` methods.`,
+    );
+  }
+  return logger as Logger;
+}

@@ -1,0 +1,196 @@
+// Redis operations on sessions: key names, and each script call bounded by the middleware's deadline.
+import { hashTag, registerScript, type ScriptArg, type ScriptRunner, withDeadline } from '../redis/index.js';
+import type { SessionConfig } from './options.js';
+import {
+  SESSION_CREATE,
+  SESSION_DROP,
+  SESSION_JOIN,
+  SESSION_LIST,
+  SESSION_READ,
+  SESSION_REVOKE_ALL,
+  SESSION_UPDATE,
+} from './scripts.js';
+
+type Result<S> = S extends { readonly __result?: infer R } ? R : never;
+type Runner<S> = ScriptRunner<Result<S>>;
+
+/** Where a session lives in Redis. */
+export interface SessionLocation {
+  readonly key: string;
+  readonly handle: string;
+  /** The user tag of a signed-in session (its hash tag), undefined for an anonymous one. */
+  readonly tag: string | undefined;
+}
+
+/** A loaded session: its remaining lifetime, whether this read slid it, and its raw hash fields. */
+export interface ReadResult {
+  readonly ttlMs: number;
+  readonly touched: boolean;
+  readonly fields: readonly string[];
+}
+
+/** What creating a session stored: its remaining lifetime and its timestamps (Redis clock). */
+export interface CreateResult {
+  readonly ttlMs: number;
+  readonly created: number;
+  readonly absolute: number;
+}
+
+/** A user's session as the list script reports it. */
+export interface ListedSession {
+  readonly handle: string;
+  readonly created: number;
+  readonly lastSeen: number;
+  readonly expires: number;
+  readonly userAgent: string | undefined;
+  readonly ip: string | undefined;
+}
+
+/** The Redis side of one middleware instance: scripts registered once at creation. */
+export class SessionStore {
+  readonly #config: SessionConfig;
+  readonly #read: Runner<typeof SESSION_READ>;
+  readonly #create: Runner<typeof SESSION_CREATE>;
+  readonly #update: Runner<typeof SESSION_UPDATE>;
+  readonly #join: Runner<typeof SESSION_JOIN>;
+  readonly #drop: Runner<typeof SESSION_DROP>;
+  readonly #list: Runner<typeof SESSION_LIST>;
+  readonly #revokeAll: Runner<typeof SESSION_REVOKE_ALL>;
+  /** Precomputed ARGV heads. */
+  readonly #readArgs: readonly ScriptArg[];
+
+  constructor(config: SessionConfig) {
+    this.#config = config;
+    const { redis } = config;
+    this.#read = registerScript(redis, SESSION_READ);
+    this.#create = registerScript(redis, SESSION_CREATE);
+    this.#update = registerScript(redis, SESSION_UPDATE);
+    this.#join = registerScript(redis, SESSION_JOIN);
+    this.#drop = registerScript(redis, SESSION_DROP);
+    this.#list = registerScript(redis, SESSION_LIST);
+    this.#revokeAll = registerScript(redis, SESSION_REVOKE_ALL);
+    this.#readArgs = [config.idleMs, config.touchAfterMs];
+  }
+
+  /** `sess:<handle>` for an anonymous session, `sess:{<tag>}:<handle>` for a signed-in one. */
+  sessionKey(handle: string, tag: string | undefined): string {
+    return tag === undefined
+      ? this.#config.prefix + handle
+      : `${this.#config.prefix}${hashTag(tag)}:${handle}`;
+  }
+
+  /** `sess:{<tag>}:index`: the user's sorted set of session handles, in the same slot as their sessions. */
+  indexKey(tag: string): string {
+    return `${this.#config.prefix}${hashTag(tag)}:index`;
+  }
+
+  /** Loads a session and slides its idle timeout: the one Redis call of a read-only request. */
+  async read(key: string): Promise<ReadResult | null> {
+    const reply = await this.#bounded(this.#read([key], this.#readArgs));
+    if (reply === null) return null;
+    return { ttlMs: Number(reply[0]), touched: Number(reply[1]) === 1, fields: reply[2] };
+  }
+
+  /** Creates an anonymous session (never overwrites). Null when the key exists. */
+  async create(
+    key: string,
+    created: number,
+    absolute: number,
+    pairs: readonly string[],
+  ): Promise<CreateResult | null> {
+    const c = this.#config;
+    const reply = await this.#bounded(
+      this.#create([key], [c.idleMs, c.absoluteMs, created, absolute, ...pairs]),
+    );
+    return reply === null ? null : createResult(reply);
+  }
+
+  /** Writes changed fields if the session still exists. False when it is gone. */
+  async update(key: string, pairs: readonly string[], deletions: readonly string[]): Promise<boolean> {
+    const reply = await this.#bounded(this.#update([key], [pairs.length / 2, ...pairs, ...deletions]));
+    return reply === 1;
+  }
+
+  /**
+   * Creates a signed-in session in the user's slot and indexes it; ends `replaces` in the same call when it
+   * lives in that slot (`mustExist`: fail instead when it is already gone). 'gone' or 'taken' on failure.
+   */
+  async join(
+    at: SessionLocation,
+    created: number,
+    absolute: number,
+    replaces: SessionLocation | undefined,
+    mustExist: boolean,
+    pairs: readonly string[],
+  ): Promise<CreateResult | 'gone' | 'taken'> {
+    const c = this.#config;
+    const tag = at.tag as string;
+    const drop = replaces === undefined ? 0 : mustExist ? 2 : 1;
+    const reply = await this.#bounded(
+      this.#join(
+        [at.key, this.indexKey(tag), replaces?.key ?? at.key],
+        [
+          c.idleMs,
+          c.absoluteMs,
+          created,
+          absolute,
+          c.maxSessionsPerUser,
+          at.handle,
+          drop,
+          replaces?.handle ?? '',
+          ...pairs,
+        ],
+      ),
+    );
+    if (reply === 0) return 'gone';
+    if (reply === 1) return 'taken';
+    return createResult(reply);
+  }
+
+  /**
+   * Ends one session (and removes it from its user's index). With `userId`, only a session of that user.
+   * True when a session was ended.
+   */
+  async end(at: SessionLocation, userId = ''): Promise<boolean> {
+    if (at.tag === undefined) {
+      return (await this.#bounded(this.#config.redis.del(at.key))) === 1;
+    }
+    const reply = await this.#bounded(this.#drop([at.key, this.indexKey(at.tag)], [at.handle, userId]));
+    return reply === 1;
+  }
+
+  /** The live sessions of `userId` under one user tag. */
+  async list(tag: string, userId: string): Promise<ListedSession[]> {
+    const reply = await this.#bounded(this.#list([this.indexKey(tag)], [userId]));
+    const now = Number(reply[0]);
+    const sessions: ListedSession[] = [];
+    for (let i = 1; i + 5 < reply.length; i += 6) {
+      sessions.push({
+        handle: String(reply[i]),
+        created: Number(reply[i + 1]),
+        lastSeen: Number(reply[i + 2]),
+        expires: now + Number(reply[i + 5]),
+        userAgent: optionalString(reply[i + 3]),
+        ip: optionalString(reply[i + 4]),
+      });
+    }
+    return sessions;
+  }
+
+  /** Ends every session of `userId` under one user tag except `keep`. Returns how many ended. */
+  revokeAll(tag: string, userId: string, keep: string): Promise<number> {
+    return this.#bounded(this.#revokeAll([this.indexKey(tag)], [userId, keep]));
+  }
+
+  #bounded<T>(promise: Promise<T>): Promise<T> {
+    return withDeadline(promise, this.#config.timeoutMs);
+  }
+}
+
+function createResult(reply: [number, number, number]): CreateResult {
+  return { ttlMs: Number(reply[0]), created: Number(reply[1]), absolute: Number(reply[2]) };
+}
+
+function optionalString(value: unknown): string | undefined {
+  return value === null || value === undefined ? undefined : String(value);
+}

@@ -1,0 +1,70 @@
+// Typed session data through declaration merging, checked by running the TypeScript compiler on a sample.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '../..');
+// Inside the worktree, so the compiler finds node_modules; removed afterwards.
+const dir = mkdtempSync(join(root, 'test/session/.types-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const SAMPLE = `
+import express from 'express';
+import { session, type SessionInfo } from 'express-redis-kit';
+
+declare module 'express-redis-kit' {
+  interface SessionData {
+    cartId: string;
+    csrf: string;
+  }
+}
+
+declare const sessions: ReturnType<typeof session>;
+const app = express();
+app.post('/login', async (req, res) => {
+  req.session.cartId = 'c1';
+  const csrf: string | undefined = req.session.csrf;
+  await req.session.signIn(42, { keep: ['cartId'] });
+  const rows: SessionInfo[] = await sessions.listForUser(req.session.userId ?? '', { current: req.session.handle });
+  await sessions.revokeAll(42, { except: req.session.handle });
+  // @ts-expect-error cartId is a string
+  req.session.cartId = 3;
+  // @ts-expect-error unknown key
+  req.session.cartID = 'typo';
+  // @ts-expect-error the id is read-only
+  req.session.id = 'mine';
+  res.json({ csrf, rows });
+});
+`;
+
+it('SessionData merges into req.session, typos and wrong types fail to compile', async () => {
+  writeFileSync(join(dir, 'sample.ts'), SAMPLE);
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        target: 'ES2022',
+        lib: ['ES2023'],
+        types: ['node'],
+        skipLibCheck: true,
+        noEmit: true,
+        paths: { 'express-redis-kit': [join(root, 'src/index.ts')] },
+        allowImportingTsExtensions: true,
+      },
+      files: ['sample.ts'],
+    }),
+  );
+  const tsc = join(root, 'node_modules/typescript/bin/tsc');
+  const run = promisify(execFile);
+  const result = await run(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')]).then(
+    () => ({ ok: true, output: '' }),
+    (error: { stdout?: string }) => ({ ok: false, output: error.stdout ?? String(error) }),
+  );
+  expect(result.output).toBe('');
+  expect(result.ok).toBe(true);
+}, 60_000);
