@@ -1,15 +1,157 @@
-// Builds the shop's Express app from its parts; the server entry (server.ts) supplies Redis and listens.
-import express, { type Express } from 'express';
-import type { Redis } from 'ioredis';
+// Builds the shop: the express-redis-kit middlewares, the routes, and the order worker.
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { type Duration, ipKey, type RateLimiter, rateLimit, type SessionMiddleware, session } from 'express-redis-kit';
+import './session-data.js';
+import { verifyCsrf } from './middleware/csrf.js';
+import { createRenderer } from './render.js';
+import { accountPages } from './routes/account.js';
+import { apiRoutes } from './routes/api.js';
+import { cartPages } from './routes/cart.js';
 import { healthRoutes } from './routes/health.js';
+import { catalogPages } from './routes/pages.js';
+import type { ShopRedis } from './shop/catalog.js';
+import { createShop, type Shop } from './shop/index.js';
+import { OrderWorker } from './shop/order-worker.js';
+import { errorPage, notFoundPage, tooManyRequestsPage } from './views/errors.js';
 
 export interface ShopOptions {
-  redis: Redis;
+  redis: ShopRedis;
+  /** Secrets that sign session cookies (first signs, all verify), each at least 32 characters. */
+  sessionSecrets: string[];
+  /** Prefix of every key the shop and its middlewares write (tests give each run its own). */
+  prefix?: string;
+  /** Start the order worker in this process (default true). */
+  worker?: boolean;
+  log?: (line: string) => void;
+  /** Rate limits, per client (defaults: {@link DEFAULT_LIMITS}). */
+  limits?: Partial<ShopLimits>;
 }
 
-export function createShopApp({ redis }: ShopOptions): Express {
+export interface ShopLimits {
+  /** Sign-in attempts per IP address and account. */
+  signIn: { limit: number; window: Duration };
+  /** API requests per IP address, plus a per-second burst limit. */
+  api: { limit: number; window: Duration; perSecond: number };
+  /** Orders per user (or IP address for guests). */
+  checkout: { limit: number; window: Duration };
+}
+
+export const DEFAULT_LIMITS: ShopLimits = {
+  signIn: { limit: 5, window: '15m' },
+  api: { limit: 120, window: '1m', perSecond: 20 },
+  checkout: { limit: 5, window: '1m' },
+};
+
+export interface ShopApp {
+  app: Express;
+  shop: Shop;
+  sessions: SessionMiddleware;
+  limiters: RateLimiter[];
+  /** Stops the worker and flushes what the middlewares buffer. */
+  close(): Promise<void>;
+}
+
+const publicDir = fileURLToPath(new URL('./public', import.meta.url));
+const chartJsDir = dirname(createRequire(import.meta.url).resolve('chart.js'));
+
+export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
+  const { redis, prefix = '', log = (line: string) => console.log(`[shop] ${line}`) } = options;
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const shop = createShop(redis, `${prefix}shop:`);
+  if (await shop.seedIfEmpty()) log('seeded the demo catalog and users');
+
+  const logger = { warn: (m: string) => log(`warning: ${m}`), error: (m: string) => log(`error: ${m}`) };
+  const sessions = session({ redis, secret: options.sessionSecrets, prefix: `${prefix}sess:`, logger });
+  const render = createRenderer(shop.carts);
+
+  const friendly429 = (req: Request, res: Response, _next: NextFunction, info: { retryAfterMs?: number }) => {
+    const seconds = Number.isFinite(info.retryAfterMs)
+      ? Math.ceil((info.retryAfterMs ?? 0) / 1000)
+      : undefined;
+    return render(req, res, { title: 'Too many requests', body: tooManyRequestsPage(seconds), status: 429 });
+  };
+  const limiterBase = { redis, prefix: `${prefix}rl:`, logger };
+  const signInLimit = rateLimit({
+    ...limiterBase,
+    name: 'signin',
+    ...limits.signIn,
+    key: (req) =>
+      `${ipKey(req)}:${String(req.body?.username ?? '')
+        .trim()
+        .toLowerCase()}`,
+    onLimited: friendly429,
+  });
+  const apiLimit = rateLimit({
+    ...limiterBase,
+    name: 'api',
+    limit: limits.api.limit,
+    window: limits.api.window,
+    rules: [{ limit: limits.api.perSecond, window: '1s' }],
+  });
+  const checkoutLimit = rateLimit({
+    ...limiterBase,
+    name: 'checkout',
+    ...limits.checkout,
+    key: (req) => req.session.userId ?? ipKey(req),
+    onLimited: friendly429,
+  });
+
+  // Stock changed at checkout: cached product pages are refreshed (wired to the response cache).
+  const onStockChange = async (_productIds: string[]) => {};
+
   const app = express();
   app.disable('x-powered-by');
+  app.use('/static', express.static(publicDir, { maxAge: '1h' }));
+  app.use('/vendor/chart.js', express.static(chartJsDir, { maxAge: '1d' }));
   app.use(healthRoutes(redis));
-  return app;
+  app.use(sessions);
+  app.use(
+    '/api',
+    apiRoutes({
+      shop,
+      limit: [apiLimit],
+      signInLimit: [signInLimit],
+      checkoutLimit: [checkoutLimit],
+      productCache: [],
+      onStockChange,
+    }),
+  );
+  app.use(express.urlencoded({ extended: false, limit: '8kb' }), verifyCsrf(render));
+  app.use(catalogPages(shop, render, { list: [], product: [] }));
+  app.use(cartPages({ shop, render, checkoutLimit: [checkoutLimit], onStockChange }));
+  app.use(accountPages({ shop, render, sessions, signInLimit: [signInLimit] }));
+
+  app.use((req, res) => render(req, res, { title: 'Not found', body: notFoundPage(), status: 404 }));
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = (error as { status?: number }).status ?? 500;
+    if (status >= 500) log(`error on ${req.method} ${req.originalUrl}: ${(error as Error).message}`);
+    if (res.headersSent) return;
+    const message =
+      status === 503
+        ? 'The shop cannot reach its database right now. Please try again shortly.'
+        : 'That did not work.';
+    res.status(status).type('html').send(errorPage(message).value);
+  });
+
+  const worker = new OrderWorker(redis, shop.keys, {
+    log,
+    deliver: async (order) =>
+      log(`e-mail: order ${order.id} confirmed, total $${(order.totalCents / 100).toFixed(2)}`),
+  });
+  if (options.worker ?? true) await worker.start();
+
+  const limiters = [signInLimit, apiLimit, checkoutLimit];
+  return {
+    app,
+    shop,
+    sessions,
+    limiters,
+    async close() {
+      await worker.stop();
+      await Promise.all(limiters.map((l) => l.close()));
+    },
+  };
 }

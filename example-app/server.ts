@@ -2,6 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { createShopApp } from './app.js';
 import { connectRedis, RedisUnavailableError } from './redis.js';
+import { loadSecrets } from './secrets.js';
 
 const port = Number(process.env.PORT ?? 3000);
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -11,18 +12,22 @@ const log = (line: string) => console.log(`[shop] ${line}`);
 async function main(): Promise<void> {
   const redis = await connectRedis(redisUrl, dataDir, log);
   redis.client.on('error', (error) => log(`Redis error: ${error.message}`));
-  const app = createShopApp({ redis: redis.client });
-  const server = app.listen(port, () => log(`listening on http://localhost:${port} (Redis: ${redis.url})`));
+  const secrets = loadSecrets(dataDir, log);
+  const shop = await createShopApp({ redis: redis.client, sessionSecrets: secrets.session, log });
+  const server = shop.app.listen(port, () =>
+    log(`listening on http://localhost:${port} (Redis: ${redis.url})`),
+  );
 
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log(`${signal} received, shutting down`);
-    // Idle keep-alive sockets close now; busy ones get a few seconds to finish.
-    const force = setTimeout(() => server.closeAllConnections(), 5_000);
+    // Idle keep-alive sockets close now; busy ones (and live dashboards) get a few seconds to finish.
+    const force = setTimeout(() => server.closeAllConnections(), 3_000);
     force.unref();
     server.close(async () => {
+      await shop.close();
       await redis.close();
       log('stopped');
       process.exit(0);

@@ -1,8 +1,8 @@
 // GET /healthz: 200 with the Redis round-trip time, 503 when Redis does not answer.
 import { Router } from 'express';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
-export function healthRoutes(redis: Redis): Router {
+export function healthRoutes(redis: Redis | Cluster): Router {
   const router = Router();
   router.get('/healthz', async (_req, res) => {
     const started = process.hrtime.bigint();

@@ -23,6 +23,12 @@ export class Carts {
     return new Map(Object.entries(hash).map(([id, qty]) => [id, Number(qty)]));
   }
 
+  /** How many items the cart holds (for the header badge). */
+  async count(cartId: string): Promise<number> {
+    const quantities = await this.redis.hvals(this.keys.cart(cartId));
+    return quantities.reduce((sum, qty) => sum + Number(qty), 0);
+  }
+
   /** Adds `delta` (may be negative) of a product, capped at MAX_QTY; null for an unknown product. */
   async add(cartId: string, productId: string, delta: number): Promise<number | null> {
     const qty = await this.commands.shopCartAdd(

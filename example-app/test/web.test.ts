@@ -1,0 +1,164 @@
+// The shop over HTTP: forms with CSRF protection, the cart merged at sign-in, checkout, validation, devices.
+import request from 'supertest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestRedis } from '../../test/helpers/redis.js';
+import type { ShopApp } from '../app.js';
+import { csrfOf, testShop } from './helpers.js';
+
+const redis = useTestRedis();
+let shop: ShopApp;
+
+beforeAll(async () => {
+  shop = await testShop(redis);
+});
+
+async function signedInAgent(username = 'alice', password = `${username}-demo`) {
+  const agent = request.agent(shop.app);
+  const page = await agent.get('/signin');
+  const response = await agent
+    .post('/signin')
+    .type('form')
+    .send({ _csrf: csrfOf(page.text), username, password, next: '/' });
+  expect(response.status).toBe(303);
+  return agent;
+}
+
+describe('browsing', () => {
+  it('serves the catalog and product pages without creating a session', async () => {
+    const list = await request(shop.app).get('/');
+    expect(list.status).toBe(200);
+    expect(list.text).toContain('Espresso cup');
+    expect(list.headers['set-cookie']).toBeUndefined();
+    const product = await request(shop.app).get('/products/2');
+    expect(product.status).toBe(200);
+    expect(product.text).toContain('Pour-over kettle');
+    expect((await request(shop.app).get('/products/999')).status).toBe(404);
+  });
+});
+
+describe('cart and CSRF', () => {
+  it('adds to the cart, then requires the session token on every form post', async () => {
+    const agent = request.agent(shop.app);
+    const added = await agent.post('/cart/items').type('form').send({ productId: '1', qty: '2' });
+    expect(added.status).toBe(303);
+    expect(added.headers['set-cookie']?.[0]).toMatch(/^sid=/);
+
+    const cart = await agent.get('/cart');
+    expect(cart.text).toContain('data-testid="line-1"');
+    const token = csrfOf(cart.text);
+
+    const forged = await agent.post('/cart/items').type('form').send({ productId: '2', qty: '1' });
+    expect(forged.status).toBe(403);
+    const wrong = await agent
+      .post('/cart/items')
+      .type('form')
+      .send({ _csrf: `${token}x`, productId: '2', qty: '1' });
+    expect(wrong.status).toBe(403);
+    const ok = await agent.post('/cart/items').type('form').send({ _csrf: token, productId: '2', qty: '1' });
+    expect(ok.status).toBe(303);
+    expect((await agent.get('/cart')).text).toContain('data-testid="line-2"');
+  });
+
+  it('refuses a forged cross-site form post, with or without the session cookie', async () => {
+    const agent = request.agent(shop.app);
+    await agent.post('/cart/items').type('form').send({ productId: '1', qty: '1' });
+    const token = csrfOf((await agent.get('/cart')).text);
+    const crossSite = await agent
+      .post('/cart/items')
+      .set('Origin', 'https://evil.example')
+      .type('form')
+      .send({ _csrf: token, productId: '5', qty: '3' });
+    expect(crossSite.status).toBe(403);
+    expect(crossSite.text).toContain('another site');
+    const anonymous = await request(shop.app)
+      .post('/cart/items')
+      .set('Sec-Fetch-Site', 'cross-site')
+      .type('form')
+      .send({ productId: '5', qty: '3' });
+    expect(anonymous.status).toBe(403);
+    expect((await agent.get('/cart')).text).not.toContain('data-testid="line-5"');
+  });
+
+  it('validates quantities with a clear message and never takes prices from the form', async () => {
+    const agent = request.agent(shop.app);
+    for (const qty of ['0', '-1', '21', 'abc', '1.5', '']) {
+      const response = await agent.post('/cart/items').type('form').send({ productId: '1', qty });
+      expect(response.status).toBe(400);
+      expect(response.text).toContain('Quantity must be a whole number from 1 to 20.');
+    }
+    await agent.post('/cart/items').type('form').send({ productId: '1', qty: '1', priceCents: '1' });
+    const cart = await agent.get('/api/cart');
+    expect(cart.body).toEqual({
+      items: [{ productId: '1', name: 'Espresso cup', qty: 1, priceCents: 1290 }],
+      totalCents: 1290,
+    });
+  });
+});
+
+describe('signing in', () => {
+  it('merges the anonymous cart into the user cart and issues a new session id', async () => {
+    const bob = await signedInAgent('bob');
+    const bobToken = csrfOf((await bob.get('/cart')).text);
+    await bob.post('/cart/items').type('form').send({ _csrf: bobToken, productId: '4', qty: '1' });
+    await bob.post('/signout').type('form').send({ _csrf: bobToken });
+
+    const agent = request.agent(shop.app);
+    await agent.post('/cart/items').type('form').send({ productId: '4', qty: '2' });
+    await agent
+      .post('/cart/items')
+      .type('form')
+      .send({ _csrf: csrfOf((await agent.get('/cart')).text), productId: '6', qty: '1' });
+    const before = (await agent.get('/cart')).headers;
+    const page = await agent.get('/signin');
+    const signedIn = await agent
+      .post('/signin')
+      .type('form')
+      .send({ _csrf: csrfOf(page.text), username: 'bob', password: 'bob-demo' });
+    expect(signedIn.status).toBe(303);
+    expect(signedIn.headers['set-cookie']?.[0]).not.toEqual(before['set-cookie']?.[0]);
+    const cart = (await agent.get('/api/cart')).body as { items: { productId: string; qty: number }[] };
+    expect(cart.items.map((i) => [i.productId, i.qty]).sort()).toEqual([
+      ['4', 3],
+      ['6', 1],
+    ]);
+  });
+
+  it('refuses a wrong password, and rate-limits guessing per IP and account with a friendly page', async () => {
+    const agent = request.agent(shop.app);
+    const token = csrfOf((await agent.get('/signin')).text);
+    const attempt = () =>
+      agent.post('/signin').type('form').send({ _csrf: token, username: 'admin', password: 'guess' });
+    for (let i = 0; i < 5; i++) expect((await attempt()).status).toBe(401);
+    const limited = await attempt();
+    expect(limited.status).toBe(429);
+    expect(limited.headers['retry-after']).toMatch(/^\d+$/);
+    expect(limited.text).toContain('Slow down a little');
+    // Another account from the same address is not locked out.
+    const other = await agent
+      .post('/signin')
+      .type('form')
+      .send({ _csrf: token, username: 'bob', password: 'bob-demo' });
+    expect(other.status).toBe(303);
+  });
+});
+
+describe('devices', () => {
+  it('lists the user sessions and revokes another device, which is then anonymous', async () => {
+    const laptop = await signedInAgent('alice');
+    const phone = await signedInAgent('alice');
+    const devices = await laptop.get('/account/devices');
+    expect(devices.status).toBe(200);
+    expect(devices.text.match(/data-testid="device"/g)?.length).toBeGreaterThanOrEqual(2);
+    expect(devices.text).toContain('this device');
+
+    const revokeAll = await laptop
+      .post('/account/devices/revoke-all')
+      .type('form')
+      .send({ _csrf: csrfOf(devices.text) });
+    expect(revokeAll.status).toBe(303);
+    const after = await phone.get('/account/devices');
+    expect(after.status).toBe(303);
+    expect(after.headers.location).toMatch(/^\/signin/);
+    expect((await laptop.get('/account/devices')).status).toBe(200);
+  });
+});
