@@ -3,7 +3,14 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { type Duration, ipKey, type RateLimiter, rateLimit, type SessionMiddleware, session } from 'express-redis-kit';
+import {
+  type Duration,
+  ipKey,
+  type RateLimiter,
+  rateLimit,
+  type SessionMiddleware,
+  session,
+} from 'express-redis-kit';
 import './session-data.js';
 import { verifyCsrf } from './middleware/csrf.js';
 import { createRenderer } from './render.js';
