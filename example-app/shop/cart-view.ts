@@ -5,7 +5,6 @@ import type { Catalog } from './catalog.js';
 export interface CartItem {
   productId: string;
   name: string;
-  emoji: string;
   qty: number;
   priceCents: number;
 }
@@ -34,7 +33,6 @@ export async function viewCart(
       items.push({
         productId: product.id,
         name: product.name,
-        emoji: product.emoji,
         qty,
         priceCents: product.priceCents,
       });

@@ -12,7 +12,6 @@ export interface Product {
   priceCents: number;
   stock: number;
   category: string;
-  emoji: string;
 }
 
 export type ProductSort = 'name' | 'price-asc' | 'price-desc';
@@ -81,6 +80,5 @@ export function parseProduct(hash: Record<string, string>): Product | null {
     priceCents: Number(hash.priceCents),
     stock: Number(hash.stock),
     category: hash.category ?? '',
-    emoji: hash.emoji ?? '',
   };
 }

@@ -8,7 +8,7 @@ export type ShopKeys = ReturnType<typeof shopKeys>;
 export function shopKeys(prefix = 'shop:') {
   const base = `${prefix}{shop}:`;
   return {
-    /** Hash: id, name, description, priceCents, stock, category, emoji. */
+    /** Hash: id, name, description, priceCents, stock, category. */
     product: (id: string) => `${base}product:${id}`,
     /** Sorted set of product ids by price (score = priceCents). */
     productsByPrice: `${base}products:by-price`,

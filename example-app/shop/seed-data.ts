@@ -7,7 +7,6 @@ export interface ProductSeed {
   priceCents: number;
   stock: number;
   category: string;
-  emoji: string;
 }
 
 export const PRODUCTS: readonly ProductSeed[] = [
@@ -18,7 +17,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 1290,
     stock: 40,
     category: 'Kitchen',
-    emoji: '☕',
   },
   {
     id: '2',
@@ -27,7 +25,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 4900,
     stock: 12,
     category: 'Kitchen',
-    emoji: '🫖',
   },
   {
     id: '3',
@@ -36,7 +33,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 6500,
     stock: 8,
     category: 'Kitchen',
-    emoji: '⚙️',
   },
   {
     id: '4',
@@ -45,7 +41,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 5400,
     stock: 15,
     category: 'Kitchen',
-    emoji: '🪵',
   },
   {
     id: '5',
@@ -54,7 +49,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 8900,
     stock: 10,
     category: 'Kitchen',
-    emoji: '🔪',
   },
   {
     id: '6',
@@ -63,7 +57,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 3200,
     stock: 25,
     category: 'Home',
-    emoji: '🧵',
   },
   {
     id: '7',
@@ -72,7 +65,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 7900,
     stock: 9,
     category: 'Home',
-    emoji: '🧶',
   },
   {
     id: '8',
@@ -81,7 +73,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 1800,
     stock: 50,
     category: 'Home',
-    emoji: '🕯️',
   },
   {
     id: '9',
@@ -90,7 +81,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 4200,
     stock: 6,
     category: 'Home',
-    emoji: '🏺',
   },
   {
     id: '10',
@@ -99,7 +89,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 11900,
     stock: 7,
     category: 'Home',
-    emoji: '💡',
   },
   {
     id: '11',
@@ -108,7 +97,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 1500,
     stock: 60,
     category: 'Desk',
-    emoji: '📓',
   },
   {
     id: '12',
@@ -117,7 +105,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 3900,
     stock: 18,
     category: 'Desk',
-    emoji: '🖋️',
   },
   {
     id: '13',
@@ -126,7 +113,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 2900,
     stock: 22,
     category: 'Desk',
-    emoji: '🟫',
   },
   {
     id: '14',
@@ -135,7 +121,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 12900,
     stock: 5,
     category: 'Desk',
-    emoji: '⌨️',
   },
   {
     id: '15',
@@ -144,7 +129,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 6900,
     stock: 10,
     category: 'Desk',
-    emoji: '🖥️',
   },
   {
     id: '16',
@@ -153,7 +137,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 8400,
     stock: 11,
     category: 'Outdoor',
-    emoji: '🎒',
   },
   {
     id: '17',
@@ -162,7 +145,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 2600,
     stock: 35,
     category: 'Outdoor',
-    emoji: '🧴',
   },
   {
     id: '18',
@@ -171,7 +153,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 1400,
     stock: 45,
     category: 'Outdoor',
-    emoji: '🥤',
   },
   {
     id: '19',
@@ -180,7 +161,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 3600,
     stock: 20,
     category: 'Outdoor',
-    emoji: '🔦',
   },
   {
     id: '20',
@@ -189,7 +169,6 @@ export const PRODUCTS: readonly ProductSeed[] = [
     priceCents: 4500,
     stock: 10,
     category: 'Outdoor',
-    emoji: '🧺',
   },
 ];
 

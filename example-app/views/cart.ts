@@ -13,7 +13,7 @@ export function cartPage(cart: CartView, csrf: string): SafeHtml {
   <tbody>
   ${cart.items.map(
     (item) => html`<tr data-testid="line-${item.productId}">
-    <td><a href="/products/${item.productId}">${item.emoji} ${item.name}</a></td>
+    <td><a href="/products/${item.productId}">${item.name}</a></td>
     <td>${formatCents(item.priceCents)}</td>
     <td>
       <form method="post" action="/cart/items/${item.productId}" class="inline">

@@ -1,6 +1,7 @@
 // The product list and the product page.
 import type { Product, ProductSort } from '../shop/catalog.js';
 import { formatCents, html, type SafeHtml } from './html.js';
+import { productArt } from './product-art.js';
 
 const SORTS: readonly [ProductSort, string][] = [
   ['name', 'Name'],
@@ -51,7 +52,7 @@ export function productListPage(
 <ul class="grid">
   ${products.map(
     (p) => html`<li class="card">
-    <a href="/products/${p.id}" class="art" aria-hidden="true">${p.emoji}</a>
+    <a href="/products/${p.id}" tabindex="-1" aria-hidden="true">${productArt(p)}</a>
     <h2><a href="/products/${p.id}">${p.name}</a></h2>
     <p class="price">${formatCents(p.priceCents)} ${stockNote(p)}</p>
     ${addToCartForm(p, csrf)}
@@ -62,7 +63,7 @@ export function productListPage(
 
 export function productPage(product: Product, csrf: string): SafeHtml {
   return html`<article class="product">
-  <div class="art big" aria-hidden="true">${product.emoji}</div>
+  ${productArt(product, 'big')}
   <div>
     <p class="crumbs"><a href="/">Products</a> / ${product.category}</p>
     <h1>${product.name}</h1>
