@@ -1,6 +1,6 @@
 // Shared helpers of the page-view tests: a listening app, a load generator and a server-sent-event reader.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import type { Express } from 'express';
 
 export const HTML_PAGE = '<!doctype html><title>t</title><p>hello</p>';
@@ -9,7 +9,10 @@ export const BROWSER_UA =
 
 export interface Listening {
   readonly url: string;
+  /** Closes every connection at once. */
   close(): Promise<void>;
+  /** Stops accepting connections and resolves once the requests in flight have been answered. */
+  closeGracefully(): Promise<void>;
 }
 
 /** Starts the app on a free port. */
@@ -23,6 +26,11 @@ export function listen(app: Express): Promise<Listening> {
           new Promise<void>((done) => {
             server.closeAllConnections?.();
             server.close(() => done());
+          }),
+        closeGracefully: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeIdleConnections?.();
           }),
       });
     });
@@ -130,4 +138,55 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
 /** Today in UTC, `YYYY-MM-DD`. */
 export function todayUtc(): string {
   return new Date().toISOString().slice(0, 10);
+}
+
+export interface FaultyProxy {
+  /** The port clients connect to; traffic goes on to the real Redis. */
+  readonly port: number;
+  /** While true, Redis's replies are thrown away: commands run, but the client never hears back. */
+  dropReplies: boolean;
+  /** Cuts every proxied connection. */
+  cut(): void;
+  close(): Promise<void>;
+}
+
+/** A TCP proxy in front of a real Redis that can lose replies, to test "the command ran but the reply was lost". */
+export function faultyProxy(targetPort: number): Promise<FaultyProxy> {
+  const sockets = new Set<Socket>();
+  return new Promise((resolve) => {
+    const proxy: FaultyProxy = {
+      port: 0,
+      dropReplies: false,
+      cut() {
+        for (const socket of sockets) socket.destroy();
+        sockets.clear();
+      },
+      close: () =>
+        new Promise<void>((done) => {
+          proxy.cut();
+          server.close(() => done());
+        }),
+    };
+    const server = createServer((client) => {
+      const upstream = connect(targetPort, '127.0.0.1');
+      sockets.add(client);
+      sockets.add(upstream);
+      client.on('data', (data) => upstream.write(data));
+      upstream.on('data', (data) => {
+        if (!proxy.dropReplies) client.write(data);
+      });
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', end);
+      upstream.on('error', end);
+      client.on('close', end);
+      upstream.on('close', end);
+    });
+    server.listen(0, '127.0.0.1', () => {
+      (proxy as { port: number }).port = (server.address() as AddressInfo).port;
+      resolve(proxy);
+    });
+  });
 }
