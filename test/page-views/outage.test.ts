@@ -128,7 +128,7 @@ describe('Redis outages', () => {
     }, 15_000);
     const check = new Redis(server.port, '127.0.0.1');
     cleanups.push(async () => check.disconnect());
-    expect(await check.hget('pv:{pv}:d:' + todayUtc(), '/a')).toBe('8');
+    expect(await check.hget(`pv:{pv}:d:${todayUtc()}`, '/a')).toBe('8');
     expect(views.stats().bufferedViews).toBe(0);
   }, 30_000);
 
