@@ -125,12 +125,13 @@ function parseBeacon(body: unknown): Beacon | undefined {
 }
 
 /**
- * Reads at most {@link MAX_BEACON_BYTES} of the body. A body a parser already read (`req._body`, set by
- * body-parser and express.text/json) is used as it is.
+ * Reads at most {@link MAX_BEACON_BYTES} of the body. A body a parser already read (express.text() or
+ * express.json() mounted before the middleware) is used as it is.
  */
 function readBody(req: Request): Promise<unknown> {
   const parsed = req as Request & { _body?: boolean; body?: unknown };
-  if (parsed._body === true) {
+  // body-parser 1 marks a parsed body with `_body`; body-parser 2 leaves the stream ended
+  if (parsed._body === true || req.readableEnded) {
     const body = parsed.body;
     const text = Buffer.isBuffer(body) ? body.toString('utf8') : body;
     if (typeof text === 'string' && Buffer.byteLength(text) > MAX_BEACON_BYTES)

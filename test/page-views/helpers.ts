@@ -190,3 +190,10 @@ export function faultyProxy(targetPort: number): Promise<FaultyProxy> {
     });
   });
 }
+
+/** The config in a served script, which ends with `({"u":"/_pv","t":"…"});`. */
+export function configOf(script: string): { u: string; t: string } {
+  const match = /\((\{"u":.*\})\);\s*$/.exec(script);
+  if (!match?.[1]) throw new Error(`no config in script:\n${script}`);
+  return JSON.parse(match[1]);
+}
