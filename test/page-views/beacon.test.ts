@@ -6,7 +6,7 @@ import { type PageViewRow, type PageViewsMiddleware, pageViews } from '../../src
 import { type ExpressFactory, expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { freePort } from '../helpers/redis-server.js';
-import { BROWSER_UA, configOf, HTML_PAGE, sleep, todayUtc } from './helpers.js';
+import { BROWSER_UA, configOf, HTML_PAGE, scriptSrc, sleep, todayUtc } from './helpers.js';
 
 const redis = useTestRedis();
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
@@ -32,8 +32,7 @@ describe.each(expressVersions)('%s', (versionName, express) => {
 
   async function tokenFor(app: ReturnType<typeof appWith>, path = '/products/1'): Promise<string> {
     const page = await request(app).get(path).set('user-agent', BROWSER_UA).expect(200);
-    const src = /<script src="([^"]+)" defer><\/script>/.exec(page.text)?.[1]?.replace(/&amp;/g, '&');
-    if (!src) throw new Error(`no script tag in ${page.text}`);
+    const src = scriptSrc(page.text);
     const script = await request(app).get(src).expect(200);
     return configOf(script.text).t;
   }
@@ -61,7 +60,7 @@ describe.each(expressVersions)('%s', (versionName, express) => {
     const b = await request(app).get('/products/2').set('user-agent', `${BROWSER_UA} other`).expect(200);
     // the page is identical for every visitor, so a response cache may replay it
     expect(a.text).toBe(b.text);
-    const src = /<script src="([^"]+)" defer>/.exec(a.text)?.[1]?.replace(/&amp;/g, '&') as string;
+    const src = scriptSrc(a.text);
     expect(src).toMatch(/^\/_pv\.js\?r=%2Fproducts%2F%3Aid&s=[\w-]{16}$/);
 
     const first = await request(app).get(src).expect(200);
@@ -169,7 +168,7 @@ describe.each(expressVersions)('%s', (versionName, express) => {
     await request(app).get('/_pv.js').expect(400);
     await request(app).get('/_pv.js?r=%2Fadmin&s=AAAAAAAAAAAAAAAA').expect(400);
     const page = await request(app).get('/products/1').set('user-agent', BROWSER_UA);
-    const src = (/<script src="([^"]+)"/.exec(page.text)?.[1] as string).replace(/&amp;/g, '&');
+    const src = scriptSrc(page.text);
     await request(app).get(src.replace('%3Aid', '%3Aslug')).expect(400);
   });
 

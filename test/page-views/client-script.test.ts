@@ -5,7 +5,7 @@ import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type PageViewsMiddleware, pageViews } from '../../src/index.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { BROWSER_UA, configOf, HTML_PAGE, todayUtc } from './helpers.js';
+import { BROWSER_UA, configOf, HTML_PAGE, scriptSrc, todayUtc } from './helpers.js';
 
 const redis = useTestRedis();
 const views: PageViewsMiddleware = pageViews({
@@ -76,7 +76,7 @@ function browserPage(script: string, { visible = true, beacon = true } = {}) {
 
 async function servedScript(): Promise<string> {
   const page = await request(app).get('/article/hello').set('user-agent', BROWSER_UA).expect(200);
-  const src = (/<script src="([^"]+)" defer>/.exec(page.text)?.[1] as string).replace(/&amp;/g, '&');
+  const src = scriptSrc(page.text);
   return (await request(app).get(src).expect(200)).text;
 }
 

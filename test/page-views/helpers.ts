@@ -197,3 +197,10 @@ export function configOf(script: string): { u: string; t: string } {
   if (!match?.[1]) throw new Error(`no config in script:\n${script}`);
   return JSON.parse(match[1]);
 }
+
+/** The script URL in a page rendered with `views.scriptTag(req)`. */
+export function scriptSrc(html: string): string {
+  const src = /<script src="([^"]+)" defer><\/script>/.exec(html)?.[1];
+  if (src === undefined) throw new Error(`no script tag in ${html}`);
+  return src.replace(/&amp;/g, '&');
+}
