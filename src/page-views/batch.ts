@@ -58,9 +58,14 @@ export interface MergedBatch {
 
 /**
  * Merges batches (after an outage there is one per flush interval) into one, so they are hashed and written
- * together; only batches sealed at or after `liveSince` feed the live counters.
+ * together. Only batches sealed at or after `liveSince`, and in them only the days in `liveDays` (views
+ * recorded for another day with `record({ at })` are not live), feed the live counters.
  */
-export function mergeBatches(batches: readonly Batch[], liveSince: number): MergedBatch {
+export function mergeBatches(
+  batches: readonly Batch[],
+  liveSince: number,
+  liveDays: ReadonlySet<string>,
+): MergedBatch {
   const liveViews = new Map<string, number>();
   const liveVisitors = new Set<string>();
   let merged: Batch;
@@ -93,7 +98,8 @@ export function mergeBatches(batches: readonly Batch[], liveSince: number): Merg
   }
   for (const batch of batches) {
     if (batch.sealedAt < liveSince) continue;
-    for (const routes of batch.days.values()) {
+    for (const [day, routes] of batch.days) {
+      if (!liveDays.has(day)) continue;
       for (const [routeKey, tally] of routes) {
         liveViews.set(routeKey, (liveViews.get(routeKey) ?? 0) + tally.views);
         for (const visitor of tally.visitors) liveVisitors.add(visitor);

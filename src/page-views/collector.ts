@@ -401,9 +401,11 @@ export class Collector {
 
   private async prepareChunks(item: PendingItem, batches: Batch[]): Promise<void> {
     const now = Date.now();
-    const { batch, liveViews, liveVisitors } = mergeBatches(batches, now - this.config.liveWindowMs);
-    const grans = this.config.granularities;
     const today = this.config.clock.dayOf(now);
+    const liveSince = now - this.config.liveWindowMs;
+    const liveDays = new Set([today, this.config.clock.dayOf(liveSince)]);
+    const { batch, liveViews, liveVisitors } = mergeBatches(batches, liveSince, liveDays);
+    const grans = this.config.granularities;
 
     const wanted = new Map<string, { granularity: Granularity; period: string }>();
     for (const day of batch.days.keys()) {

@@ -29,7 +29,6 @@ import { createTokenSigner } from './token.js';
 import { registerVariadicScript } from './variadic-script.js';
 
 export { CLIENT_SCRIPT } from './client-script.js';
-export type { CollectorStats as PageViewsStats } from './collector.js';
 export { isPageView, OTHER_ROUTE, UNMATCHED_ROUTE } from './include.js';
 export type { LiveOptions } from './live.js';
 export { DEFAULT_PAGE_VIEWS_OPTIONS, type PageViewsOptions } from './options.js';
@@ -44,6 +43,12 @@ export type {
   TotalsQuery,
 } from './report.js';
 export { TIME_ON_PAGE_BUCKET_EDGES_MS } from './scripts.js';
+
+/** Counters of one middleware instance, for health checks. */
+export interface PageViewsStats extends CollectorStats {
+  /** Open live event streams on this instance. */
+  readonly liveStreams: number;
+}
 
 /** A view counted by hand with `views.record()`. */
 export interface RecordedView {
@@ -76,8 +81,8 @@ export interface PageViewsMiddleware {
   flush(): Promise<void>;
   /** Stops the timer, ends live streams, closes the subscriber and writes everything counted. */
   close(): Promise<void>;
-  /** Buffer and flush counters, for health checks. */
-  stats(): CollectorStats;
+  /** Buffer, flush and stream counters, for health checks. */
+  stats(): PageViewsStats;
   /** The browser script (the function the middleware serves at `<beaconPath>.js`, called with a token). */
   readonly clientScript: string;
 }
@@ -96,8 +101,9 @@ export interface PageViewsMiddleware {
  * process.on('SIGTERM', () => server.close(() => views.close()));
  */
 export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
-  assertNotInRequestHandler('pageViews');
+  // options first: `app.use(pageViews)` without the call is reported as such, not as a handler-time creation
   const config = resolveOptions(options);
+  assertNotInRequestHandler('pageViews');
   const { redis, logger, scriptPath, beaconPath } = config;
   if (config.secretGenerated && process.env.NODE_ENV === 'production') {
     logger.warn(
@@ -212,7 +218,7 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
     await hub.close();
     await collector.close();
   };
-  middleware.stats = () => collector.stats();
+  middleware.stats = () => ({ ...collector.stats(), liveStreams: hub.clients });
   Object.defineProperty(middleware, 'clientScript', { value: CLIENT_SCRIPT, enumerable: true });
 
   collector.start();
