@@ -141,14 +141,20 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
   const visitor = config.visitor;
   const defaultInclude = config.defaultInclude;
   let closed = false;
+  let optionErrorLoggedAt = 0;
 
   // One listener shared by every response: `this` is the response, so no closure is made per request.
   function countOnFinish(this: Response): void {
     const req = this.req as Request;
     try {
       if (!include(req, this)) return;
-      collector.add(route(req, this) ?? UNMATCHED_ROUTE, visitor(req));
+      const name = route(req, this);
+      collector.add(typeof name === 'string' && name.length > 0 ? name : UNMATCHED_ROUTE, visitor(req));
     } catch (error) {
+      // a bug in a user function must not flood the log: once per 10 s
+      const now = Date.now();
+      if (now - optionErrorLoggedAt < 10_000) return;
+      optionErrorLoggedAt = now;
       logger.error('pageViews: the route, include or visitor option threw; view not counted', {
         error: error instanceof Error ? error.message : String(error),
       });

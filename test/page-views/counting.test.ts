@@ -158,6 +158,25 @@ describe('reports', () => {
     expect(only?.views).toBe(1);
   });
 
+  it('survives a throwing route function: the page is served, one error is logged per 10 s', async () => {
+    const errors: string[] = [];
+    const views = track('throws', {
+      route: () => {
+        throw new Error('boom');
+      },
+      logger: { warn: (m) => errors.push(m), error: (m) => errors.push(m) },
+    });
+    const app = expressVersions[1]?.[1]();
+    if (!app) throw new Error('no express');
+    app.use(views);
+    app.get('/', (_req, res) => {
+      res.send(HTML_PAGE);
+    });
+    for (let i = 0; i < 3; i++) await request(app).get('/').set('user-agent', BROWSER_UA).expect(200);
+    expect(errors).toEqual(['pageViews: the route, include or visitor option threw; view not counted']);
+    expect(views.stats().bufferedViews).toBe(0);
+  });
+
   it('rejects bad report arguments', async () => {
     const views = track('bad', { granularities: ['day', 'month'] });
     await expect(views.report({ from: '2026-11-01', to: '2026-11-02', granularity: 'week' })).rejects.toThrow(
