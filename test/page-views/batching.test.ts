@@ -35,18 +35,19 @@ describe('batched writes', () => {
     const server = await listen(app(views));
     servers.push(server);
 
+    // eight waves of 500 views with pauses between them: the load spans many flush intervals
     const requests = 4_000;
-    const started = Date.now();
-    await load(server.url, requests, (i) => ({
-      path: `/p/${i % 50}`,
-      headers: { 'user-agent': `${BROWSER_UA} v${i % 300}` },
-    }));
-    const elapsed = Date.now() - started;
+    for (let wave = 0; wave < 8; wave++) {
+      await load(server.url, 500, (i) => ({
+        path: `/p/${i % 50}`,
+        headers: { 'user-agent': `${BROWSER_UA} v${(wave * 500 + i) % 300}` },
+      }));
+      await sleep(150);
+    }
     await views.close();
     const commands = await recorder.stop();
 
-    // the load lasted several flush intervals, so this is the steady state, not one big final flush
-    expect(elapsed).toBeGreaterThan(1_000);
+    // the steady state, not one big final flush
     expect(views.stats().flushes).toBeGreaterThanOrEqual(4);
     const perView = commands.length / requests;
     if (process.env.PV_PRINT)
@@ -57,8 +58,8 @@ describe('batched writes', () => {
 
     const [total] = await views.totals({ from: todayUtc(), to: todayUtc(), granularity: 'day' });
     expect(total?.views).toBe(requests);
-    expect(total?.uniques).toBeGreaterThanOrEqual(297);
-    expect(total?.uniques).toBeLessThanOrEqual(303);
+    // 300 visitors; the HyperLogLog's standard error there is under 2 visitors
+    expect(Math.abs((total?.uniques ?? 0) - 300)).toBeLessThanOrEqual(6);
   }, 60_000);
 
   it('makes no Redis call on the request path: views wait in process until the interval', async () => {

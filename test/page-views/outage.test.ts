@@ -155,7 +155,9 @@ describe('Redis outages', () => {
       }
     }, 15_000);
     const rows = await views.report({ from: todayUtc(), to: todayUtc(), granularity: 'day' });
-    expect(rows.map((r) => [r.route, r.views, r.uniques])).toEqual([['/new', 40, 40]]);
+    expect(rows.map((r) => [r.route, r.views])).toEqual([['/new', 40]]);
+    // a HyperLogLog estimate: exact most of the time at 40, but not always
+    expect(Math.abs((rows[0]?.uniques ?? 0) - 40)).toBeLessThanOrEqual(1);
   }, 30_000);
 });
 
