@@ -50,8 +50,6 @@ describe('batched writes', () => {
     // the steady state, not one big final flush
     expect(views.stats().flushes).toBeGreaterThanOrEqual(4);
     const perView = commands.length / requests;
-    if (process.env.PV_PRINT)
-      console.log({ commands: commands.length, requests, perView, elapsed, flushes: views.stats().flushes });
     expect(perView).toBeLessThan(0.05);
     // only scripts: the batch flush, the live summary and (once per period) the salts
     expect(new Set(commands.map((c) => c[0]))).toEqual(new Set(['eval', 'evalsha']));
