@@ -11,6 +11,8 @@ export interface Chunk {
   readonly args: ScriptArg[];
   /** Views this chunk writes into day (or finest) counters, for the dropped-views warning. */
   views: number;
+  /** This chunk's share of the buffer entries (the unit of `maxBuffer`). */
+  entries: number;
 }
 
 /** Operations of the flush script. */
@@ -57,7 +59,7 @@ export class ChunkBuilder {
   }
 
   private startChunk(): Chunk {
-    const chunk: Chunk = { id: this.nextId(), keys: [], args: [], views: 0 };
+    const chunk: Chunk = { id: this.nextId(), keys: [], args: [], views: 0, entries: 0 };
     this.chunks.push(chunk);
     this.current = chunk;
     this.keyIndex = new Map();

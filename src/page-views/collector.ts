@@ -46,8 +46,6 @@ export interface CollectorScripts {
 interface PendingItem {
   batches: Batch[] | undefined;
   chunks: Chunk[] | undefined;
-  /** Chunks the item had when prepared, to scale `entries` as chunks are written. */
-  chunkCount: number;
   entries: number;
   views: number;
   /** The live summary to publish with the item's first write. */
@@ -158,7 +156,7 @@ export class Collector {
       views += item.views;
     }
     return {
-      bufferedEntries: entries,
+      bufferedEntries: Math.round(entries),
       bufferedViews: views,
       droppedViews: this.droppedViews,
       flushes: this.flushes,
@@ -230,7 +228,6 @@ export class Collector {
       this.pending.push({
         batches: [batch],
         chunks: undefined,
-        chunkCount: 0,
         entries: batch.entries,
         views: batch.views,
         summary: undefined,
@@ -377,7 +374,7 @@ export class Collector {
       if (index >= 0) {
         list.splice(index, 1);
         owner.views -= chunk.views;
-        owner.entries = Math.round((owner.entries * list.length) / Math.max(1, list.length + 1));
+        owner.entries -= chunk.entries;
       }
     });
     this.pending = this.pending.filter((item) => item.chunks === undefined || item.chunks.length > 0);
@@ -501,7 +498,8 @@ export class Collector {
           })
         : undefined;
     item.chunks = builder.chunks;
-    item.chunkCount = builder.chunks.length;
+    // each chunk carries its share of the item's entries, so the buffer bound shrinks as chunks are written
+    for (const chunk of item.chunks) chunk.entries = item.entries / item.chunks.length;
     if (item.chunks.length === 0) {
       // Everything was past its retention: nothing to write.
       this.pending = this.pending.filter((other) => other !== item);

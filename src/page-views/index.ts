@@ -131,14 +131,15 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
     );
   });
 
+  const bots = createBotCache();
   const include = config.defaultInclude
-    ? (
-        (bots) => (req: Request, res: Response) =>
-          isPageViewWith(req, res, bots)
-      )(createBotCache())
+    ? (req: Request, res: Response) => isPageViewWith(req, res, bots)
     : config.include;
-  const route = config.route;
   const visitor = config.visitor;
+  const routeOf = (req: Request, res: Response): string => {
+    const name = config.route(req, res);
+    return typeof name === 'string' && name.length > 0 ? name : UNMATCHED_ROUTE;
+  };
   const defaultInclude = config.defaultInclude;
   let closed = false;
   let optionErrorLoggedAt = 0;
@@ -148,8 +149,7 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
     const req = this.req as Request;
     try {
       if (!include(req, this)) return;
-      const name = route(req, this);
-      collector.add(typeof name === 'string' && name.length > 0 ? name : UNMATCHED_ROUTE, visitor(req));
+      collector.add(routeOf(req, this), visitor(req));
     } catch (error) {
       // a bug in a user function must not flood the log: once per 10 s
       const now = Date.now();
@@ -164,11 +164,7 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
   const middleware = function pageViewsMiddleware(req: Request, res: Response, next: NextFunction): void {
     const method = req.method;
     if (method === 'GET') {
-      const url = req.url;
-      if (
-        url.startsWith(scriptPath) &&
-        (url.length === scriptPath.length || url.charCodeAt(scriptPath.length) === 63)
-      ) {
+      if (isPath(req.url, scriptPath)) {
         endpoints.serveScript(req, res);
         return;
       }
@@ -185,7 +181,7 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
 
   const scriptUrls = new Map<string, string>();
   const scriptUrl = (req: Request): string => {
-    const routeKey = keyPart(route(req, req.res as Response) ?? UNMATCHED_ROUTE);
+    const routeKey = keyPart(routeOf(req, req.res as Response));
     let url = scriptUrls.get(routeKey);
     if (url === undefined) {
       url = `${scriptPath}?r=${encodeURIComponent(routeKey)}&s=${signer.routeSignature(routeKey)}`;
@@ -231,6 +227,7 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
   return middleware;
 }
 
+/** `url` is `path`, with or without a query string. */
 function isPath(url: string, path: string): boolean {
   return url.startsWith(path) && (url.length === path.length || url.charCodeAt(path.length) === 63);
 }
