@@ -114,6 +114,20 @@ describe.each(expressVersions)('%s', (versionName, express) => {
     expect(row?.views).toBe(2);
   });
 
+  it('ignores X-Forwarded-For for visitors unless trust proxy is set', async () => {
+    for (const trusted of [false, true]) {
+      const views = track(`${versionName}-xff-${trusted}`);
+      const app = shop(views);
+      if (trusted) app.set('trust proxy', 'loopback');
+      for (const ip of ['198.51.100.1', '198.51.100.2', '198.51.100.3']) {
+        await request(app).get('/').set('user-agent', BROWSER_UA).set('x-forwarded-for', ip).expect(200);
+      }
+      await views.flush();
+      const [total] = await views.totals({ from: todayUtc(), to: todayUtc(), granularity: 'day' });
+      expect(total).toMatchObject({ views: 3, uniques: trusted ? 3 : 1 });
+    }
+  });
+
   it('takes custom route, include and visitor functions', async () => {
     const views = track(`${versionName}-custom`, {
       route: (req) => (req.path.startsWith('/products') ? 'product' : undefined),
