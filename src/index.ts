@@ -1,5 +1,27 @@
 // The public entry of express-redis-kit: named exports only.
 
+// Page views (src/page-views)
+export {
+  DEFAULT_PAGE_VIEWS_OPTIONS,
+  type Granularity as PageViewGranularity,
+  isPageView,
+  type LiveOptions,
+  OTHER_ROUTE,
+  type PageViewRow,
+  type PageViewsMiddleware,
+  type PageViewsOptions,
+  type PageViewsStats,
+  type PageViewTotals,
+  type PeriodInput,
+  pageViews,
+  type RecordedView,
+  type ReportQuery,
+  TIME_ON_PAGE_BUCKET_EDGES_MS,
+  type TimeOnPageBucket,
+  type TopQuery,
+  type TotalsQuery,
+  UNMATCHED_ROUTE,
+} from './page-views/index.js';
 // Rate limiting (src/rate-limit)
 export {
   DEFAULT_RATE_LIMIT,
@@ -18,6 +40,8 @@ export {
   type RateLimitStats,
   rateLimit,
 } from './rate-limit/index.js';
+
+// Shared: client type, durations, errors and the logger hook (src/redis)
 export type { RedisClient } from './redis/client.js';
 export type { Duration } from './redis/duration.js';
 export { parseDuration } from './redis/duration.js';
@@ -28,6 +52,8 @@ export {
   type RedisErrorPolicy,
   RedisTimeoutError,
 } from './redis/errors.js';
+
+// Sessions (src/session)
 export {
   DEFAULT_SESSION_OPTIONS,
   type KeepOptions,

@@ -1,0 +1,188 @@
+// Behaviour 3: while Redis is down the buffer is kept (bounded, oldest dropped with a warning) and written once it returns, exactly once.
+import express from 'express';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { type Logger, type PageViewsMiddleware, pageViews } from '../../src/index.js';
+import { FLUSH_SCRIPT } from '../../src/page-views/scripts.js';
+import { defineVariadicScript, registerVariadicScript } from '../../src/page-views/variadic-script.js';
+import { useTestRedis } from '../helpers/redis.js';
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
+import {
+  eventually,
+  faultyProxy,
+  HTML_PAGE,
+  type Listening,
+  listen,
+  load,
+  sleep,
+  todayUtc,
+} from './helpers.js';
+
+const redis = useTestRedis();
+const cleanups: (() => Promise<unknown>)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+});
+afterAll(async () => {
+  expect(cleanups).toHaveLength(0);
+});
+
+function capture(): Logger & { warnings: string[] } {
+  const warnings: string[] = [];
+  return {
+    warnings,
+    warn: (message) => {
+      warnings.push(message);
+    },
+    error: (message) => {
+      warnings.push(message);
+    },
+  };
+}
+
+async function dedicated(args: string[] = []): Promise<{ server: RedisServer; client: Redis }> {
+  const server = await startRedisServer({ args });
+  const client = new Redis(server.url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  client.on('error', () => {});
+  cleanups.push(() => server.stop());
+  cleanups.push(async () => client.disconnect());
+  return { server, client };
+}
+
+function track(client: Redis, extra: Partial<Parameters<typeof pageViews>[0]> = {}): PageViewsMiddleware {
+  const views = pageViews({ redis: client, prefix: 'pv:', timeout: '300ms', ...extra });
+  cleanups.push(() => views.close());
+  return views;
+}
+
+describe('Redis outages', () => {
+  it('keeps counting while Redis is down and writes the buffer when it is back (kill, restart)', async () => {
+    // append-only with fsync always, so what was written before the kill survives it
+    const { server, client } = await dedicated(['--appendonly', 'yes', '--appendfsync', 'always']);
+    const logger = capture();
+    const views = track(client, { flushInterval: '150ms', logger });
+    const app = express();
+    app.use(views);
+    app.get('/p/:id', (_req, res) => {
+      res.send(HTML_PAGE);
+    });
+    const http: Listening = await listen(app);
+    cleanups.push(() => http.close());
+
+    await load(http.url, 10, (i) => ({ path: `/p/${i}` }));
+    await views.flush();
+
+    await server.kill();
+    const started = Date.now();
+    const statuses = await load(http.url, 25, (i) => ({ path: `/p/${i}` }));
+    // pages are served while Redis is dead: nothing on the request path waits for it
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    await expect(views.flush()).rejects.toThrow();
+    await sleep(600); // several flush intervals fail
+    expect(views.stats().bufferedViews).toBe(25);
+    expect(logger.warnings.some((w) => w.includes('Redis error'))).toBe(true);
+
+    await server.restart();
+    await eventually(() => views.stats().bufferedViews === 0, 15_000);
+    const check = new Redis(server.url);
+    cleanups.push(async () => check.disconnect());
+    const [row] = await views.report({
+      from: todayUtc(),
+      to: todayUtc(),
+      granularity: 'day',
+      route: '/p/:id',
+    });
+    expect(row?.views).toBe(35);
+    expect(row?.uniques).toBe(1);
+    expect(views.stats().droppedViews).toBe(0);
+  }, 30_000);
+
+  it('writes a chunk once when a flush ran but its reply was lost', async () => {
+    const { server } = await dedicated();
+    const proxy = await faultyProxy(server.port);
+    cleanups.push(() => proxy.close());
+    const client = new Redis(proxy.port, '127.0.0.1', { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+    client.on('error', () => {});
+    cleanups.push(async () => client.disconnect());
+    const views = track(client, { flushInterval: '1h' });
+    views.record({ route: '/a', visitor: 'x' });
+    await views.flush();
+
+    for (let i = 0; i < 7; i++) views.record({ route: '/a', visitor: `v${i}` });
+    proxy.dropReplies = true;
+    // the flush runs on Redis, but its reply never arrives: the client times out, then the connection drops
+    await expect(views.flush()).rejects.toThrow(/did not answer/i);
+    proxy.cut();
+    proxy.dropReplies = false;
+    expect(views.stats().bufferedViews).toBe(7);
+    // the retry carries the same chunk id: its marker already exists, so it adds nothing
+    await eventually(async () => {
+      try {
+        await views.flush();
+        return true;
+      } catch {
+        return false;
+      }
+    }, 15_000);
+    const check = new Redis(server.port, '127.0.0.1');
+    cleanups.push(async () => check.disconnect());
+    expect(await check.hget(`pv:{pv}:d:${todayUtc()}`, '/a')).toBe('8');
+    expect(views.stats().bufferedViews).toBe(0);
+  }, 30_000);
+
+  it('bounds the buffer: drops the oldest batch with a warning and keeps the newest', async () => {
+    const { server, client } = await dedicated();
+    await server.kill();
+    const logger = capture();
+    const views = track(client, { flushInterval: '1h', maxBuffer: 100, logger });
+    for (let i = 0; i < 60; i++) views.record({ route: '/old', visitor: `old-${i}` });
+    await expect(views.flush()).rejects.toThrow();
+    for (let i = 0; i < 40; i++) views.record({ route: '/new', visitor: `new-${i}` });
+    await expect(views.flush()).rejects.toThrow();
+    // 61 + 41 entries exceed maxBuffer (100): the older batch goes
+    expect(views.stats()).toMatchObject({ droppedViews: 60, bufferedViews: 40 });
+    expect(logger.warnings.some((w) => w.includes('dropped the oldest unsent views'))).toBe(true);
+
+    await server.restart();
+    await eventually(async () => {
+      try {
+        await views.flush();
+        return true;
+      } catch {
+        return false;
+      }
+    }, 15_000);
+    const rows = await views.report({ from: todayUtc(), to: todayUtc(), granularity: 'day' });
+    expect(rows.map((r) => [r.route, r.views])).toEqual([['/new', 40]]);
+    // a HyperLogLog estimate: exact most of the time at 40, but not always
+    expect(Math.abs((rows[0]?.uniques ?? 0) - 40)).toBeLessThanOrEqual(1);
+  }, 30_000);
+});
+
+describe('the flush script', () => {
+  it('applies a chunk once: a second call with the same marker changes nothing', async () => {
+    const client = redis.connect();
+    const flush = registerVariadicScript(client, FLUSH_SCRIPT);
+    const marker = redis.prefix('{t}:f:1');
+    const hashKey = redis.prefix('{t}:d:2026-11-21');
+    const hll = redis.prefix('{t}:u:d:2026-11-21');
+    const expireAt = Math.ceil(Date.now() / 1000) + 3_600;
+    const args = [60_000, 0, 1, 'h', expireAt, 2, '/a', 3, '/b', 1, 2, 'p', expireAt, 3, 'x', 'y', 'z'];
+    expect(await flush([marker, hashKey, hll], args)).toBe(1);
+    expect(await flush([marker, hashKey, hll], args)).toBe(0);
+    expect(await client.hgetall(hashKey)).toEqual({ '/a': '3', '/b': '1' });
+    expect(await client.pfcount(hll)).toBe(3);
+    expect(await client.ttl(hashKey)).toBeGreaterThan(3_500);
+    expect(await client.pttl(marker)).toBeGreaterThan(50_000);
+  });
+
+  it('refuses to redefine a script name with another body', () => {
+    const client = redis.connect();
+    registerVariadicScript(client, FLUSH_SCRIPT);
+    const impostor = defineVariadicScript<number>({ name: 'pvFlush', lua: 'return 2' });
+    expect(() => registerVariadicScript(client, impostor)).toThrow(/different body/);
+    expect(() => registerVariadicScript(client, FLUSH_SCRIPT)).not.toThrow();
+  });
+});
