@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { freePort } from '../test/helpers/redis-server.js';
 import { detectLoadTool, type LoadResult, load } from './lib/load.js';
-import { startBenchRedis } from './lib/redis.js';
+import { countClientCommands, startBenchRedis } from './lib/redis.js';
 import { resultsTable, summarise, type VariantSummary } from './lib/report.js';
 import { startVariantServer, type VariantServer } from './lib/server.js';
 import type { Scenario } from './lib/types.js';
@@ -16,6 +16,9 @@ const settings = {
   rounds: Number(process.env.BENCH_ROUNDS ?? 3),
   connections: Number(process.env.BENCH_CONNECTIONS ?? 50),
 };
+
+/** Requests sent one at a time under MONITOR to count the commands each variant puts on the wire. */
+const PROBE_REQUESTS = 200;
 
 // On a machine with 2+ cores the app gets CPU 0 to itself; Redis and the load generator share CPU 1.
 const pinned = cpus().length >= 2;
@@ -91,10 +94,29 @@ async function runScenario(scenario: Scenario): Promise<VariantSummary[]> {
         );
       }
     }
-    return scenario.variants.map((variant, i) => summarise(variant, rounds[i] ?? [], commands[i] ?? 0));
+    const wire: number[] = [];
+    for (const [i, server] of servers.entries()) {
+      wire.push(await probeCommandsOnWire(scenario, server.url, headers[i] ?? {}));
+    }
+    return scenario.variants.map((variant, i) =>
+      summarise(variant, rounds[i] ?? [], commands[i] ?? 0, wire[i] ?? 0),
+    );
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
   }
+}
+
+/** Sends requests one at a time under MONITOR and returns the commands on the wire per request. */
+async function probeCommandsOnWire(scenario: Scenario, baseUrl: string, headers: Record<string, string>) {
+  const count = await countClientCommands(redis.admin, async () => {
+    for (let n = 0; n < PROBE_REQUESTS; n++) {
+      const rotating = scenario.rotatingHeader;
+      const extra = rotating ? { [rotating.name]: `${rotating.prefix}probe-${n}` } : {};
+      const response = await fetch(`${baseUrl}${scenario.path}`, { headers: { ...headers, ...extra } });
+      await response.arrayBuffer();
+    }
+  });
+  return count / PROBE_REQUESTS;
 }
 
 function renderReport(table: string, memory: string, redisVersion: string, loadTool: string): string {
@@ -109,7 +131,9 @@ function renderReport(table: string, memory: string, redisVersion: string, loadT
       (pinned ? '; each app pinned to CPU 0, Redis and the load generator to CPU 1.' : '.'),
     '',
     '"× bare Express" is requests/s relative to the same route without middleware; "ours ÷ this" is how many ' +
-      "times our throughput is that peer's. Redis cmds/req comes from INFO commandstats over the measured runs.",
+      "times our throughput is that peer's. Round trips/req counts the commands clients sent (MONITOR, over " +
+      `${PROBE_REQUESTS} sequential requests after the load); Redis cmds/req is INFO commandstats over the measured ` +
+      'runs, which also counts the commands Lua scripts run inside Redis.',
     '',
     table,
     '',

@@ -37,3 +37,30 @@ export async function startBenchRedis(cpus?: string): Promise<BenchRedis> {
     },
   };
 }
+
+/**
+ * Counts the commands clients send while `run` executes, through MONITOR: commands a Lua script runs inside
+ * Redis are reported with the source "lua" and left out, so this is the number of commands on the wire.
+ */
+export async function countClientCommands(admin: Redis, run: () => Promise<void>): Promise<number> {
+  const monitor = await admin.monitor();
+  let count = 0;
+  const marker = `bench-probe-${Math.random().toString(36).slice(2)}`;
+  let done: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (args[1] === marker) return done();
+    if (source !== 'lua' && args[0]?.toLowerCase() !== 'info') count += 1;
+  });
+  try {
+    await run();
+    // MONITOR reports a command after it ran: the marker, sent last, proves every earlier one was seen.
+    await admin.echo(marker);
+    await finished;
+  } finally {
+    monitor.disconnect();
+  }
+  return count;
+}

@@ -10,9 +10,16 @@ export interface VariantSummary {
   errors: number;
   non2xx: number;
   commandsPerRequest: number;
+  /** Commands sent by clients per request (MONITOR probe): the Redis round trips, before pipelining merges them. */
+  wirePerRequest: number;
 }
 
-export function summarise(variant: Variant, rounds: LoadResult[], commands: number): VariantSummary {
+export function summarise(
+  variant: Variant,
+  rounds: LoadResult[],
+  commands: number,
+  wirePerRequest: number,
+): VariantSummary {
   const requests = rounds.reduce((sum, r) => sum + r.requests, 0);
   return {
     variant,
@@ -22,6 +29,7 @@ export function summarise(variant: Variant, rounds: LoadResult[], commands: numb
     errors: rounds.reduce((sum, r) => sum + r.errors, 0),
     non2xx: rounds.reduce((sum, r) => sum + r.non2xx, 0),
     commandsPerRequest: requests > 0 ? commands / requests : 0,
+    wirePerRequest,
   };
 }
 
@@ -32,8 +40,8 @@ export function median(values: number[]): number {
 }
 
 const HEADER =
-  '| scenario | variant | req/s | p50 ms | p99 ms | × bare Express | ours ÷ this | Redis cmds/req | target |\n' +
-  '|---|---|--:|--:|--:|--:|--:|--:|---|';
+  '| scenario | variant | req/s | p50 ms | p99 ms | × bare Express | ours ÷ this | round trips/req | Redis cmds/req | target |\n' +
+  '|---|---|--:|--:|--:|--:|--:|--:|--:|---|';
 
 /** One markdown table for all scenarios; our row shows the target and whether it was met. */
 export function resultsTable(results: { scenario: Scenario; rows: VariantSummary[] }[]): string {
@@ -49,7 +57,7 @@ export function resultsTable(results: { scenario: Scenario; rows: VariantSummary
       lines.push(
         `| ${index === 0 ? scenario.title : ''} | ${row.variant.name}${flags} | ${Math.round(row.rps)} | ` +
           `${row.p50Ms.toFixed(2)} | ${row.p99Ms.toFixed(2)} | ${vsBare} | ${oursVs} | ` +
-          `${row.commandsPerRequest.toFixed(3)} | ${row === ours ? targetCell(scenario, row, bare, peers) : ''} |`,
+          `${row.wirePerRequest.toFixed(2)} | ${row.commandsPerRequest.toFixed(3)} | ${row === ours ? targetCell(scenario, row, bare, peers) : ''} |`,
       );
     });
   }

@@ -2,7 +2,15 @@
 
 import type { Scenario } from '../lib/types.js';
 import { cacheSlow, cacheTrivial } from './cache.js';
+import { pageViewsScenario } from './page-views.js';
 import { rateLimitScenario } from './rate-limit.js';
 import { sessionRead, sessionWrite } from './session.js';
 
-export const scenarios: Scenario[] = [sessionRead, sessionWrite, rateLimitScenario, cacheTrivial, cacheSlow];
+export const scenarios: Scenario[] = [
+  sessionRead,
+  sessionWrite,
+  rateLimitScenario,
+  cacheTrivial,
+  cacheSlow,
+  pageViewsScenario,
+];

@@ -1,6 +1,7 @@
 // Rate-limit scenario: a limited API route whose 10,000 clients all stay well under their limit.
 import express, { type Express, type RequestHandler } from 'express';
 import { rateLimit as expressRateLimit } from 'express-rate-limit';
+import { rateLimit } from 'express-redis-kit';
 import { RedisStore } from 'rate-limit-redis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { ioredis } from '../lib/clients.js';
@@ -21,6 +22,22 @@ export function apiRoutes(app: Express, limiter?: RequestHandler): Express {
 }
 
 const bare: Variant = { name: 'bare express', kind: 'bare', app: () => apiRoutes(express()) };
+
+const ours: Variant = {
+  name: 'express-redis-kit rateLimit',
+  kind: 'ours',
+  app({ redisUrl, prefix }) {
+    const limiter = rateLimit({
+      redis: ioredis(redisUrl),
+      name: 'api',
+      limit: LIMIT,
+      window: WINDOW_MS,
+      key: clientKey,
+      prefix,
+    });
+    return apiRoutes(express(), limiter);
+  },
+};
 
 const erl: Variant = {
   name: 'express-rate-limit + rate-limit-redis',
@@ -78,6 +95,6 @@ export const rateLimitScenario: Scenario = {
   title: 'rate limit, under the limit (10,000 clients)',
   path: '/api/ping',
   target: 0.85,
-  variants: [bare, erl, rlf],
+  variants: [bare, ours, erl, rlf],
   rotatingHeader: { name: CLIENT_HEADER, prefix: 'client-', count: 10_000 },
 };

@@ -1,8 +1,9 @@
 // Session scenarios: a returning visitor reading its session, and one changing a field on every request.
 import { RedisStore } from 'connect-redis';
 import express, { type Express, type RequestHandler } from 'express';
+import { session } from 'express-redis-kit';
 import expressSession from 'express-session';
-import { nodeRedis } from '../lib/clients.js';
+import { ioredis, nodeRedis } from '../lib/clients.js';
 import type { Scenario, Variant, VariantContext } from '../lib/types.js';
 
 const SECRET = 'bench-secret-that-is-at-least-32-characters-long';
@@ -35,6 +36,16 @@ function routes(app: Express): Express {
 
 const bare: Variant = { name: 'bare express', kind: 'bare', app: () => routes(express()) };
 
+const ours: Variant = {
+  name: 'express-redis-kit session',
+  kind: 'ours',
+  app({ redisUrl, prefix }: VariantContext) {
+    const app = express();
+    app.use(session({ redis: ioredis(redisUrl), secret: SECRET, prefix, idleTimeout: '30m' }));
+    return routes(app);
+  },
+};
+
 const expressSessionConnectRedis: Variant = {
   name: 'express-session + connect-redis',
   kind: 'peer',
@@ -66,7 +77,7 @@ export const sessionRead: Scenario = {
   title: 'session read (returning visitor, read-only)',
   path: '/read',
   target: 0.85,
-  variants: [bare, expressSessionConnectRedis],
+  variants: [bare, ours, expressSessionConnectRedis],
   prepare: signIn,
 };
 
@@ -74,6 +85,6 @@ export const sessionWrite: Scenario = {
   id: 'session-write',
   title: 'session write (one field changes per request)',
   path: '/write',
-  variants: [bare, expressSessionConnectRedis],
+  variants: [bare, ours, expressSessionConnectRedis],
   prepare: signIn,
 };

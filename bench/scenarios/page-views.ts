@@ -1,0 +1,39 @@
+// Page-view scenario: an HTML route counted by pageViews (no peer package works this way).
+import express, { type Express } from 'express';
+import { pageViews } from 'express-redis-kit';
+import { ioredis } from '../lib/clients.js';
+import type { Scenario, Variant } from '../lib/types.js';
+
+const PAGE =
+  '<!doctype html><html><head><title>Espresso cup</title></head><body><h1>Espresso cup</h1></body></html>';
+
+export function pageRoutes(app: Express): Express {
+  app.get('/products/:id', (_req, res) => {
+    res.type('html').send(PAGE);
+  });
+  return app;
+}
+
+const bare: Variant = { name: 'bare express', kind: 'bare', app: () => pageRoutes(express()) };
+
+const ours: Variant = {
+  name: 'express-redis-kit pageViews',
+  kind: 'ours',
+  app({ redisUrl, prefix }) {
+    const app = express();
+    app.use(
+      pageViews({ redis: ioredis(redisUrl), prefix, secret: 'bench-page-view-secret-of-32-characters' }),
+    );
+    return pageRoutes(app);
+  },
+};
+
+export const pageViewsScenario: Scenario = {
+  id: 'page-views',
+  title: 'page views (tracked HTML route)',
+  path: '/products/42',
+  target: 0.95,
+  variants: [bare, ours],
+  // Distinct visitors, as real traffic has: the visitor hash goes into HyperLogLogs.
+  rotatingHeader: { name: 'user-agent', prefix: 'Mozilla/5.0 bench-visitor-', count: 10_000 },
+};
