@@ -6,6 +6,8 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import {
   type Duration,
   ipKey,
+  type PageViewsMiddleware,
+  pageViews,
   type RateLimiter,
   rateLimit,
   type SessionMiddleware,
@@ -15,6 +17,7 @@ import './session-data.js';
 import { verifyCsrf } from './middleware/csrf.js';
 import { createRenderer } from './render.js';
 import { accountPages } from './routes/account.js';
+import { adminPages } from './routes/admin.js';
 import { apiRoutes } from './routes/api.js';
 import { cartPages } from './routes/cart.js';
 import { healthRoutes } from './routes/health.js';
@@ -23,11 +26,14 @@ import type { ShopRedis } from './shop/catalog.js';
 import { createShop, type Shop } from './shop/index.js';
 import { OrderWorker } from './shop/order-worker.js';
 import { errorPage, notFoundPage, tooManyRequestsPage } from './views/errors.js';
+import { raw } from './views/html.js';
 
 export interface ShopOptions {
   redis: ShopRedis;
   /** Secrets that sign session cookies (first signs, all verify), each at least 32 characters. */
   sessionSecrets: string[];
+  /** Secret that signs page-view tokens (at least 32 characters). */
+  pageViewSecret: string;
   /** Prefix of every key the shop and its middlewares write (tests give each run its own). */
   prefix?: string;
   /** Start the order worker in this process (default true). */
@@ -56,6 +62,7 @@ export interface ShopApp {
   app: Express;
   shop: Shop;
   sessions: SessionMiddleware;
+  views: PageViewsMiddleware;
   limiters: RateLimiter[];
   /** Stops the worker and flushes what the middlewares buffer. */
   close(): Promise<void>;
@@ -72,7 +79,8 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
 
   const logger = { warn: (m: string) => log(`warning: ${m}`), error: (m: string) => log(`error: ${m}`) };
   const sessions = session({ redis, secret: options.sessionSecrets, prefix: `${prefix}sess:`, logger });
-  const render = createRenderer(shop.carts);
+  const views = pageViews({ redis, prefix: `${prefix}pv:`, secret: options.pageViewSecret, logger });
+  const render = createRenderer(shop.carts, (req) => raw(views.scriptTag(req)));
 
   const friendly429 = (req: Request, res: Response, _next: NextFunction, info: { retryAfterMs?: number }) => {
     const seconds = Number.isFinite(info.retryAfterMs)
@@ -114,6 +122,8 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
   app.use('/static', express.static(publicDir, { maxAge: '1h' }));
   app.use('/vendor/chart.js', express.static(chartJsDir, { maxAge: '1d' }));
   app.use(healthRoutes(redis));
+  // Before sessions: the page-view script and beacons need no session, so they cost no session round trip.
+  app.use(views);
   app.use(sessions);
   app.use(
     '/api',
@@ -130,6 +140,9 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
   app.use(catalogPages(shop, render, { list: [], product: [] }));
   app.use(cartPages({ shop, render, checkoutLimit: [checkoutLimit], onStockChange }));
   app.use(accountPages({ shop, render, sessions, signInLimit: [signInLimit] }));
+  app.use(
+    adminPages({ views, limiters: [signInLimit, apiLimit, checkoutLimit], orders: shop.orders }, render),
+  );
 
   app.use((req, res) => render(req, res, { title: 'Not found', body: notFoundPage(), status: 404 }));
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
@@ -155,10 +168,11 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
     app,
     shop,
     sessions,
+    views,
     limiters,
     async close() {
       await worker.stop();
-      await Promise.all(limiters.map((l) => l.close()));
+      await Promise.all([...limiters.map((l) => l.close()), views.close()]);
     },
   };
 }

@@ -13,7 +13,12 @@ async function main(): Promise<void> {
   const redis = await connectRedis(redisUrl, dataDir, log);
   redis.client.on('error', (error) => log(`Redis error: ${error.message}`));
   const secrets = loadSecrets(dataDir, log);
-  const shop = await createShopApp({ redis: redis.client, sessionSecrets: secrets.session, log });
+  const shop = await createShopApp({
+    redis: redis.client,
+    sessionSecrets: secrets.session,
+    pageViewSecret: secrets.pageViews,
+    log,
+  });
   const server = shop.app.listen(port, () =>
     log(`listening on http://localhost:${port} (Redis: ${redis.url})`),
   );

@@ -14,6 +14,7 @@ export async function testShop(
   const shop = await createShopApp({
     redis: redis.client,
     sessionSecrets: [TEST_SECRET],
+    pageViewSecret: TEST_SECRET,
     prefix: redis.prefix(`${name}:`),
     worker: false,
     limits,

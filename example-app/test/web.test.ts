@@ -12,8 +12,8 @@ beforeAll(async () => {
   shop = await testShop(redis);
 });
 
-async function signedInAgent(username = 'alice', password = `${username}-demo`) {
-  const agent = request.agent(shop.app);
+async function signedInAgent(username = 'alice', password = `${username}-demo`, app = shop.app) {
+  const agent = request.agent(app);
   const page = await agent.get('/signin');
   const response = await agent
     .post('/signin')
@@ -160,5 +160,44 @@ describe('devices', () => {
     expect(after.status).toBe(303);
     expect(after.headers.location).toMatch(/^\/signin/);
     expect((await laptop.get('/account/devices')).status).toBe(200);
+  });
+});
+
+describe('admin dashboard', () => {
+  // A shop of its own: the sign-in test above has locked the admin account out from this address.
+  let admin: ShopApp;
+  beforeAll(async () => {
+    admin = await testShop(redis, 'admin');
+  });
+  const BROWSER =
+    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36';
+
+  it('is only for the admin user', async () => {
+    expect((await request(admin.app).get('/admin')).status).toBe(303);
+    const alice = await signedInAgent('alice', 'alice-demo', admin.app);
+    expect((await alice.get('/admin')).status).toBe(403);
+    expect((await alice.get('/admin/data.json')).status).toBe(403);
+    expect((await alice.get('/admin/live')).status).toBe(403);
+  });
+
+  it('shows page views per route, uniques, rate-limit blocks and queue depths', async () => {
+    for (const path of ['/', '/products/1', '/products/2', '/products/2']) {
+      await request(admin.app).get(path).set('User-Agent', BROWSER).expect(200);
+    }
+    await admin.views.flush();
+    const agent = await signedInAgent('admin', 'admin-demo', admin.app);
+    const page = await agent.get('/admin');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('/vendor/chart.js/chart.umd.js');
+    expect((await agent.get('/vendor/chart.js/chart.umd.js')).status).toBe(200);
+    const data = (await agent.get('/admin/data.json')).body;
+    const product = data.viewsPerDay.find((r: { route: string }) => r.route === '/products/:id');
+    expect(product.views.at(-1)).toBeGreaterThanOrEqual(3);
+    expect(data.todayViews).toBeGreaterThanOrEqual(4);
+    expect(data.todayUniques).toBeGreaterThanOrEqual(1);
+    expect(data.topPages[0]).toMatchObject({ route: '/products/:id' });
+    expect(data.rateLimits.map((l: { name: string }) => l.name)).toEqual(['signin', 'api', 'checkout']);
+    expect(data.rateLimits[0].blockedPerMinute).toHaveLength(60);
+    expect(data.queue).toEqual({ queued: expect.any(Number), processing: 0, dead: 0 });
   });
 });

@@ -22,6 +22,7 @@ export function layout(page: PageContext, title: string, body: SafeHtml): SafeHt
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · Kettle &amp; Key</title>
 <link rel="stylesheet" href="/static/shop.css">
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 </head>
 <body>
 <header class="top">
