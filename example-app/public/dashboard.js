@@ -111,18 +111,17 @@
         $('live-visitors').textContent = summary.live.visitors;
         $('live-views').textContent = summary.live.views;
       }
-      if (summary.type === 'summary' && summary.views) {
-        const feed = $('live-feed');
-        const time = new Date(summary.at).toLocaleTimeString();
-        for (const [route, views] of Object.entries(summary.views)) {
+      if (summary.live?.routes) {
+        const items = Object.entries(summary.live.routes).map(([route, views]) => {
           const li = document.createElement('li');
-          li.textContent = `${time} · ${route}`;
+          li.textContent = route;
           const count = document.createElement('span');
-          count.textContent = `+${views}`;
+          count.textContent = views;
           li.append(count);
-          feed.prepend(li);
-        }
-        while (feed.children.length > 12) feed.lastChild.remove();
+          return li;
+        });
+        $('live-feed').replaceChildren(...items);
+        $('live-updated').textContent = `updated ${new Date(summary.at).toLocaleTimeString()}`;
       }
     };
     source.addEventListener('snapshot', onSummary);

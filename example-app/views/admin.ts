@@ -19,7 +19,7 @@ export function dashboardPage(): SafeHtml {
 <section class="panels">
   <div class="panel"><h2>Page views per day, by route</h2><canvas id="views-chart" height="220"></canvas></div>
   <div class="panel"><h2>Unique visitors per day</h2><canvas id="uniques-chart" height="220"></canvas></div>
-  <div class="panel"><h2><span class="pulse"></span>Live: views as they are counted</h2><ul id="live-feed" class="summary" data-testid="live-feed"></ul></div>
+  <div class="panel"><h2><span class="pulse"></span>Live: top pages, last 5 minutes <small id="live-updated"></small></h2><ul id="live-feed" class="summary" data-testid="live-feed"></ul></div>
   <div class="panel"><h2>Top pages today</h2>
     <table><thead><tr><th>Route</th><th class="num">Views</th><th class="num">Visitors</th><th class="num">Avg. time</th></tr></thead>
     <tbody id="top-pages"></tbody></table></div>
