@@ -382,6 +382,7 @@ export class CacheEngine {
   ): void {
     this.counters.misses++;
     req.responseCache = 'miss';
+    if (options.flight !== undefined) this.armFlight(hash, options.flight);
     const before = res.getHeaders();
     if (status !== undefined) res.setHeader('cache-status', status);
     const fill = new Fill(this, req, res, hash, key, options);
@@ -465,12 +466,16 @@ export class CacheEngine {
     const promise = new Promise<Buffer | undefined>((r) => {
       resolve = r;
     });
+    // No timer yet: until it renders, the holder is bounded by the Redis timeout and by lockTimeout.
     const flight: Flight = { promise, resolve, timer: undefined };
-    // Waiters never wait longer than the lock would hold: then they go to the handler themselves.
-    flight.timer = setTimeout(expireFlight, this.cfg.lockTimeout, this, hash, flight);
-    flight.timer.unref();
     this.flights.set(hash, flight);
     return flight;
+  }
+
+  /** Waiters never wait longer than a render may hold the lock: then they go to the handler themselves. */
+  private armFlight(hash: string, flight: Flight): void {
+    flight.timer = setTimeout(expireFlight, this.cfg.lockTimeout, this, hash, flight);
+    flight.timer.unref();
   }
 
   /** Ends a flight: waiters get `value` (an entry they may serve) or undefined (go to the handler). */

@@ -1,4 +1,6 @@
 // One fill: decides whether the captured response may be stored, stores it with its tags, releases the lock.
+
+import type { OutgoingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Request, Response } from 'express';
 import { withDeadline } from '../redis/index.js';
@@ -45,6 +47,10 @@ export class Fill {
   private readonly options: FillOptions;
   private readonly started = performance.now();
   private verdict: Verdict | undefined;
+  /** Status and fields as they were when the app committed them: later changes (a 304 answer, a compression
+   * middleware's Content-Encoding for its own output) must not end up in the entry. */
+  private status = 0;
+  private headers: OutgoingHttpHeaders = {};
   private vary: [string, string][] = [];
   private ifNoneMatch: string | undefined;
   private ifModifiedSince: string | undefined;
@@ -100,6 +106,8 @@ export class Fill {
       this.vary = pairs;
     }
     this.verdict = verdict;
+    this.status = status;
+    this.headers = headers;
     const stale = this.options.stale;
     if (
       !verdict.store &&
@@ -126,6 +134,7 @@ export class Fill {
       if (etag === undefined && capture.pendingBody !== undefined) {
         etag = strongEtag(capture.pendingBody);
         res.setHeader('etag', etag);
+        headers.etag = etag;
       }
       const cacheStatus = res.getHeader('cache-status');
       if (typeof cacheStatus === 'string') res.setHeader('cache-status', `${cacheStatus}; stored`);
@@ -183,7 +192,7 @@ export class Fill {
       return;
     }
     const body = capture.body();
-    const headers = storedHeaders(capture.headers(), capture.before);
+    const headers = storedHeaders(this.headers, capture.before);
     let etag = '';
     for (const [name, value] of headers) if (name === 'etag' && typeof value === 'string') etag = value;
     if (etag === '') {
@@ -194,7 +203,7 @@ export class Fill {
     const swr = verdict.allowStale ? cfg.staleWhileRevalidate : 0;
     const sie = verdict.allowStale ? cfg.staleIfError : 0;
     const entry: EntryData = {
-      status: capture.status,
+      status: this.status,
       storedAt: now,
       freshUntil: now + verdict.ttl,
       swrUntil: now + verdict.ttl + swr,
