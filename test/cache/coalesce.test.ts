@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Express } from 'express';
+import type { Express, RequestHandler } from 'express';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
@@ -32,11 +32,7 @@ let names = 0;
  * One "app instance": its own ioredis client and its own responseCache (so its own in-process single-flight),
  * all sharing one Redis and one cache name, like two processes behind a load balancer.
  */
-function instance(
-  name: string,
-  handler: Parameters<Express['get']>[1],
-  options: Partial<ResponseCacheOptions> = {},
-) {
+function instance(name: string, handler: RequestHandler, options: Partial<ResponseCacheOptions> = {}) {
   const client: Redis = redis.connect();
   const cache = responseCache({ redis: client, prefix: redis.prefix('cache:'), name, ...options });
   const app = express();

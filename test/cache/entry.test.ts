@@ -45,7 +45,7 @@ describe('packed entries', () => {
           e.swrUntil,
           e.sieUntil,
         ]);
-        expect(d.headers).toEqual(e.headers.flatMap(([n, v]) => [n, v]));
+        expect(d.headers).toEqual(e.headers.flat());
         expect(d.etag).toBe(e.etag);
         expect(d.vary).toEqual(e.vary.flat());
         expect(Buffer.compare(d.body, e.body)).toBe(0);

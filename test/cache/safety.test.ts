@@ -1,5 +1,5 @@
 // Behaviour 2: what is never cached, who bypasses the cache, which headers are kept, and what clients cannot force.
-import type { Express } from 'express';
+import type { Express, RequestHandler } from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { type ResponseCacheOptions, responseCache } from '../../src/index.js';
@@ -14,7 +14,7 @@ let names = 0;
 /** An app whose GET /r runs `handler` behind a fresh cache; `calls()` counts handler runs. */
 function setup(
   express: ExpressFactory,
-  handler: Parameters<Express['get']>[1],
+  handler: RequestHandler,
   options: Partial<ResponseCacheOptions> = {},
 ) {
   const client = redis.connect();
@@ -22,9 +22,9 @@ function setup(
   const cache = responseCache({ redis: client, prefix: redis.prefix('cache:'), name, ...options });
   const app = express();
   let count = 0;
-  const counted: Parameters<Express['get']>[1] = (req, res, next) => {
+  const counted: RequestHandler = (req, res, next) => {
     count++;
-    return (handler as (...a: unknown[]) => unknown)(req, res, next);
+    return handler(req, res, next);
   };
   app.all('/r', cache, counted);
   return { app, cache, client, calls: () => count, keyBase: redis.prefix(`cache:${name}:`) };
