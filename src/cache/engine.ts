@@ -1,6 +1,7 @@
 // The response cache at work: lookup, hits, coalesced fills, background refreshes, and the admin operations.
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NextFunction, Request, Response } from 'express';
 import {
@@ -282,6 +283,7 @@ export class CacheEngine {
     before: ReturnType<Response['getHeaders']>,
   ): Promise<void> {
     const token = this.nextToken();
+    const startedAt = performance.now();
     const [locked, generation] = await this.lockAndGeneration(hash, token);
     if (!locked || generation === NO_GENERATION) {
       this.refreshing.delete(hash);
@@ -292,6 +294,7 @@ export class CacheEngine {
     const fill = new Fill(this, req, res, hash, key, {
       token,
       generation,
+      startedAt,
       stale: undefined,
       flight: undefined,
       virtual: true,
@@ -329,6 +332,7 @@ export class CacheEngine {
     }
     const flight = this.openFlight(hash);
     let token: string | undefined = this.nextToken();
+    const startedAt = performance.now();
     const [locked, generation] = await this.lockAndGeneration(hash, token);
     if (!locked) {
       token = undefined;
@@ -343,6 +347,7 @@ export class CacheEngine {
     this.render(req, res, next, hash, key, {
       token,
       generation,
+      startedAt,
       stale,
       flight,
       virtual: false,
@@ -359,6 +364,7 @@ export class CacheEngine {
     stale: DecodedEntry | undefined,
     hitForMiss = false,
   ): Promise<void> {
+    const startedAt = performance.now();
     const generation = await this.readGeneration();
     this.render(
       req,
@@ -366,7 +372,7 @@ export class CacheEngine {
       next,
       hash,
       key,
-      { token: undefined, generation, stale, flight: undefined, virtual: false, markers: false },
+      { token: undefined, generation, startedAt, stale, flight: undefined, virtual: false, markers: false },
       hitForMiss ? this.status.uncacheable : this.status.miss,
     );
   }

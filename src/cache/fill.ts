@@ -26,6 +26,8 @@ export interface FillOptions {
   readonly token: string | undefined;
   /** The invalidation generation read before the render began, or NO_GENERATION when Redis failed. */
   readonly generation: number;
+  /** `performance.now()` when that generation was requested: the render's start for invalidation purposes. */
+  readonly startedAt: number;
   /** A stale entry to answer with instead of a 5xx (stale-if-error). */
   readonly stale: DecodedEntry | undefined;
   /** The in-process flight whose waiters get this fill's entry. */
@@ -45,7 +47,6 @@ export class Fill {
   private readonly hash: string;
   private readonly key: string;
   private readonly options: FillOptions;
-  private readonly started = performance.now();
   private verdict: Verdict | undefined;
   /** Status and fields as they were when the app committed them: later changes (a 304 answer, a compression
    * middleware's Content-Encoding for its own output) must not end up in the entry. */
@@ -122,6 +123,7 @@ export class Fill {
       const cacheStatus = cfg.cacheStatus
         ? `${CACHE_NAME}; fwd=stale; fwd-status=${status}; ttl=${Math.floor((stale.freshUntil - now) / 1_000)}; detail=stale-if-error`
         : undefined;
+      this.restoreValidators();
       capture.replaceWith((writeHead: Method, end: Method) =>
         sendEntry(this.req, res, stale, now, cacheStatus, writeHead, end),
       );
@@ -145,9 +147,7 @@ export class Fill {
   }
 
   onDone(capture: ResponseCapture, complete: boolean, reason: string): void {
-    const headers = this.req.headers;
-    if (this.ifNoneMatch !== undefined) headers['if-none-match'] = this.ifNoneMatch;
-    if (this.ifModifiedSince !== undefined) headers['if-modified-since'] = this.ifModifiedSince;
+    this.restoreValidators();
     if (this.timer !== undefined) clearTimeout(this.timer);
     if (complete) {
       this.store(capture).catch((error: unknown) => {
@@ -164,6 +164,12 @@ export class Fill {
       (reason === 'too-large' || (reason === 'not-stored' && verdict?.store === false && verdict.marker));
     this.release(marker);
     this.finish(undefined);
+  }
+
+  private restoreValidators(): void {
+    const headers = this.req.headers;
+    if (this.ifNoneMatch !== undefined) headers['if-none-match'] = this.ifNoneMatch;
+    if (this.ifModifiedSince !== undefined) headers['if-modified-since'] = this.ifModifiedSince;
   }
 
   private validatorsMatch(etag: string | undefined): boolean {
@@ -222,7 +228,7 @@ export class Fill {
       this.finish(packed);
       return;
     }
-    if (performance.now() - this.started > engine.retention * 0.9) {
+    if (performance.now() - this.options.startedAt > engine.retention * 0.9) {
       // Invalidation records may have expired since this render began: it cannot be proven current.
       this.release(false);
       this.finish(undefined);
@@ -241,7 +247,10 @@ export class Fill {
           ),
         );
         // A tag set must outlive the entry: give up if the SET would come too long after the tags' TTLs.
-        if (added.some((a) => a !== 1) || performance.now() - this.started > engine.retention * 0.9) {
+        if (
+          added.some((a) => a !== 1) ||
+          performance.now() - this.options.startedAt > engine.retention * 0.9
+        ) {
           this.release(false);
           this.finish(undefined);
           return;

@@ -226,9 +226,14 @@ export function hasCredentials(
     if (end === -1) end = cookie.length;
     const eq = cookie.indexOf('=', start);
     const name = cookie.slice(start, eq === -1 || eq > end ? end : eq).trim();
-    if (name !== '' && !publicNames.has(name) && !publicPatterns.some((p) => p.test(name))) return true;
+    if (name !== '' && !publicNames.has(name) && !matchesAny(publicPatterns, name)) return true;
     start = end + 1;
   }
+  return false;
+}
+
+function matchesAny(patterns: readonly RegExp[], name: string): boolean {
+  for (const pattern of patterns) if (pattern.test(name)) return true;
   return false;
 }
 

@@ -173,6 +173,10 @@ describe.each(expressVersions)('%s: stale-if-error', (_label, express) => {
     expect(onError.headers['cache-status']).toMatch(
       /^express-redis-kit; fwd=stale; fwd-status=503; ttl=-\d+; detail=stale-if-error$/,
     );
+    const validated = await request(url)
+      .get('/page')
+      .set('If-None-Match', onError.headers.etag as string);
+    expect(validated.status).toBe(304);
     t.mode.value = 'throw';
     const thrown = await request(url).get('/page');
     expect([thrown.status, thrown.text]).toEqual([200, 'good page']);
