@@ -7,7 +7,6 @@ import type { NextFunction, Request, Response } from 'express';
 import {
   createErrorReporter,
   hashTag,
-  isCluster,
   type RedisErrorReporter,
   registerScript,
   type ScriptRunner,
@@ -20,15 +19,7 @@ import { Fill } from './fill.js';
 import { acceptsCoding, defaultKey, entryHash, normalizedHeader, varyKeyPart } from './key.js';
 import type { ResolvedCacheConfig } from './options.js';
 import { hasCredentials } from './policy.js';
-import {
-  ENTRY_DROP,
-  ENTRY_PUT,
-  ENTRY_TOMBSTONE,
-  GENERATION_BUMP,
-  LOCK_RELEASE,
-  TAG_ADD,
-  TAG_INVALIDATE,
-} from './scripts.js';
+import { ENTRY_PUT, LOCK_RELEASE, TAG_ADD } from './scripts.js';
 import { hitStatus, sendEntry } from './serve.js';
 import type { CacheOutcome, ResponseCacheStats } from './types.js';
 
@@ -64,10 +55,6 @@ export class CacheEngine {
   readonly entryPut: ScriptRunner<number>;
   readonly lockRelease: ScriptRunner<number>;
   readonly tagAdd: ScriptRunner<number>;
-  private readonly generationBump: ScriptRunner<string>;
-  private readonly tagInvalidate: ScriptRunner<string[]>;
-  private readonly entryTombstone: ScriptRunner<number>;
-  private readonly entryDrop: ScriptRunner<number>;
   /** How long invalidation records and tombstones live; renders longer than this are not stored. */
   readonly retention: number;
   /** How much longer than its entries a tag set lives (covers the gap between adding the tag and the SET). */
@@ -108,10 +95,6 @@ export class CacheEngine {
     this.entryPut = registerScript(cfg.client, ENTRY_PUT);
     this.lockRelease = registerScript(cfg.client, LOCK_RELEASE);
     this.tagAdd = registerScript(cfg.client, TAG_ADD);
-    this.generationBump = registerScript(cfg.client, GENERATION_BUMP);
-    this.tagInvalidate = registerScript(cfg.client, TAG_INVALIDATE);
-    this.entryTombstone = registerScript(cfg.client, ENTRY_TOMBSTONE);
-    this.entryDrop = registerScript(cfg.client, ENTRY_DROP);
     this.retention = Math.max(5 * 60_000, 2 * cfg.lockTimeout);
     this.tagMargin = 60_000 + cfg.lockTimeout;
     this.markerTtl = Math.min(cfg.ttl, 30_000);
@@ -552,64 +535,6 @@ export class CacheEngine {
     if (!res.headersSent) next(error);
   }
 
-  // --- admin -------------------------------------------------------------------------------------------
-
-  /**
-   * Invalidates tags: bumps the generation, marks each tag invalidated at it and empties its set, then
-   * replaces each listed entry with a tombstone. Every instance sees it at once (the state is in Redis).
-   */
-  async invalidate(tags: readonly string[]): Promise<number> {
-    if (tags.length === 0) return 0;
-    const timeout = Math.max(this.cfg.timeout, 5_000);
-    const generation = await withDeadline(
-      this.generationBump([this.generationKey], [this.retention]),
-      timeout,
-    );
-    const lists = await Promise.all(
-      tags.map((tag) =>
-        withDeadline(this.tagInvalidate(this.tagKeys(tag), [generation, this.retention]), timeout),
-      ),
-    );
-    const hashes = new Set<string>();
-    for (const list of lists) for (const h of list) hashes.add(h);
-    await Promise.all(
-      [...hashes].map((h) =>
-        withDeadline(this.entryTombstone([this.entryKey(h)], [generation, this.retention]), timeout),
-      ),
-    );
-    return hashes.size;
-  }
-
-  /**
-   * Deletes this cache's entries, tag sets and locks with SCAN + UNLINK on every master. Invalidation
-   * records, tombstones and the generation stay (they expire by themselves and keep protecting against
-   * renders that began before an invalidation).
-   */
-  async clear(): Promise<number> {
-    const base = this.cfg.keyBase;
-    const pattern = `${escapeGlob(base)}*`;
-    const nodes = isCluster(this.client) ? this.client.nodes('master') : [this.client];
-    const timeout = Math.max(this.cfg.timeout, 5_000);
-    let removed = 0;
-    for (const node of nodes) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await withDeadline(node.scan(cursor, 'MATCH', pattern, 'COUNT', 500), timeout);
-        cursor = next;
-        const counts = await Promise.all(
-          keys.map((key) => {
-            const kind = key.charAt(base.length);
-            if (kind === 'e') return withDeadline(this.entryDrop([key]), timeout);
-            if (kind === 't' || kind === 'l') return withDeadline(this.client.unlink(key), timeout);
-            return 0;
-          }),
-        );
-        for (const n of counts) removed += n;
-      } while (cursor !== '0');
-    }
-    return removed;
-  }
-
   stats(): ResponseCacheStats {
     const c = this.counters;
     const served = c.hits + c.stale + c.collapsed;
@@ -645,9 +570,4 @@ function contentEncoding(entry: DecodedEntry): string {
     }
   }
   return '';
-}
-
-/** Escapes SCAN MATCH glob characters in a literal prefix. */
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
 }

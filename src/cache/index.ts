@@ -1,6 +1,7 @@
 // The response cache middleware: whole responses in Redis, safe by default, coalesced, with tag invalidation.
 import type { RequestHandler } from 'express';
 import { assertNotInRequestHandler } from '../redis/index.js';
+import { CacheAdmin } from './admin.js';
 import { CacheEngine } from './engine.js';
 import { type ResponseCacheOptions, resolveOptions, validateTags } from './options.js';
 import type { ResponseCacheStats } from './types.js';
@@ -40,6 +41,7 @@ export interface ResponseCacheMiddleware extends RequestHandler {
 export function responseCache(options: ResponseCacheOptions): ResponseCacheMiddleware {
   assertNotInRequestHandler('responseCache');
   const engine = new CacheEngine(resolveOptions(options));
+  const admin = new CacheAdmin(engine);
   const middleware = function responseCacheMiddleware(req, res, next) {
     engine.handle(req, res, next);
   } as ResponseCacheMiddleware;
@@ -50,9 +52,9 @@ export function responseCache(options: ResponseCacheOptions): ResponseCacheMiddl
     } catch (error) {
       return Promise.reject(error);
     }
-    return engine.invalidate(list);
+    return admin.invalidate(list);
   };
-  middleware.clear = () => engine.clear();
+  middleware.clear = () => admin.clear();
   middleware.stats = () => engine.stats();
   return middleware;
 }
