@@ -153,4 +153,22 @@ describe.each(expressVersions)('%s: response headers', (_label, express) => {
     expect(full.headers['cache-status']).toMatch(/hit/);
     expect(t.calls()).toBe(1);
   });
+  it('sends no Cache-Status with cacheStatus: false (Age still tells a hit)', async () => {
+    const cache = responseCache({
+      redis: redis.connect(),
+      prefix: redis.prefix('cache:'),
+      name: `h${++names}`,
+      cacheStatus: false,
+    });
+    const a = express();
+    a.get('/x', cache, (_req, res) => {
+      res.send('x');
+    });
+    const miss = await request(a).get('/x');
+    await sleep(30);
+    const hit = await request(a).get('/x');
+    expect(miss.headers['cache-status']).toBeUndefined();
+    expect(hit.headers['cache-status']).toBeUndefined();
+    expect(hit.headers.age).toBe('0');
+  });
 });
