@@ -77,7 +77,7 @@ describe('stats()', () => {
     await request(app).get('/x');
     await request(app).post('/x');
     await request(app).get('/x').set('Authorization', 'Bearer t');
-    await sleep(1_050);
+    await sleep(1_500);
     await request(app).get('/x');
     await sleep(100);
     expect(cache.stats()).toEqual({

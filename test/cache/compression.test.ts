@@ -114,7 +114,7 @@ describe.each(expressVersions)('%s with compression', (_label, express) => {
       .set('If-None-Match', first.headers.etag as string);
     expect(notModified.status).toBe(304);
     expect(notModified.text ?? '').toBe('');
-    await sleep(1_000);
+    await sleep(1_500);
     t.mode.value = 'fail';
     const stale = await get(t.app, 'gzip');
     expect(stale.status).toBe(200);
@@ -126,7 +126,7 @@ describe.each(expressVersions)('%s with compression', (_label, express) => {
   it('compression behind: a background refresh stores a correct gzip entry', async () => {
     const t = build('after', { ttl: '1s', staleWhileRevalidate: '30s' });
     await get(t.app, 'gzip');
-    await sleep(1_050);
+    await sleep(1_500);
     t.mode.value = 'v2';
     const stale = await get(t.app, 'gzip');
     expect(stale.headers['cache-status']).toMatch(/stale-while-revalidate/);

@@ -62,7 +62,7 @@ describe.each(expressVersions)('%s: stale-if-error', (_label, express) => {
     const t = failing(`sie${++names}`);
     const url = await listen(t.app);
     expect((await request(url).get('/page')).text).toBe('good page');
-    await sleep(1_100);
+    await sleep(1_500);
     t.mode.value = '500';
     const onError = await request(url).get('/page');
     expect(onError.status).toBe(200);
@@ -96,14 +96,14 @@ describe.each(expressVersions)('%s: stale-if-error', (_label, express) => {
     const t = failing(`sie${++names}`, { staleIfError: '1s' });
     const url = await listen(t.app);
     await request(url).get('/page');
-    await sleep(2_100);
+    await sleep(2_600);
     t.mode.value = '500';
     const late = await request(url).get('/page');
     expect(late.status).toBe(503);
     const u = failing(`sie${++names}`, { staleIfError: 0 });
     const url2 = await listen(u.app);
     await request(url2).get('/page');
-    await sleep(1_100);
+    await sleep(1_500);
     u.mode.value = 'throw';
     const thrown = await request(url2).get('/page');
     expect([thrown.status, thrown.text]).toEqual([500, 'error: boom']);

@@ -84,7 +84,7 @@ describe.each(expressVersions)('%s: stale-while-revalidate', (_label, express) =
         listen(instance(express, name, handler, options)),
       ]);
       expect((await request(a).get('/page')).body).toEqual({ version: 1 });
-      await sleep(1_100);
+      await sleep(1_500);
       version = 2;
       try {
         // The refresh is held mid-render: every answer below comes from the stale entry, without waiting for it.
@@ -129,7 +129,7 @@ describe.each(expressVersions)('%s: stale-while-revalidate', (_label, express) =
       ),
     );
     await request(url).get('/page');
-    await sleep(1_100);
+    await sleep(1_500);
     const res = await request(url).get('/page');
     expect(res.body).toEqual({ version: 2 });
     expect(res.headers['cache-status']).toBe('express-redis-kit; fwd=miss; stored');
