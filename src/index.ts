@@ -1,5 +1,15 @@
 // The public entry of express-redis-kit: named exports only.
 
+// Response caching (src/cache)
+export {
+  type CacheOutcome,
+  CacheUnavailableError,
+  DEFAULT_RESPONSE_CACHE_OPTIONS,
+  type ResponseCacheMiddleware,
+  type ResponseCacheOptions,
+  type ResponseCacheStats,
+  responseCache,
+} from './cache/index.js';
 // Page views (src/page-views)
 export {
   DEFAULT_PAGE_VIEWS_OPTIONS,

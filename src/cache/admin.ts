@@ -1,0 +1,90 @@
+// The cache's admin operations: tag invalidation and clear(), for every instance and on Redis Cluster.
+import { isCluster, registerScript, type ScriptRunner, withDeadline } from '../redis/index.js';
+import type { CacheEngine } from './engine.js';
+import { ENTRY_DROP, ENTRY_TOMBSTONE, GENERATION_BUMP, TAG_INVALIDATE } from './scripts.js';
+
+/** Admin calls are not on a request's path: they may take longer, but never hang. */
+const MIN_ADMIN_TIMEOUT_MS = 5_000;
+
+export class CacheAdmin {
+  private readonly engine: CacheEngine;
+  private readonly generationBump: ScriptRunner<string>;
+  private readonly tagInvalidate: ScriptRunner<string[]>;
+  private readonly entryTombstone: ScriptRunner<number>;
+  private readonly entryDrop: ScriptRunner<number>;
+  private readonly timeout: number;
+
+  constructor(engine: CacheEngine) {
+    this.engine = engine;
+    const client = engine.client;
+    this.generationBump = registerScript(client, GENERATION_BUMP);
+    this.tagInvalidate = registerScript(client, TAG_INVALIDATE);
+    this.entryTombstone = registerScript(client, ENTRY_TOMBSTONE);
+    this.entryDrop = registerScript(client, ENTRY_DROP);
+    this.timeout = Math.max(engine.cfg.timeout, MIN_ADMIN_TIMEOUT_MS);
+  }
+
+  /**
+   * Invalidates tags: bumps the generation, marks each tag invalidated at it and empties its set, then
+   * replaces each listed entry with a tombstone. Every instance sees it at once (the state is in Redis), and
+   * each step touches one slot, so it runs on Cluster with per-key calls.
+   */
+  async invalidate(tags: readonly string[]): Promise<number> {
+    if (tags.length === 0) return 0;
+    const engine = this.engine;
+    const retention = engine.retention;
+    const timeout = this.timeout;
+    const generation = await withDeadline(this.generationBump([engine.generationKey], [retention]), timeout);
+    const lists = await Promise.all(
+      tags.map((tag) =>
+        withDeadline(this.tagInvalidate(engine.tagKeys(tag), [generation, retention]), timeout),
+      ),
+    );
+    const hashes = new Set<string>();
+    for (const list of lists) for (const h of list) hashes.add(h);
+    await Promise.all(
+      [...hashes].map((h) =>
+        withDeadline(this.entryTombstone([engine.entryKey(h)], [generation, retention]), timeout),
+      ),
+    );
+    return hashes.size;
+  }
+
+  /**
+   * Deletes this cache's entries, tag sets and locks with SCAN + UNLINK on every master. Invalidation
+   * records, tombstones and the generation stay (they expire by themselves and keep protecting against
+   * renders that began before an invalidation).
+   */
+  async clear(): Promise<number> {
+    const engine = this.engine;
+    const client = engine.client;
+    const base = engine.cfg.keyBase;
+    const pattern = `${escapeGlob(base)}*`;
+    const nodes = isCluster(client) ? client.nodes('master') : [client];
+    const timeout = this.timeout;
+    let removed = 0;
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await withDeadline(node.scan(cursor, 'MATCH', pattern, 'COUNT', 500), timeout);
+        cursor = next;
+        // One call per key: on Cluster the keys of one node still sit in many slots.
+        const counts = await Promise.all(
+          keys.map((key) => {
+            const kind = key.charAt(base.length);
+            if (kind === 'e') return withDeadline(this.entryDrop([key]), timeout);
+            if (kind === 't' || kind === 'l') return withDeadline(client.unlink(key), timeout);
+            return 0;
+          }),
+        );
+        for (const n of counts) removed += n;
+      } while (cursor !== '0');
+    }
+    return removed;
+  }
+}
+
+/** Escapes SCAN MATCH glob characters in a literal prefix. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,352 @@
+// The response cache's options: their types, documented defaults, and validation into a resolved config.
+import type { Request, Response } from 'express';
+import {
+  assertRedisClient,
+  ConfigError,
+  checkOptions as checkKnownOptions,
+  consoleLogger,
+  type Duration,
+  functionOption,
+  integerOption,
+  type Logger,
+  oneOfOption,
+  parseDuration,
+  type RedisClient,
+  type RedisErrorPolicy,
+  resolveTimeout,
+  validatePrefix,
+} from '../redis/index.js';
+
+const WHERE = 'responseCache';
+
+/** Options of {@link responseCache}. Every field but `redis` is optional and has the default shown. */
+export interface ResponseCacheOptions {
+  /** The ioredis client (`Redis` or `Cluster`) that holds the entries. Required. */
+  redis: RedisClient;
+  /**
+   * Names this cache in its keys (`cache:<name>:...`), so caches on one Redis never see each other's entries
+   * and `clear()` removes only this cache's keys. Letters, digits, `_`, `-` and `.`.
+   * @default 'default'
+   */
+  name?: string;
+  /**
+   * How long an entry stays fresh. A response's own `s-maxage`, `max-age` or `Expires` can only shorten it.
+   * @default '1m'
+   */
+  ttl?: Duration;
+  /**
+   * How long after `ttl` a stale entry may still be served at once while exactly one request refreshes it in
+   * the background (RFC 5861). 0 turns it off. Ignored for responses with `must-revalidate`.
+   * @default 0
+   */
+  staleWhileRevalidate?: Duration;
+  /**
+   * How long after `ttl` a stale entry may be served instead of a 5xx answer or a thrown handler
+   * (RFC 5861). 0 turns it off. Ignored for responses with `must-revalidate`.
+   * @default 0
+   */
+  staleIfError?: Duration;
+  /**
+   * The cache key of a request, before hashing. Return `undefined` to not cache this request.
+   * @default scheme + host + path + sorted query string of `req.originalUrl` (the method is not part of it)
+   */
+  key?: (req: Request) => string | undefined;
+  /**
+   * Request headers whose values select a variant: each distinct value gets its own entry. List here the
+   * headers your responses vary on (`accept-language`, or `accept-encoding` when compression runs inside the
+   * cache). A response that varies on a header not listed is only served to requests with the same value.
+   * @default []
+   */
+  vary?: readonly string[];
+  /**
+   * Tags of an entry, for `invalidate(tags)`: a list, or a function of the request and the finished
+   * response (evaluated once, when the response is stored).
+   * @default [] (no tags)
+   */
+  tags?: readonly string[] | ((req: Request, res: Response) => readonly string[] | undefined);
+  /** Largest body that is stored; a bigger response passes through untouched and is not stored. @default 1048576 (1 MiB) */
+  maxBodyBytes?: number;
+  /** Status codes that may be stored. @default [200, 203, 204, 300, 301, 404, 410] */
+  statuses?: readonly number[];
+  /**
+   * Opt-in per-user caching: a function of the request whose value (hashed) becomes part of the key. When
+   * set, requests with `Authorization` or a session cookie are cached per value instead of bypassing the
+   * cache; when it returns `undefined`, `null` or `''` for such a request, the request bypasses the cache.
+   * @default undefined (requests with credentials bypass the cache)
+   */
+  privateScope?: (req: Request) => string | undefined | null;
+  /**
+   * Cookie names (strings, or patterns) that do not make a request private. Any other cookie makes the
+   * request bypass the cache (unless `privateScope` is set), whatever the session cookie is called.
+   * @default common analytics cookies: `_ga`, `_ga_*`, `_gid`, `_gat*`, `_gcl_*`, `_fbp`, `_fbc`, `_hj*`,
+   * `__utm?`, `_pk_id.*`, `_pk_ses.*`, `_clck`, `_clsk`
+   */
+  publicCookies?: readonly (string | RegExp)[];
+  /**
+   * Concurrent misses for one key run the handler once: in this process (single-flight) and across
+   * instances (a Redis lock; the others wait for its entry).
+   * @default true
+   */
+  coalesce?: boolean;
+  /**
+   * How long a fill may hold the lock; requests waiting for it go to the handler themselves after this.
+   * Also bounds a background refresh.
+   * @default '5s'
+   */
+  lockTimeout?: Duration;
+  /** Key prefix. @default 'cache:' */
+  prefix?: string;
+  /**
+   * Deadline of each Redis call made on a request's behalf.
+   * @default the client's `commandTimeout`, or 1 s when it sets none
+   */
+  timeout?: Duration;
+  /**
+   * When Redis fails or times out: `'fail-open'` answers from the handler (not stored), `'fail-closed'`
+   * passes a 503 error to `next()`, to shield an origin that cannot take uncached traffic.
+   * @default 'fail-open'
+   */
+  onRedisError?: RedisErrorPolicy;
+  /** Where Redis errors are reported (at most once per 10 s). @default consoleLogger */
+  logger?: Logger;
+  /** Send the `Cache-Status` response header (RFC 9211). @default true */
+  cacheStatus?: boolean;
+}
+
+/** Default values of {@link ResponseCacheOptions} (the timeout default depends on the client). */
+export const DEFAULT_RESPONSE_CACHE_OPTIONS = Object.freeze({
+  name: 'default',
+  ttl: '1m',
+  staleWhileRevalidate: 0,
+  staleIfError: 0,
+  vary: Object.freeze([]) as readonly string[],
+  maxBodyBytes: 1_048_576,
+  statuses: Object.freeze([200, 203, 204, 300, 301, 404, 410]) as readonly number[],
+  publicCookies: Object.freeze([
+    '_gid',
+    '_fbp',
+    '_fbc',
+    '_clck',
+    '_clsk',
+    /^_ga(?:_[A-Za-z0-9]+)?$/,
+    /^_gat/,
+    /^_gcl_/,
+    /^_hj/,
+    /^__utm[a-z]$/,
+    /^_pk_(?:id|ses)\./,
+  ]) as readonly (string | RegExp)[],
+  coalesce: true,
+  lockTimeout: '5s',
+  prefix: 'cache:',
+  onRedisError: 'fail-open',
+  cacheStatus: true,
+} as const);
+
+/** The options after validation: every value resolved, durations in milliseconds. */
+export interface ResolvedCacheConfig {
+  readonly client: RedisClient;
+  readonly name: string;
+  readonly ttl: number;
+  readonly staleWhileRevalidate: number;
+  readonly staleIfError: number;
+  readonly key: ((req: Request) => string | undefined) | undefined;
+  /** Lower-case names of the `vary` request headers, sorted. */
+  readonly vary: readonly string[];
+  readonly tags: readonly string[] | ((req: Request, res: Response) => readonly string[] | undefined);
+  readonly maxBodyBytes: number;
+  readonly statuses: ReadonlySet<number>;
+  readonly privateScope: ((req: Request) => string | undefined | null) | undefined;
+  readonly publicCookieNames: ReadonlySet<string>;
+  readonly publicCookiePatterns: readonly RegExp[];
+  readonly coalesce: boolean;
+  readonly lockTimeout: number;
+  /** `<prefix><name>:`, the start of every key of this cache. */
+  readonly keyBase: string;
+  readonly timeout: number;
+  readonly failClosed: boolean;
+  readonly logger: Logger;
+  readonly cacheStatus: boolean;
+}
+
+/** The option names, complete by construction: adding an option without listing it fails to compile. */
+const KNOWN: { readonly [K in keyof Required<ResponseCacheOptions>]: true } = {
+  redis: true,
+  name: true,
+  ttl: true,
+  staleWhileRevalidate: true,
+  staleIfError: true,
+  key: true,
+  vary: true,
+  tags: true,
+  maxBodyBytes: true,
+  statuses: true,
+  privateScope: true,
+  publicCookies: true,
+  coalesce: true,
+  lockTimeout: true,
+  prefix: true,
+  timeout: true,
+  onRedisError: true,
+  logger: true,
+  cacheStatus: true,
+};
+const KNOWN_NAMES = Object.keys(KNOWN) as (keyof ResponseCacheOptions)[];
+
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/** An HTTP field name (RFC 9110 token). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Validates `options` (throwing a coded `ConfigError` on the first problem) and resolves every default. */
+export function resolveOptions(options: unknown): ResolvedCacheConfig {
+  // Also catches app.use(responseCache) written without the call. An option set to undefined means its default.
+  checkKnownOptions<ResponseCacheOptions>(options, KNOWN_NAMES, WHERE);
+  const o = options as ResponseCacheOptions;
+  const d = DEFAULT_RESPONSE_CACHE_OPTIONS;
+  assertRedisClient(o.redis, WHERE);
+
+  const name = o.name ?? d.name;
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    throw new ConfigError(
+      'ERR_CACHE_NAME_INVALID',
+      `${WHERE}: \`name\` must be 1 to 64 letters, digits, '_', '-' or '.' (got ${String(name)}).`,
+    );
+  }
+  const ttl = parseDuration(o.ttl ?? d.ttl, `${WHERE} ttl`);
+  if (ttl < 1_000) {
+    throw new ConfigError('ERR_OPTION_RANGE', `${WHERE}: \`ttl\` must be at least 1s (got ${ttl} ms).`);
+  }
+  const staleWhileRevalidate = parseDuration(
+    o.staleWhileRevalidate ?? d.staleWhileRevalidate,
+    `${WHERE} staleWhileRevalidate`,
+  );
+  const staleIfError = parseDuration(o.staleIfError ?? d.staleIfError, `${WHERE} staleIfError`);
+  const lockTimeout = parseDuration(o.lockTimeout ?? d.lockTimeout, `${WHERE} lockTimeout`);
+  if (lockTimeout < 100) {
+    throw new ConfigError(
+      'ERR_OPTION_RANGE',
+      `${WHERE}: \`lockTimeout\` must be at least 100ms (got ${lockTimeout} ms).`,
+    );
+  }
+  const prefix = validatePrefix(o.prefix ?? d.prefix, WHERE);
+  const maxBodyBytes = integerOption(
+    o.maxBodyBytes ?? d.maxBodyBytes,
+    'maxBodyBytes',
+    WHERE,
+    0,
+    256 * 1_048_576,
+  );
+  const coalesce = oneOfOption(o.coalesce ?? d.coalesce, 'coalesce', WHERE, [true, false]);
+  const cacheStatus = oneOfOption(o.cacheStatus ?? d.cacheStatus, 'cacheStatus', WHERE, [true, false]);
+  const policy = oneOfOption(o.onRedisError ?? d.onRedisError, 'onRedisError', WHERE, [
+    'fail-open',
+    'fail-closed',
+  ]);
+  const key = functionOption<(req: Request) => string | undefined>(o.key, 'key', WHERE);
+  const privateScope = functionOption<(req: Request) => string | undefined | null>(
+    o.privateScope,
+    'privateScope',
+    WHERE,
+  );
+  const logger = o.logger ?? consoleLogger;
+  if (typeof logger?.warn !== 'function' || typeof logger.error !== 'function') {
+    throw new ConfigError('ERR_OPTION_VALUE', `${WHERE}: \`logger\` must have warn() and error() methods.`);
+  }
+
+  return {
+    client: o.redis,
+    name,
+    ttl,
+    staleWhileRevalidate,
+    staleIfError,
+    key,
+    vary: resolveVary(o.vary ?? d.vary),
+    tags: resolveTags(o.tags),
+    maxBodyBytes,
+    statuses: resolveStatuses(o.statuses ?? d.statuses),
+    privateScope,
+    ...resolveCookies(o.publicCookies ?? d.publicCookies),
+    coalesce,
+    lockTimeout,
+    keyBase: `${prefix}${name}:`,
+    timeout: resolveTimeout(o.redis, o.timeout, WHERE),
+    failClosed: policy === 'fail-closed',
+    logger,
+    cacheStatus,
+  };
+}
+
+function resolveVary(value: unknown): readonly string[] {
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || !TOKEN.test(v))) {
+    throw new ConfigError(
+      'ERR_CACHE_VARY_INVALID',
+      `${WHERE}: \`vary\` must be a list of request header names, e.g. ['accept-language'].`,
+    );
+  }
+  const names = [...new Set(value.map((v: string) => v.toLowerCase()))].sort();
+  for (const n of names) {
+    if (n === 'cookie' || n === 'authorization') {
+      throw new ConfigError(
+        'ERR_CACHE_VARY_INVALID',
+        `${WHERE}: \`vary\` cannot list '${n}': use \`privateScope\` for per-user caching.`,
+      );
+    }
+  }
+  return Object.freeze(names);
+}
+
+function resolveTags(value: unknown): ResolvedCacheConfig['tags'] {
+  if (value === undefined) return Object.freeze([]);
+  if (typeof value === 'function') return value as ResolvedCacheConfig['tags'];
+  if (Array.isArray(value) && value.every((t) => typeof t === 'string' && t.length > 0 && t.length <= 256)) {
+    return Object.freeze([...new Set(value as string[])]);
+  }
+  throw new ConfigError(
+    'ERR_CACHE_TAGS_INVALID',
+    `${WHERE}: \`tags\` must be a list of non-empty strings (at most 256 characters) or a function returning one.`,
+  );
+}
+
+function resolveStatuses(value: unknown): ReadonlySet<number> {
+  if (
+    !Array.isArray(value) ||
+    value.some(
+      (s) => typeof s !== 'number' || !Number.isInteger(s) || s < 200 || s > 599 || s === 206 || s === 304,
+    )
+  ) {
+    throw new ConfigError(
+      'ERR_CACHE_STATUS_INVALID',
+      `${WHERE}: \`statuses\` must be a list of status codes from 200 to 599, without 206 and 304 ` +
+        '(partial and not-modified answers are never stored).',
+    );
+  }
+  return new Set(value as number[]);
+}
+
+function resolveCookies(value: unknown): {
+  publicCookieNames: ReadonlySet<string>;
+  publicCookiePatterns: readonly RegExp[];
+} {
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' && !(v instanceof RegExp))) {
+    throw new ConfigError(
+      'ERR_CACHE_COOKIES_INVALID',
+      `${WHERE}: \`publicCookies\` must be a list of cookie names or regular expressions.`,
+    );
+  }
+  const names = new Set<string>();
+  const patterns: RegExp[] = [];
+  for (const v of value as (string | RegExp)[]) {
+    // A global or sticky regex keeps lastIndex between test() calls, which would make matches flip.
+    if (typeof v === 'string') names.add(v);
+    else patterns.push(new RegExp(v.source, v.flags.replace(/[gy]/g, '')));
+  }
+  return { publicCookieNames: names, publicCookiePatterns: Object.freeze(patterns) };
+}
+
+/** Throws unless `value` is a list of valid tags; returns it without duplicates. */
+export function validateTags(value: unknown, where: string): string[] {
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.some((t) => typeof t !== 'string' || t.length === 0 || t.length > 256)) {
+    throw new TypeError(`${where}: tags must be non-empty strings of at most 256 characters.`);
+  }
+  return [...new Set(list as string[])];
+}

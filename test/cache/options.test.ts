@@ -1,0 +1,81 @@
+import express from 'express';
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_RESPONSE_CACHE_OPTIONS, responseCache } from '../../src/index.js';
+import { useTestRedis } from '../helpers/redis.js';
+
+const redis = useTestRedis();
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).code;
+  }
+  return undefined;
+}
+
+describe('responseCache options', () => {
+  const client = redis.client;
+
+  it('accepts the documented defaults, and undefined means the default', () => {
+    const cache = responseCache({ redis: client, ttl: undefined, name: undefined });
+    expect(typeof cache).toBe('function');
+    expect(cache.name).toBe('responseCacheMiddleware');
+    expect(DEFAULT_RESPONSE_CACHE_OPTIONS.maxBodyBytes).toBe(1_048_576);
+    expect(DEFAULT_RESPONSE_CACHE_OPTIONS.statuses).toEqual([200, 203, 204, 300, 301, 404, 410]);
+  });
+
+  it('rejects misconfiguration at creation with a code', () => {
+    expect(codeOf(() => responseCache(undefined as never))).toBe('ERR_OPTIONS_INVALID');
+    expect(codeOf(() => responseCache({} as never))).toBe('ERR_REDIS_CLIENT');
+    expect(codeOf(() => responseCache({ redis: client, tll: '1m' } as never))).toBe('ERR_OPTION_UNKNOWN');
+    expect(codeOf(() => responseCache({ redis: client, name: 'a:b' }))).toBe('ERR_CACHE_NAME_INVALID');
+    expect(codeOf(() => responseCache({ redis: client, name: 'a*' }))).toBe('ERR_CACHE_NAME_INVALID');
+    expect(codeOf(() => responseCache({ redis: client, ttl: 'soon' as never }))).toBe('ERR_DURATION_INVALID');
+    expect(codeOf(() => responseCache({ redis: client, ttl: 10 }))).toBe('ERR_OPTION_RANGE');
+    expect(codeOf(() => responseCache({ redis: client, lockTimeout: 5 }))).toBe('ERR_OPTION_RANGE');
+    expect(codeOf(() => responseCache({ redis: client, statuses: [200, 206] }))).toBe(
+      'ERR_CACHE_STATUS_INVALID',
+    );
+    expect(codeOf(() => responseCache({ redis: client, statuses: [99] }))).toBe('ERR_CACHE_STATUS_INVALID');
+    expect(codeOf(() => responseCache({ redis: client, vary: ['cookie'] }))).toBe('ERR_CACHE_VARY_INVALID');
+    expect(codeOf(() => responseCache({ redis: client, vary: ['bad header'] }))).toBe(
+      'ERR_CACHE_VARY_INVALID',
+    );
+    expect(codeOf(() => responseCache({ redis: client, tags: [''] }))).toBe('ERR_CACHE_TAGS_INVALID');
+    expect(codeOf(() => responseCache({ redis: client, publicCookies: [1] as never }))).toBe(
+      'ERR_CACHE_COOKIES_INVALID',
+    );
+    expect(codeOf(() => responseCache({ redis: client, maxBodyBytes: -1 }))).toBe('ERR_OPTION_RANGE');
+    expect(codeOf(() => responseCache({ redis: client, coalesce: 'yes' as never }))).toBe('ERR_OPTION_VALUE');
+    expect(codeOf(() => responseCache({ redis: client, onRedisError: 'ignore' as never }))).toBe(
+      'ERR_OPTION_VALUE',
+    );
+    expect(codeOf(() => responseCache({ redis: client, key: 'url' as never }))).toBe('ERR_OPTION_VALUE');
+    expect(codeOf(() => responseCache({ redis: client, prefix: '{x}' }))).toBe('ERR_PREFIX_INVALID');
+    expect(codeOf(() => responseCache({ redis: client, logger: {} as never }))).toBe('ERR_OPTION_VALUE');
+  });
+
+  it('refuses app.use(responseCache) and creation inside a request handler', async () => {
+    expect(codeOf(() => responseCache(Object.create({ constructor: { name: 'IncomingMessage' } })))).toBe(
+      'ERR_FACTORY_NOT_CALLED',
+    );
+    const app = express();
+    let code: string | undefined;
+    app.get('/', (_req, res) => {
+      code = codeOf(() => responseCache({ redis: client }));
+      res.end();
+    });
+    await request(app).get('/');
+    expect(code).toBe('ERR_CREATED_IN_REQUEST_HANDLER');
+  });
+
+  it('rejects bad tags given to invalidate()', async () => {
+    const cache = responseCache({ redis: client, prefix: redis.prefix('cache:') });
+    await expect(cache.invalidate([''])).rejects.toThrow(TypeError);
+    await expect(cache.invalidate(42 as never)).rejects.toThrow(TypeError);
+    expect(await cache.invalidate([])).toBe(0);
+  });
+});
