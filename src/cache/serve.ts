@@ -1,9 +1,9 @@
-// Writes a cached entry as the response: one writeHead with every field, then the body (or a bodiless 304).
+// Writes a cached entry as the response: its fields, one writeHead, then the body (or a bodiless 304).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DecodedEntry } from './entry.js';
 import { noneMatch, notModifiedSince } from './policy.js';
 
-type WriteHead = (this: ServerResponse, status: number, headers: (string | string[])[]) => unknown;
+type WriteHead = (this: ServerResponse, status: number) => unknown;
 type End = (this: ServerResponse, body?: Buffer) => unknown;
 
 /** Fields a 304 carries (RFC 9110 §15.4.5), besides Age and Cache-Status. */
@@ -26,24 +26,30 @@ export function sendEntry(
   const headers = entry.headers;
   const age = now > entry.storedAt ? Math.floor((now - entry.storedAt) / 1_000) : 0;
   if (isNotModified(req, entry)) {
-    const fields: (string | string[])[] = [];
     for (let i = 0; i < headers.length; i += 2) {
-      if (NOT_MODIFIED_FIELDS.has(headers[i] as string))
-        fields.push(headers[i] as string, headers[i + 1] as string);
+      const name = headers[i] as string;
+      if (NOT_MODIFIED_FIELDS.has(name)) res.setHeader(name, headers[i + 1] as string | string[]);
     }
-    fields.push('age', String(age));
-    if (cacheStatus !== undefined) fields.push('cache-status', cacheStatus);
-    writeHead.call(res, 304, fields);
+    setServedFields(res, age, cacheStatus);
+    writeHead.call(res, 304);
     end.call(res);
     return;
   }
-  headers.push('age', String(age));
-  if (cacheStatus !== undefined) headers.push('cache-status', cacheStatus);
+  // Set one by one rather than passed to writeHead: Node keeps fields given only to writeHead out of
+  // getHeader(), and middlewares that look at the response on 'finish' (page views, loggers) need them.
+  for (let i = 0; i < headers.length; i += 2)
+    res.setHeader(headers[i] as string, headers[i + 1] as string | string[]);
+  setServedFields(res, age, cacheStatus);
   const status = entry.status;
-  if (status !== 204 && status >= 200) headers.push('content-length', String(entry.body.length));
-  writeHead.call(res, status, headers);
+  if (status !== 204 && status >= 200) res.setHeader('content-length', entry.body.length);
+  writeHead.call(res, status);
   // Node drops the body of a HEAD answer itself and keeps Content-Length: HEAD is served from the GET entry.
   end.call(res, entry.body);
+}
+
+function setServedFields(res: ServerResponse, age: number, cacheStatus: string | undefined): void {
+  res.setHeader('age', String(age));
+  if (cacheStatus !== undefined) res.setHeader('cache-status', cacheStatus);
 }
 
 function isNotModified(req: IncomingMessage, entry: DecodedEntry): boolean {

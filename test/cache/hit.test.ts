@@ -148,4 +148,29 @@ describe.each(expressVersions)('%s: a hit', (label, express) => {
     expect(entry?.tags).toEqual(['item:3', 'items']);
     expect(entry?.url).toMatch(/^http:\/\/127\.0\.0\.1\/items\/3$/);
   });
+
+  it('shows the served fields to middlewares that look at the response when it finishes', async () => {
+    const cache = responseCache({
+      redis: redis.connect(),
+      prefix: redis.prefix('cache:'),
+      name: `seen${id}`,
+      ttl: '1m',
+    });
+    const app = express();
+    // Like a logger or the page-view counter: reads the response's fields on 'finish'.
+    const seen: (string | undefined)[] = [];
+    app.disable('x-powered-by');
+    app.use((_req, res, next) => {
+      res.on('finish', () =>
+        seen.push(`${res.statusCode} ${res.getHeader('content-type')} ${res.getHeader('cache-status')}`),
+      );
+      next();
+    });
+    app.get('/page', cache, (_req, res) => {
+      res.type('html').send('<h1>hello</h1>');
+    });
+    await request(app).get('/page').expect(200);
+    await request(app).get('/page').expect(200);
+    expect(seen[1]).toMatch(/^200 text\/html; charset=utf-8 express-redis-kit; hit; ttl=\d+$/);
+  });
 });
