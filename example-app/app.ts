@@ -9,7 +9,9 @@ import {
   type PageViewsMiddleware,
   pageViews,
   type RateLimiter,
+  type ResponseCacheMiddleware,
   rateLimit,
+  responseCache,
   type SessionMiddleware,
   session,
 } from 'express-redis-kit';
@@ -64,6 +66,7 @@ export interface ShopApp {
   sessions: SessionMiddleware;
   views: PageViewsMiddleware;
   limiters: RateLimiter[];
+  caches: ResponseCacheMiddleware[];
   /** Stops the worker and flushes what the middlewares buffer. */
   close(): Promise<void>;
 }
@@ -114,8 +117,25 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
     onLimited: friendly429,
   });
 
-  // Stock changed at checkout: cached product pages are refreshed (wired to the response cache).
-  const onStockChange = async (_productIds: string[]) => {};
+  // Catalog pages and product reads are cached for visitors without a session (a session cookie bypasses the
+  // cache), tagged per product so a checkout that changes stock refreshes exactly the pages that show it.
+  const productTags = (req: Request) =>
+    req.params.id ? ['catalog', `product:${req.params.id}`] : ['catalog'];
+  const cacheBase = { redis, prefix: `${prefix}cache:`, logger, tags: productTags };
+  const pageCache = responseCache({
+    ...cacheBase,
+    name: 'pages',
+    ttl: '5m',
+    staleWhileRevalidate: '30s',
+    // Only the query parameters the list understands make a new entry, so random ones cannot fill Redis.
+    key: (req) => `${req.path}?${catalogQuery(req)}`,
+  });
+  const apiCache = responseCache({ ...cacheBase, name: 'api', ttl: '1m' });
+  const caches = [pageCache, apiCache];
+  const onStockChange = async (productIds: string[]) => {
+    const tags = ['catalog', ...productIds.map((id) => `product:${id}`)];
+    await Promise.all(caches.map((cache) => cache.invalidate(tags)));
+  };
 
   const app = express();
   app.disable('x-powered-by');
@@ -132,16 +152,24 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
       limit: [apiLimit],
       signInLimit: [signInLimit],
       checkoutLimit: [checkoutLimit],
-      productCache: [],
+      productCache: [apiCache],
       onStockChange,
     }),
   );
   app.use(express.urlencoded({ extended: false, limit: '8kb' }), verifyCsrf(render));
-  app.use(catalogPages(shop, render, { list: [], product: [] }));
+  app.use(catalogPages(shop, render, [pageCache]));
   app.use(cartPages({ shop, render, checkoutLimit: [checkoutLimit], onStockChange }));
   app.use(accountPages({ shop, render, sessions, signInLimit: [signInLimit] }));
   app.use(
-    adminPages({ views, limiters: [signInLimit, apiLimit, checkoutLimit], orders: shop.orders }, render),
+    adminPages(
+      {
+        views,
+        limiters: [signInLimit, apiLimit, checkoutLimit],
+        orders: shop.orders,
+        cache: () => sumCacheStats(caches),
+      },
+      render,
+    ),
   );
 
   app.use((req, res) => render(req, res, { title: 'Not found', body: notFoundPage(), status: 404 }));
@@ -170,9 +198,33 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
     sessions,
     views,
     limiters,
+    caches,
     async close() {
       await worker.stop();
       await Promise.all([...limiters.map((l) => l.close()), views.close()]);
     },
+  };
+}
+
+/** The list page's query, normalised: known parameters with valid values only, in a fixed order. */
+function catalogQuery(req: Request): string {
+  const sort = ['price-asc', 'price-desc'].includes(String(req.query.sort)) ? String(req.query.sort) : 'name';
+  const category =
+    typeof req.query.category === 'string' && /^[A-Za-z]{1,20}$/.test(req.query.category)
+      ? req.query.category
+      : '';
+  return `sort=${sort}&category=${category}`;
+}
+
+function sumCacheStats(caches: ResponseCacheMiddleware[]) {
+  const all = caches.map((cache) => cache.stats());
+  const sum = (field: 'hits' | 'misses' | 'stale' | 'bypass' | 'stored') =>
+    all.reduce((n, s) => n + s[field], 0);
+  return {
+    hits: sum('hits'),
+    misses: sum('misses'),
+    stale: sum('stale'),
+    bypass: sum('bypass'),
+    stored: sum('stored'),
   };
 }

@@ -9,14 +9,11 @@ import { notFoundPage } from '../views/errors.js';
 
 const SORTS: readonly ProductSort[] = ['name', 'price-asc', 'price-desc'];
 
-export function catalogPages(
-  shop: Shop,
-  render: RenderPage,
-  cache: { list: RequestHandler[]; product: RequestHandler[] },
-): Router {
+/** `cache`: middlewares in front of both pages (the response cache). */
+export function catalogPages(shop: Shop, render: RenderPage, cache: RequestHandler[]): Router {
   const router = Router();
 
-  router.get('/', ...cache.list, async (req, res) => {
+  router.get('/', ...cache, async (req, res) => {
     const sort = SORTS.find((s) => s === req.query.sort) ?? 'name';
     const categories = await shop.catalog.categories();
     const category = categories.find((c) => c === req.query.category);
@@ -27,7 +24,7 @@ export function catalogPages(
     });
   });
 
-  router.get('/products/:id', ...cache.product, async (req, res) => {
+  router.get('/products/:id', ...cache, async (req, res) => {
     const product = await shop.catalog.get(String(req.params.id));
     if (!product) {
       await render(req, res, { title: 'Not found', body: notFoundPage(), status: 404 });
