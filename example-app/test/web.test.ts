@@ -201,3 +201,30 @@ describe('admin dashboard', () => {
     expect(data.queue).toEqual({ queued: expect.any(Number), processing: 0, dead: 0 });
   });
 });
+
+describe('cached product pages', () => {
+  it('serves visitors without a session from the cache, never visitors with one, and refreshes after checkout', async () => {
+    const first = await request(shop.app).get('/products/10');
+    const second = await request(shop.app).get('/products/10');
+    expect(first.headers['cache-status']).toMatch(/fwd=miss; stored/);
+    expect(second.headers['cache-status']).toMatch(/; hit;/);
+    expect(second.text).toContain('Only 7 left');
+    expect(second.headers['set-cookie']).toBeUndefined();
+
+    const customer = request.agent(shop.app);
+    await customer.post('/cart/items').type('form').send({ productId: '10', qty: '2' });
+    const personal = await customer.get('/products/10');
+    expect(personal.headers['cache-status']).toMatch(/fwd=bypass/);
+    expect(personal.text).toContain('data-testid="cart-count">2<');
+
+    const checkout = await customer.get('/checkout');
+    const placed = await customer
+      .post('/checkout')
+      .type('form')
+      .send({ _csrf: csrfOf(checkout.text), idempotencyKey: 'cache-test-order-1' });
+    expect(placed.status).toBe(303);
+    const after = await request(shop.app).get('/products/10');
+    expect(after.headers['cache-status']).toMatch(/fwd=miss/);
+    expect(after.text).toContain('Only 5 left');
+  });
+});
