@@ -1,6 +1,7 @@
 // Cache scenarios: hits on a trivial JSON route and on a route whose handler takes 5 ms.
 import apicache from 'apicache-plus';
 import express, { type Express, type RequestHandler } from 'express';
+import { responseCache } from 'express-redis-kit';
 import { ioredis } from '../lib/clients.js';
 import type { Scenario, Variant } from '../lib/types.js';
 
@@ -28,6 +29,15 @@ export function productRoutes(app: Express, cache?: RequestHandler): Express {
 
 const bare: Variant = { name: 'bare express', kind: 'bare', app: () => productRoutes(express()) };
 
+const ours: Variant = {
+  name: 'express-redis-kit responseCache',
+  kind: 'ours',
+  app({ redisUrl, prefix }) {
+    const cache = responseCache({ redis: ioredis(redisUrl), name: 'bench', prefix, ttl: '5m' });
+    return productRoutes(express(), cache);
+  },
+};
+
 const apicachePlus: Variant = {
   name: 'apicache-plus (ioredis)',
   kind: 'peer',
@@ -42,7 +52,7 @@ export const cacheTrivial: Scenario = {
   title: 'cache hit, trivial handler',
   path: '/product',
   target: 1.0,
-  variants: [bare, apicachePlus],
+  variants: [bare, ours, apicachePlus],
 };
 
 export const cacheSlow: Scenario = {
@@ -50,5 +60,5 @@ export const cacheSlow: Scenario = {
   title: 'cache hit, 5 ms handler',
   path: '/slow-product',
   target: 5.0,
-  variants: [bare, apicachePlus],
+  variants: [bare, ours, apicachePlus],
 };

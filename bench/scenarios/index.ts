@@ -2,6 +2,7 @@
 
 import type { Scenario } from '../lib/types.js';
 import { cacheSlow, cacheTrivial } from './cache.js';
+import { fullStack } from './full-stack.js';
 import { pageViewsScenario } from './page-views.js';
 import { rateLimitScenario } from './rate-limit.js';
 import { sessionRead, sessionWrite } from './session.js';
@@ -13,4 +14,5 @@ export const scenarios: Scenario[] = [
   cacheTrivial,
   cacheSlow,
   pageViewsScenario,
+  fullStack,
 ];
