@@ -55,6 +55,15 @@ export function readSessionCookie(
   name: string,
   keys: readonly Buffer[],
 ): VerifiedCookie | undefined {
+  return findSessionCookie(header, name, (value) => verifyCookieValue(value, keys));
+}
+
+/** {@link readSessionCookie} with the verification step given (e.g. a cache in front of it). */
+export function findSessionCookie<T>(
+  header: string | undefined,
+  name: string,
+  verify: (value: string) => T | undefined,
+): T | undefined {
   if (header === undefined) return undefined;
   const needle = `${name}=`;
   let from = 0;
@@ -74,8 +83,8 @@ export function readSessionCookie(
     if (value.length > 1 && value.charCodeAt(0) === 0x22 && value.charCodeAt(value.length - 1) === 0x22) {
       value = value.slice(1, -1);
     }
-    const verified = verifyCookieValue(value, keys);
-    if (verified) return verified;
+    const verified = verify(value);
+    if (verified !== undefined) return verified;
   }
 }
 

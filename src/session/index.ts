@@ -2,7 +2,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import { assertNotInRequestHandler, createErrorReporter } from '../redis/index.js';
 import { createAdmin, type SessionAdmin } from './admin.js';
-import { readSessionCookie } from './cookie.js';
+import { findSessionCookie } from './cookie.js';
+import { CookieCache } from './cookie-cache.js';
 import { createResponseHooks } from './hooks.js';
 import { resolveSessionOptions, type SessionOptions } from './options.js';
 import { RequestSession, type SessionContext } from './request-session.js';
@@ -59,6 +60,8 @@ export function session(options: SessionOptions): SessionMiddleware {
   };
   const { cookieName, signKeys, logger } = config;
   const { writeHead, end } = ctx.hooks;
+  const cookies = new CookieCache(signKeys);
+  const verify = (value: string) => cookies.verify(value);
 
   function sessionMiddleware(req: Request, res: Response, next: NextFunction): void {
     const slot = res as unknown as Record<symbol, RequestSession | undefined>;
@@ -72,7 +75,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     req.session = state.session as unknown as Session;
     res.writeHead = writeHead;
     res.end = end;
-    const cookie = readSessionCookie(req.headers.cookie, cookieName, signKeys);
+    const cookie = findSessionCookie(req.headers.cookie, cookieName, verify);
     if (cookie === undefined) {
       next();
       return;

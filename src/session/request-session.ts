@@ -1,7 +1,8 @@
 // One request's session: loading it, the session methods, and what is written when the response goes out.
 import type { NextFunction, Request, Response } from 'express';
 import { type RedisErrorReporter, sha256 } from '../redis/index.js';
-import { clearCookieValue, setCookieValue, signId, type VerifiedCookie } from './cookie.js';
+import { clearCookieValue, setCookieValue, signId } from './cookie.js';
+import type { KnownCookie } from './cookie-cache.js';
 import { SessionError, storeError } from './errors.js';
 import {
   allFields,
@@ -13,7 +14,7 @@ import {
   type Meta,
   RESERVED_KEYS,
 } from './fields.js';
-import { handleOf, newId, newUserSessionId, tagOfId, userTag } from './ids.js';
+import { handleOf, newId, newUserSessionId, userTag } from './ids.js';
 import type { SessionConfig } from './options.js';
 import { SessionObject } from './session-object.js';
 import type { CreateResult, SessionLocation, SessionStore } from './store.js';
@@ -77,6 +78,8 @@ export class RequestSession {
   pending: Promise<void> | undefined;
   endArgs: unknown[] = [];
   #fingerprint: string | undefined;
+  /** The signed cookie value of an id, once known. */
+  #signed: { readonly id: string; readonly value: string } | undefined;
 
   constructor(ctx: SessionContext, req: Request, res: Response) {
     this.ctx = ctx;
@@ -99,7 +102,7 @@ export class RequestSession {
   }
 
   /** Runs the load for a request that carried a valid cookie, then continues the chain. */
-  async start(cookie: VerifiedCookie, next: NextFunction): Promise<void> {
+  async start(cookie: KnownCookie, next: NextFunction): Promise<void> {
     let failure: unknown;
     let failed = false;
     try {
@@ -123,12 +126,12 @@ export class RequestSession {
     next();
   }
 
-  async #load(cookie: VerifiedCookie): Promise<void> {
+  async #load(cookie: KnownCookie): Promise<void> {
     const { store, config } = this.ctx;
     this.hadCookie = true;
-    const id = cookie.id;
-    const tag = tagOfId(id);
-    const handle = handleOf(id);
+    const { id, tag, handle } = cookie;
+    // Signed with the current secret: the same value goes back out, without signing it again.
+    if (cookie.keyIndex === 0) this.#signed = { id, value: cookie.value };
     const at: SessionLocation = { key: store.sessionKey(handle, tag), handle, tag };
     this.id = id;
     this.location = at;
@@ -491,12 +494,19 @@ export class RequestSession {
     }
   }
 
+  #signedValue(id: string): string {
+    if (this.#signed?.id === id) return this.#signed.value;
+    const value = signId(id, this.ctx.config.signKeys[0] as Buffer);
+    this.#signed = { id, value };
+    return value;
+  }
+
   #setCookie(headers: unknown): void {
     const { config } = this.ctx;
     let value: string;
     const secure = config.secure === 'auto' ? this.req.secure : config.secure;
     if (this.stored && this.cookieTtl >= 0 && this.id !== undefined) {
-      const signed = signId(this.id, config.signKeys[0] as Buffer);
+      const signed = this.#signedValue(this.id);
       value = setCookieValue(config.cookieName, signed, this.cookieTtl, config.cookieAttributes, secure);
     } else if (!this.stored && this.clearCookie) {
       value = clearCookieValue(config.cookieName, config.cookieAttributes, secure);

@@ -1,0 +1,54 @@
+// The cache of verified cookies: only valid cookies enter it, it stays bounded, and it agrees with verification.
+import { describe, expect, it } from 'vitest';
+import { signId } from '../../src/session/cookie.js';
+import { CookieCache } from '../../src/session/cookie-cache.js';
+import { handleOf, newId, newUserSessionId, userTag } from '../../src/session/ids.js';
+import { resolveSessionOptions } from '../../src/session/options.js';
+import { useTestRedis } from '../helpers/redis.js';
+import { OLD_SECRET, SECRET } from './app.js';
+
+const redis = useTestRedis();
+const keys = resolveSessionOptions({ redis: redis.client, secret: [SECRET, OLD_SECRET] }).signKeys;
+const [current, old] = keys as [Buffer, Buffer];
+
+describe('CookieCache', () => {
+  it('returns the verification with the handle and user tag, and the same entry on the next request', () => {
+    const cache = new CookieCache(keys);
+    const tag = userTag(current, 'ada');
+    const id = newUserSessionId(tag);
+    const value = signId(id, current);
+    const first = cache.verify(value);
+    expect(first).toEqual({ id, keyIndex: 0, value, handle: handleOf(id), tag });
+    expect(cache.verify(value)).toBe(first);
+    const anonymous = newId();
+    expect(cache.verify(signId(anonymous, old))).toMatchObject({
+      id: anonymous,
+      keyIndex: 1,
+      tag: undefined,
+    });
+  });
+
+  it('never caches or accepts a value that does not verify', () => {
+    const cache = new CookieCache(keys);
+    const value = signId(newId(), current);
+    const tampered = `${value.slice(0, -1)}${value.endsWith('A') ? 'B' : 'A'}`;
+    expect(cache.verify(tampered)).toBeUndefined();
+    expect(cache.verify(tampered)).toBeUndefined();
+    expect(cache.verify(signId(newId(), Buffer.alloc(32, 7)))).toBeUndefined();
+  });
+
+  it('keeps at most its bound, dropping the oldest entry', () => {
+    const cache = new CookieCache(keys, 2);
+    const [a, b, c] = [newId(), newId(), newId()].map((id) => signId(id, current)) as [
+      string,
+      string,
+      string,
+    ];
+    const first = cache.verify(a);
+    cache.verify(b);
+    cache.verify(c);
+    // `a` was dropped: verifying it again builds a new entry; `c` is still the cached one.
+    expect(cache.verify(a)).not.toBe(first);
+    expect(cache.verify(c)).toBe(cache.verify(c));
+  });
+});
