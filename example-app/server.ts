@@ -1,12 +1,12 @@
 // Entry point of the example shop (`npm start`): Redis, the app, the HTTP server and a clean shutdown.
-import { fileURLToPath } from 'node:url';
 import { createShopApp } from './app.js';
 import { connectRedis, RedisUnavailableError } from './redis.js';
 import { loadSecrets } from './secrets.js';
+import { shopDataDir, shopKeyPrefix, shopPort, shopRedisUrl } from './settings.js';
 
-const port = Number(process.env.PORT ?? 3000);
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const dataDir = process.env.SHOP_DATA_DIR ?? fileURLToPath(new URL('./.data', import.meta.url));
+const port = shopPort();
+const redisUrl = shopRedisUrl();
+const dataDir = shopDataDir();
 const log = (line: string) => console.log(`[shop] ${line}`);
 
 async function main(): Promise<void> {
@@ -17,6 +17,7 @@ async function main(): Promise<void> {
     redis: redis.client,
     sessionSecrets: secrets.session,
     pageViewSecret: secrets.pageViews,
+    prefix: shopKeyPrefix(),
     log,
   });
   const server = shop.app.listen(port, () =>

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { redisUrl } from '../../test/helpers/redis.js';
+import { redisUrl, useTestRedis } from '../../test/helpers/redis.js';
 import { freePort, isListening } from '../../test/helpers/redis-server.js';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -26,10 +26,12 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-function startShop(env: Record<string, string>): Running {
-  const child = spawn(process.execPath, [tsxCli, '--conditions=source', 'example-app/server.ts'], {
+const redis = useTestRedis();
+
+function run(script: string, env: Record<string, string>): Running {
+  const child = spawn(process.execPath, [tsxCli, '--conditions=source', script], {
     cwd: root,
-    env: { ...process.env, ...env },
+    env: { ...process.env, SHOP_KEY_PREFIX: redis.namespace, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -44,6 +46,8 @@ function startShop(env: Record<string, string>): Running {
   running.push(r);
   return r;
 }
+
+const startShop = (env: Record<string, string>) => run('example-app/server.ts', env);
 
 async function waitForLine(r: Running, pattern: RegExp, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -112,5 +116,21 @@ describe('npm start', () => {
     expect(await shop.exited).toBe(1);
     expect(shop.output()).toMatch(/redis-server is not installed/);
     expect(shop.output()).toMatch(/REDIS_URL/);
+  });
+
+  it('writes its keys under SHOP_KEY_PREFIX, and `npm run seed` resets the catalog there', async () => {
+    const port = await freePort();
+    const shop = startShop({ PORT: String(port), REDIS_URL: redisUrl(), SHOP_DATA_DIR: tempDataDir() });
+    await waitForLine(shop, /listening on/);
+    const product = `${redis.namespace}shop:{shop}:product:1`;
+    expect(await redis.client.hget(product, 'stock')).toBe('40');
+    shop.child.kill('SIGTERM');
+    expect(await shop.exited).toBe(0);
+
+    await redis.client.hset(product, 'stock', 0);
+    const seed = run('example-app/seed.ts', { REDIS_URL: redisUrl(), SHOP_DATA_DIR: tempDataDir() });
+    expect(await seed.exited).toBe(0);
+    expect(seed.output()).toMatch(/back to the demo catalog/);
+    expect(await redis.client.hget(product, 'stock')).toBe('40');
   });
 });
