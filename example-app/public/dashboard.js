@@ -93,6 +93,15 @@
       ]),
     );
     rows(
+      $('cache'),
+      data.cache
+        ? ['hits', 'stale', 'misses', 'bypass', 'stored'].map((name) => [
+            [name],
+            [data.cache[name] ?? 0, true],
+          ])
+        : [],
+    );
+    rows(
       $('limits'),
       data.rateLimits.map((l) => [
         [l.name],
@@ -112,7 +121,8 @@
         $('live-views').textContent = summary.live.views;
       }
       if (summary.live?.routes) {
-        const items = Object.entries(summary.live.routes).map(([route, views]) => {
+        const routes = Object.entries(summary.live.routes).sort((a, b) => b[1] - a[1]);
+        const items = routes.map(([route, views]) => {
           const li = document.createElement('li');
           li.textContent = route;
           const count = document.createElement('span');

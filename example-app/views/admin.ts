@@ -23,6 +23,9 @@ export function dashboardPage(): SafeHtml {
   <div class="panel"><h2>Top pages today</h2>
     <table><thead><tr><th>Route</th><th class="num">Views</th><th class="num">Visitors</th><th class="num">Avg. time</th></tr></thead>
     <tbody id="top-pages"></tbody></table></div>
+  <div class="panel"><h2>Response cache (this process)</h2>
+    <table><thead><tr><th>Outcome</th><th class="num">Requests</th></tr></thead><tbody id="cache"></tbody></table>
+    <p class="hint">Visitors with a session bypass the cache: their pages show their own cart.</p></div>
   <div class="panel"><h2>Rate-limit blocks, last hour</h2><canvas id="limits-chart" height="220"></canvas>
     <table><thead><tr><th>Limiter</th><th class="num">Allowed</th><th class="num">Blocked</th><th>Most blocked</th></tr></thead>
     <tbody id="limits"></tbody></table></div>
