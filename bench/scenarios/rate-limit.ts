@@ -2,6 +2,7 @@
 import express, { type Express, type RequestHandler } from 'express';
 import { rateLimit as expressRateLimit } from 'express-rate-limit';
 import { rateLimit } from 'express-redis-kit';
+import type { Redis } from 'ioredis';
 import { RedisStore } from 'rate-limit-redis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { ioredis } from '../lib/clients.js';
@@ -39,24 +40,27 @@ const ours: Variant = {
   },
 };
 
+/** express-rate-limit with rate-limit-redis on ioredis, configured like ours (also used by the full stack). */
+export function expressRateLimitRedis(client: Redis, prefix: string): RequestHandler {
+  return expressRateLimit({
+    windowMs: WINDOW_MS,
+    limit: LIMIT,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    keyGenerator: clientKey,
+    store: new RedisStore({
+      prefix,
+      sendCommand: (command: string, ...args: string[]) =>
+        client.call(command, ...args) as Promise<number | string>,
+    }),
+  });
+}
+
 const erl: Variant = {
   name: 'express-rate-limit + rate-limit-redis',
   kind: 'peer',
   app({ redisUrl, prefix }) {
-    const client = ioredis(redisUrl);
-    const limiter = expressRateLimit({
-      windowMs: WINDOW_MS,
-      limit: LIMIT,
-      standardHeaders: 'draft-8',
-      legacyHeaders: false,
-      keyGenerator: clientKey,
-      store: new RedisStore({
-        prefix,
-        sendCommand: (command: string, ...args: string[]) =>
-          client.call(command, ...args) as Promise<number | string>,
-      }),
-    });
-    return apiRoutes(express(), limiter);
+    return apiRoutes(express(), expressRateLimitRedis(ioredis(redisUrl), prefix));
   },
 };
 
