@@ -3,13 +3,11 @@
 import apicache from 'apicache-plus';
 import { RedisStore as SessionStore } from 'connect-redis';
 import express, { type Express, type RequestHandler } from 'express';
-import { rateLimit as expressRateLimit } from 'express-rate-limit';
 import { pageViews, rateLimit, responseCache, session } from 'express-redis-kit';
 import expressSession from 'express-session';
-import { RedisStore as RateLimitStore } from 'rate-limit-redis';
 import { ioredis, nodeRedis } from '../lib/clients.js';
 import type { Scenario, Variant } from '../lib/types.js';
-import { CLIENT_HEADER, clientKey, LIMIT, WINDOW_MS } from './rate-limit.js';
+import { CLIENT_HEADER, clientKey, expressRateLimitRedis, LIMIT, WINDOW_MS } from './rate-limit.js';
 
 const SECRET = 'bench-secret-that-is-at-least-32-characters-long';
 
@@ -70,18 +68,7 @@ const peers: Variant = {
         saveUninitialized: false,
       }) as RequestHandler,
     );
-    const limiter = expressRateLimit({
-      windowMs: WINDOW_MS,
-      limit: LIMIT,
-      standardHeaders: 'draft-8',
-      legacyHeaders: false,
-      keyGenerator: clientKey,
-      store: new RateLimitStore({
-        prefix: `${prefix}rl:`,
-        sendCommand: (command: string, ...args: string[]) =>
-          redis.call(command, ...args) as Promise<number | string>,
-      }),
-    });
+    const limiter = expressRateLimitRedis(redis, `${prefix}rl:`);
     const cache = apicache
       .newInstance({ redisClient: redis, defaultDuration: '5 minutes' })
       .middleware('5 minutes');
