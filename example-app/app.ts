@@ -156,7 +156,7 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
       onStockChange,
     }),
   );
-  app.use(express.urlencoded({ extended: false, limit: '8kb' }), verifyCsrf(render));
+  app.use(express.urlencoded({ extended: false, limit: '8kb' }), emptyFormBody, verifyCsrf(render));
   app.use(catalogPages(shop, render, [pageCache]));
   app.use(cartPages({ shop, render, checkoutLimit: [checkoutLimit], onStockChange }));
   app.use(accountPages({ shop, render, sessions, signInLimit: [signInLimit] }));
@@ -204,6 +204,15 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
       await Promise.all([...limiters.map((l) => l.close()), views.close()]);
     },
   };
+}
+
+/**
+ * Express 5 leaves `req.body` undefined when a post carries no form (no body, or another content type): the
+ * form routes then see an empty form and answer 400, instead of throwing on `req.body.productId`.
+ */
+function emptyFormBody(req: Request, _res: Response, next: NextFunction): void {
+  req.body ??= {};
+  next();
 }
 
 /** The list page's query, normalised: known parameters with valid values only, in a fixed order. */
