@@ -12,7 +12,7 @@ import { type RawAnswer, type RawRequest, rawRequest } from './raw-http.js';
 
 const redis = useTestRedis();
 const rejections = watchUnhandledRejections();
-const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
 
 interface Target {
   readonly name: string;
@@ -79,7 +79,7 @@ async function snapshot(prefix: string): Promise<Map<string, string>> {
       );
     }
   } while (cursor !== '0');
-  return out;
+  return new Map([...out.entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 /** Sends one request to every target; fails on a 5xx or a missing answer, then checks `expectation`. */
