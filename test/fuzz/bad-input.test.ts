@@ -349,7 +349,12 @@ describe('bad input never gets a 5xx, never crashes, and stores nothing', () => 
     await holds(
       fc.asyncProperty(
         fc.oneof(
-          tampered(() => first().scriptUrl.slice(first().scriptUrl.indexOf('?') + 1)),
+          // Tampered, but not only in the case of a percent-escape (`%2F` → `%2f` is the same reference).
+          tampered(() => first().scriptUrl.slice(first().scriptUrl.indexOf('?') + 1)).filter((query) => {
+            const given = new URLSearchParams(query);
+            const real = new URLSearchParams(first().scriptUrl.slice(first().scriptUrl.indexOf('?') + 1));
+            return given.get('r') !== real.get('r') || given.get('s') !== real.get('s');
+          }),
           fc.string({ maxLength: 60 }).map(encodeURIComponent),
           fc
             .tuple(anyText(0, 400), anyText(0, 20))
