@@ -122,15 +122,39 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
   const productTags = (req: Request) =>
     req.params.id ? ['catalog', `product:${req.params.id}`] : ['catalog'];
   const cacheBase = { redis, prefix: `${prefix}cache:`, logger, tags: productTags };
+  // Only pages of the catalog as seeded get entries: random ids, categories and query parameters are
+  // rendered (an unknown product's 404 too) but never stored, so they cannot fill Redis. The demo catalog
+  // only changes by re-seeding it with the same products.
+  const known = {
+    products: new Set((await shop.catalog.list()).map((product) => product.id)),
+    categories: new Set(await shop.catalog.categories()),
+  };
+  /** The request's product id if the catalog has it; null for a request without one. */
+  const knownProduct = (req: Request): string | null | undefined => {
+    const id = req.params.id;
+    if (id === undefined) return null;
+    return typeof id === 'string' && known.products.has(id) ? id : undefined;
+  };
   const pageCache = responseCache({
     ...cacheBase,
     name: 'pages',
     ttl: '5m',
     staleWhileRevalidate: '30s',
-    // Only the query parameters the list understands make a new entry, so random ones cannot fill Redis.
-    key: (req) => `${req.path}?${catalogQuery(req)}`,
+    key: (req) => {
+      const id = knownProduct(req);
+      return id === null ? `${req.path}?${catalogQuery(req, known.categories)}` : id && `/products/${id}`;
+    },
   });
-  const apiCache = responseCache({ ...cacheBase, name: 'api', ttl: '1m' });
+  const apiCache = responseCache({
+    ...cacheBase,
+    name: 'api',
+    ttl: '1m',
+    // The handlers ignore the query string, so it is not part of the key.
+    key: (req) => {
+      const id = knownProduct(req);
+      return id === null ? '/api/products' : id && `/api/products/${id}`;
+    },
+  });
   const caches = [pageCache, apiCache];
   const onStockChange = async (productIds: string[]) => {
     const tags = ['catalog', ...productIds.map((id) => `product:${id}`)];
@@ -156,7 +180,7 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
       onStockChange,
     }),
   );
-  app.use(express.urlencoded({ extended: false, limit: '8kb' }), verifyCsrf(render));
+  app.use(express.urlencoded({ extended: false, limit: '8kb' }), emptyFormBody, verifyCsrf(render));
   app.use(catalogPages(shop, render, [pageCache]));
   app.use(cartPages({ shop, render, checkoutLimit: [checkoutLimit], onStockChange }));
   app.use(accountPages({ shop, render, sessions, signInLimit: [signInLimit] }));
@@ -206,13 +230,23 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
   };
 }
 
-/** The list page's query, normalised: known parameters with valid values only, in a fixed order. */
-function catalogQuery(req: Request): string {
+/**
+ * Express 5 leaves `req.body` undefined when a post carries no form (no body, or another content type): the
+ * form routes then see an empty form and answer 400, instead of throwing on `req.body.productId`.
+ */
+function emptyFormBody(req: Request, _res: Response, next: NextFunction): void {
+  req.body ??= {};
+  next();
+}
+
+/**
+ * The list page's query, normalised as the page reads it: a known sort and a known category, in a fixed
+ * order; anything else is ignored (the page then shows the full list, so it shares that entry).
+ */
+function catalogQuery(req: Request, categories: ReadonlySet<string>): string {
   const sort = ['price-asc', 'price-desc'].includes(String(req.query.sort)) ? String(req.query.sort) : 'name';
   const category =
-    typeof req.query.category === 'string' && /^[A-Za-z]{1,20}$/.test(req.query.category)
-      ? req.query.category
-      : '';
+    typeof req.query.category === 'string' && categories.has(req.query.category) ? req.query.category : '';
   return `sort=${sort}&category=${category}`;
 }
 

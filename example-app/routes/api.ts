@@ -76,9 +76,13 @@ export function apiRoutes(options: ApiOptions): Router {
     try {
       const productId = productIdOf(req.body?.productId);
       const qty = quantityOf(req.body?.qty);
+      const hadCart = req.session.cartId !== undefined;
       const added = await shop.carts.add(cartIdOf(req, true) as string, productId, qty);
-      if (added === null)
+      if (added === null) {
+        // Nothing was added: a visitor without a cart gets none, so a refused request stores no session.
+        if (!hadCart) delete req.session.cartId;
         return void res.status(404).json({ error: 'not_found', message: 'No such product.' });
+      }
       res.json(await cartJson(shop, req));
     } catch (error) {
       inputError(res, error);

@@ -30,6 +30,8 @@ export function createTokenSigner(secrets: readonly Buffer[]): TokenSigner {
   const verify = (text: string, given: string, length: number): boolean => {
     if (given.length !== length) return false;
     const candidate = Buffer.from(given);
+    // Non-ASCII characters make more bytes than characters; timingSafeEqual throws on unequal lengths.
+    if (candidate.length !== length) return false;
     for (const secret of secrets) {
       if (timingSafeEqual(Buffer.from(sign(secret, text, length)), candidate)) return true;
     }

@@ -9,14 +9,23 @@ export const DEFAULT_REDIS_TIMEOUT_MS = 1_000;
 /**
  * Resolves a middleware's `timeout` option: an explicit value wins; otherwise the client's own
  * `commandTimeout` applies (and we add no timer of our own: 0); otherwise {@link DEFAULT_REDIS_TIMEOUT_MS}.
+ * A client with `enableAutoPipelining` always gets our own timer: its command timers start only when a
+ * command's batch is sent, and a batch waits for the one before it, so against a frozen server a command would
+ * otherwise wait up to twice the client's timeout.
  */
 export function resolveTimeout(client: RedisClient, option: unknown, where: string): number {
+  const own = clientCommandTimeout(client);
+  const lateTimers = autoPipelines(client);
   if (option !== undefined) {
     const ms = parseDuration(option, `${where} timeout`);
-    const own = clientCommandTimeout(client);
-    return own !== undefined && own <= ms ? 0 : ms;
+    return own !== undefined && own <= ms && !lateTimers ? 0 : ms;
   }
-  return clientCommandTimeout(client) === undefined ? DEFAULT_REDIS_TIMEOUT_MS : 0;
+  if (own === undefined) return DEFAULT_REDIS_TIMEOUT_MS;
+  return lateTimers ? own : 0;
+}
+
+function autoPipelines(client: RedisClient): boolean {
+  return (client.options as { enableAutoPipelining?: boolean }).enableAutoPipelining === true;
 }
 
 /**
