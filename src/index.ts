@@ -61,6 +61,7 @@ export {
   type Logger,
   type RedisErrorPolicy,
   RedisTimeoutError,
+  RedisUnavailableError,
 } from './redis/errors.js';
 
 // Sessions (src/session)

@@ -5,12 +5,13 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NextFunction, Request, Response } from 'express';
 import {
+  callRedis,
   createErrorReporter,
   hashTag,
   type RedisErrorReporter,
+  RedisUnavailableError,
   registerScript,
   type ScriptRunner,
-  withDeadline,
 } from '../redis/index.js';
 import { ResponseCapture } from './capture.js';
 import { CACHE_NAME, NO_GENERATION } from './constants.js';
@@ -22,9 +23,6 @@ import { hasCredentials } from './policy.js';
 import { ENTRY_PUT, LOCK_RELEASE, TAG_ADD } from './scripts.js';
 import { hitStatus, sendEntry } from './serve.js';
 import type { CacheOutcome, ResponseCacheStats } from './types.js';
-
-/** After a failed lookup, requests skip Redis this long, so an outage costs one timeout, not one per request. */
-const QUIET_AFTER_ERROR_MS = 1_000;
 
 type Method = (this: ServerResponse, ...args: unknown[]) => unknown;
 
@@ -76,7 +74,6 @@ export class CacheEngine {
   private readonly keyOf: (req: Request) => string | undefined;
   private readonly instance = randomBytes(6).toString('base64url');
   private sequence = 0;
-  private quietUntil = 0;
   private readonly warnedVary = new Set<string>();
   private readonly status: {
     readonly bypass: string | undefined;
@@ -127,6 +124,14 @@ export class CacheEngine {
     return [`${this.cfg.keyBase}t:${slot}`, `${this.cfg.keyBase}i:${slot}`];
   }
 
+  /**
+   * One Redis call within the cache's timeout. After a timeout or a lost connection, calls on this client
+   * (from every middleware) fail at once for a moment, so an outage costs one timeout, not one per request.
+   */
+  call<T>(run: () => Promise<T>): Promise<T> {
+    return callRedis(this.client, this.cfg.timeout, run);
+  }
+
   nextToken(): string {
     this.sequence = (this.sequence + 1) % Number.MAX_SAFE_INTEGER;
     return `${this.instance}:${this.sequence.toString(36)}`;
@@ -167,10 +172,6 @@ export class CacheEngine {
       next(error);
       return;
     }
-    if (this.quietUntil !== 0 && Date.now() < this.quietUntil) {
-      this.degraded(req, res, next, undefined);
-      return;
-    }
     this.lookup(req, res, next, hash, key).catch((error: unknown) => this.internalError(error, res, next));
   }
 
@@ -184,14 +185,12 @@ export class CacheEngine {
     const entryKey = this.entryKey(hash);
     let buf: Buffer | null;
     try {
-      buf = await withDeadline(this.client.getBuffer(entryKey), this.cfg.timeout);
+      buf = await this.call(() => this.client.getBuffer(entryKey));
     } catch (error) {
       this.redisFailed(error, 'lookup');
-      this.quietUntil = Date.now() + QUIET_AFTER_ERROR_MS;
       this.degraded(req, res, next, error);
       return;
     }
-    this.quietUntil = 0;
     const now = Date.now();
     let stale: DecodedEntry | undefined;
     let hitForMiss = false;
@@ -391,11 +390,10 @@ export class CacheEngine {
 
   /** Takes the fill lock and reads the invalidation generation in one go (two commands, sent together). */
   private async lockAndGeneration(hash: string, token: string): Promise<[boolean, number]> {
-    const timeout = this.cfg.timeout;
     try {
       const [lock, generation] = await Promise.all([
-        withDeadline(this.client.set(this.lockKey(hash), token, 'PX', this.cfg.lockTimeout, 'NX'), timeout),
-        withDeadline(this.client.get(this.generationKey), timeout),
+        this.call(() => this.client.set(this.lockKey(hash), token, 'PX', this.cfg.lockTimeout, 'NX')),
+        this.call(() => this.client.get(this.generationKey)),
       ]);
       return [lock === 'OK', parseGeneration(generation)];
     } catch (error) {
@@ -406,7 +404,7 @@ export class CacheEngine {
 
   private async readGeneration(): Promise<number> {
     try {
-      return parseGeneration(await withDeadline(this.client.get(this.generationKey), this.cfg.timeout));
+      return parseGeneration(await this.call(() => this.client.get(this.generationKey)));
     } catch (error) {
       this.redisFailed(error, 'generation');
       return NO_GENERATION;
@@ -428,10 +426,7 @@ export class CacheEngine {
       delay = Math.min(delay * 2, 100);
       let replies: [Error | null, unknown][] | null;
       try {
-        replies = await withDeadline(
-          this.client.pipeline().exists(lockKey).getBuffer(entryKey).exec(),
-          this.cfg.timeout,
-        );
+        replies = await this.call(() => this.client.pipeline().exists(lockKey).getBuffer(entryKey).exec());
       } catch (error) {
         this.redisFailed(error, 'wait');
         return undefined;
@@ -499,6 +494,8 @@ export class CacheEngine {
   }
 
   redisFailed(error: unknown, operation: string): void {
+    // A call refused without asking Redis (known to be unreachable) was already counted when it failed.
+    if (error instanceof RedisUnavailableError) return;
     this.counters.errors++;
     this.report(error, `responseCache ${operation}`);
   }

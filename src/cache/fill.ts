@@ -3,7 +3,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Request, Response } from 'express';
-import { withDeadline } from '../redis/index.js';
 import type { ResponseCapture } from './capture.js';
 import { CACHE_NAME, NO_GENERATION } from './constants.js';
 import type { CacheEngine, Flight } from './engine.js';
@@ -235,14 +234,12 @@ export class Fill {
       return;
     }
     const px = verdict.ttl + Math.max(swr, sie);
-    const timeout = cfg.timeout;
     try {
       if (tags.length > 0) {
         const added = await Promise.all(
           tags.map((tag) =>
-            withDeadline(
+            engine.call(() =>
               engine.tagAdd(engine.tagKeys(tag), [this.hash, px, generation, engine.tagMargin]),
-              timeout,
             ),
           ),
         );
@@ -256,12 +253,11 @@ export class Fill {
           return;
         }
       }
-      const stored = await withDeadline(
+      const stored = await engine.call(() =>
         engine.entryPut(
           [engine.entryKey(this.hash), engine.lockKey(this.hash)],
           [packed, px, tags.length > 0 ? generation : -1, this.options.token ?? ''],
         ),
-        timeout,
       );
       if (stored === 1) engine.counters.stored++;
       this.finish(stored === 1 ? packed : undefined);
@@ -305,13 +301,14 @@ export class Fill {
     const token = this.options.token;
     if (token === undefined && !marker) return;
     const engine = this.engine;
-    withDeadline(
-      engine.lockRelease(
-        [engine.lockKey(this.hash), engine.entryKey(this.hash)],
-        [token ?? '', marker ? MARKER_VALUE : '', engine.markerTtl],
-      ),
-      engine.cfg.timeout,
-    ).catch((error: unknown) => engine.redisFailed(error, 'unlock'));
+    engine
+      .call(() =>
+        engine.lockRelease(
+          [engine.lockKey(this.hash), engine.entryKey(this.hash)],
+          [token ?? '', marker ? MARKER_VALUE : '', engine.markerTtl],
+        ),
+      )
+      .catch((error: unknown) => engine.redisFailed(error, 'unlock'));
   }
 
   private finish(shared: Buffer | undefined): void {

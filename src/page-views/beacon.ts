@@ -1,6 +1,6 @@
 // The two endpoints of time on page: GET <beaconPath>.js serves the script with a fresh token, POST <beaconPath> stores a beacon.
 import type { Request, Response } from 'express';
-import { type RedisErrorReporter, withDeadline } from '../redis/index.js';
+import { callRedis, type RedisErrorReporter } from '../redis/index.js';
 import { servedScript } from './client-script.js';
 import type { PageViewKeys } from './keys.js';
 import type { ResolvedPageViewsConfig } from './options.js';
@@ -57,7 +57,7 @@ export function createBeaconEndpoints(
     }
     let added: number;
     try {
-      added = await withDeadline(store(timeKeys, args), config.timeoutMs);
+      added = await callRedis(config.redis, config.timeoutMs, () => store(timeKeys, args));
     } catch (error) {
       report(error, 'pageViews beacon');
       if (config.onRedisError === 'fail-closed') return reply(res, 503, 'beacon not stored');

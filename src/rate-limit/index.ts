@@ -4,9 +4,9 @@ import {
   assertNotInRequestHandler,
   buildKey,
   ConfigError,
+  callRedis,
   createErrorReporter,
   keyPart,
-  withDeadline,
 } from '../redis/index.js';
 import { type HeaderWriter, headerWriter } from './headers.js';
 import { type RateLimitOptions, type ResolvedRateLimit, resolveRateLimitOptions } from './options.js';
@@ -74,7 +74,7 @@ export function rateLimit(options: RateLimitOptions): RateLimiter {
 }
 
 function createLimiter(config: ResolvedRateLimit): RateLimiter {
-  const { rules, scriptOrder, onRedisError, timeoutMs, skip, cost, key: keyOf } = config;
+  const { rules, scriptOrder, onRedisError, timeoutMs, skip, cost, key: keyOf, redis } = config;
   const log = createSlidingLog(
     config.redis,
     scriptOrder.map((i) => rules[i] as (typeof rules)[number]),
@@ -100,7 +100,7 @@ function createLimiter(config: ResolvedRateLimit): RateLimiter {
   let proxyCheck = config.defaultKey;
 
   const decide = async (stored: string, units: number, record: boolean): Promise<RateLimitInfo> => {
-    const reply = await withDeadline(log.hit(keyHead + stored + keyTail, units, record), timeoutMs);
+    const reply = await callRedis(redis, timeoutMs, () => log.hit(keyHead + stored + keyTail, units, record));
     return toInfo(reply, stored, units);
   };
 
@@ -240,7 +240,7 @@ function createLimiter(config: ResolvedRateLimit): RateLimiter {
     return info;
   };
   limiter.reset = async (key) => {
-    const deleted = await withDeadline(config.redis.del(keyHead + adminKey(key) + keyTail), timeoutMs);
+    const deleted = await callRedis(redis, timeoutMs, () => redis.del(keyHead + adminKey(key) + keyTail));
     return deleted > 0;
   };
   limiter.stats = async ({ top = 10 } = {}) => {

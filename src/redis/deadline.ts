@@ -1,7 +1,8 @@
 // Bounds how long a request may wait for Redis, so a paused or unreachable server never hangs a request.
+import { ReplyError } from 'ioredis';
 import { clientCommandTimeout, type RedisClient } from './client.js';
 import { parseDuration } from './duration.js';
-import { RedisTimeoutError } from './errors.js';
+import { RedisTimeoutError, RedisUnavailableError } from './errors.js';
 
 /** Default deadline for one Redis call made on a request's behalf, when the client sets no `commandTimeout`. */
 export const DEFAULT_REDIS_TIMEOUT_MS = 1_000;
@@ -43,6 +44,64 @@ export function withDeadline<T>(promise: Promise<T>, timeoutMs: number): Promise
       },
       (error: unknown) => {
         clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** After a failed probe, calls fail at once this long before the next one may probe Redis. */
+const PROBE_INTERVAL_MS = 100;
+
+interface Failing {
+  /** A call is out probing Redis. */
+  probing: boolean;
+  /** No call probes before this time (ms). */
+  probeAfter: number;
+}
+
+/**
+ * Clients whose last call timed out or lost its connection. Keyed by the client (a weak map: a closed client is
+ * forgotten) and shared by every middleware on it, so a request that passes a session, a rate limit and a
+ * cache waits for one timeout during an outage, not one per middleware.
+ */
+const failing = new WeakMap<RedisClient, Failing>();
+
+function markFailing(client: RedisClient): void {
+  failing.set(client, { probing: false, probeAfter: Date.now() + PROBE_INTERVAL_MS });
+}
+
+/**
+ * Runs `call` (one Redis command, script or pipeline issued for a request) within `timeoutMs`, like
+ * {@link withDeadline}, and shares what it learns with every middleware on the client. After a timeout, or a
+ * failure that is not a reply from Redis (a lost connection), calls reject at once with
+ * `RedisUnavailableError` without being sent, except one probe at a time (at most one per 100 ms) that tries
+ * Redis; the first answer from Redis (a result or an error reply) ends that.
+ */
+export function callRedis<T>(client: RedisClient, timeoutMs: number, call: () => Promise<T>): Promise<T> {
+  const state = failing.get(client);
+  if (state !== undefined) {
+    if (state.probing || Date.now() < state.probeAfter) return Promise.reject(new RedisUnavailableError());
+    state.probing = true;
+  }
+  return new Promise<T>((resolve, reject) => {
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            markFailing(client);
+            reject(new RedisTimeoutError(timeoutMs));
+          }, timeoutMs)
+        : undefined;
+    call().then(
+      (value) => {
+        if (timer !== undefined) clearTimeout(timer);
+        if (state !== undefined || failing.has(client)) failing.delete(client);
+        resolve(value);
+      },
+      (error: unknown) => {
+        if (timer !== undefined) clearTimeout(timer);
+        if (error instanceof ReplyError) failing.delete(client);
+        else markFailing(client);
         reject(error);
       },
     );

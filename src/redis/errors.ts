@@ -25,6 +25,19 @@ export class RedisTimeoutError extends Error {
 }
 
 /**
+ * Raised without asking Redis while a call on the same client that timed out or lost its connection has not
+ * yet been followed by an answer from Redis: requests fail at once instead of each waiting for a timeout.
+ */
+export class RedisUnavailableError extends Error {
+  override readonly name = 'RedisUnavailableError';
+  readonly code = 'ERR_REDIS_UNAVAILABLE';
+
+  constructor() {
+    super('Redis is not answering; another call is checking whether it is back');
+  }
+}
+
+/**
  * What a middleware does when Redis fails or times out: `'fail-open'` lets the request through without the
  * middleware's effect, `'fail-closed'` refuses it. Each middleware documents its default.
  */

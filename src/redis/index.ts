@@ -1,6 +1,11 @@
 // The shared Redis layer: what every middleware folder imports (and nothing imports from another middleware).
 export { assertRedisClient, clientCommandTimeout, isCluster, type RedisClient } from './client.js';
-export { DEFAULT_REDIS_TIMEOUT_MS, resolveTimeout, withDeadline } from './deadline.js';
+export {
+  callRedis,
+  DEFAULT_REDIS_TIMEOUT_MS,
+  resolveTimeout,
+  withDeadline,
+} from './deadline.js';
 export { type Duration, parseDuration } from './duration.js';
 export {
   ConfigError,
@@ -11,6 +16,7 @@ export {
   type RedisErrorPolicy,
   type RedisErrorReporter,
   RedisTimeoutError,
+  RedisUnavailableError,
 } from './errors.js';
 export { buildKey, hashTag, keyPart, sha256, validatePrefix } from './keys.js';
 export {

@@ -1,5 +1,5 @@
 // Redis operations on sessions: key names, and each script call bounded by the middleware's deadline.
-import { hashTag, registerScript, type ScriptArg, type ScriptRunner, withDeadline } from '../redis/index.js';
+import { callRedis, hashTag, registerScript, type ScriptArg, type ScriptRunner } from '../redis/index.js';
 import type { SessionConfig } from './options.js';
 import {
   SESSION_CREATE,
@@ -86,7 +86,7 @@ export class SessionStore {
 
   /** Loads a session and slides its idle timeout: the one Redis call of a read-only request. */
   async read(key: string): Promise<ReadResult | null> {
-    const reply = await this.#bounded(this.#read([key], this.#readArgs));
+    const reply = await this.#bounded(() => this.#read([key], this.#readArgs));
     if (reply === null) return null;
     return { ttlMs: Number(reply[0]), touched: Number(reply[1]) === 1, fields: reply[2] };
   }
@@ -99,7 +99,7 @@ export class SessionStore {
     pairs: readonly string[],
   ): Promise<CreateResult | null> {
     const c = this.#config;
-    const reply = await this.#bounded(
+    const reply = await this.#bounded(() =>
       this.#create([key], [c.idleMs, c.absoluteMs, created, absolute, ...pairs]),
     );
     return reply === null ? null : createResult(reply);
@@ -107,7 +107,7 @@ export class SessionStore {
 
   /** Writes changed fields if the session still exists. False when it is gone. */
   async update(key: string, pairs: readonly string[], deletions: readonly string[]): Promise<boolean> {
-    const reply = await this.#bounded(this.#update([key], [pairs.length / 2, ...pairs, ...deletions]));
+    const reply = await this.#bounded(() => this.#update([key], [pairs.length / 2, ...pairs, ...deletions]));
     return reply === 1;
   }
 
@@ -126,7 +126,7 @@ export class SessionStore {
     const c = this.#config;
     const tag = at.tag as string;
     const drop = replaces === undefined ? 0 : mustExist ? 2 : 1;
-    const reply = await this.#bounded(
+    const reply = await this.#bounded(() =>
       this.#join(
         [at.key, this.indexKey(tag), replaces?.key ?? at.key],
         [
@@ -152,16 +152,17 @@ export class SessionStore {
    * True when a session was ended.
    */
   async end(at: SessionLocation, userId = ''): Promise<boolean> {
-    if (at.tag === undefined) {
-      return (await this.#bounded(this.#config.redis.del(at.key))) === 1;
+    const tag = at.tag;
+    if (tag === undefined) {
+      return (await this.#bounded(() => this.#config.redis.del(at.key))) === 1;
     }
-    const reply = await this.#bounded(this.#drop([at.key, this.indexKey(at.tag)], [at.handle, userId]));
+    const reply = await this.#bounded(() => this.#drop([at.key, this.indexKey(tag)], [at.handle, userId]));
     return reply === 1;
   }
 
   /** The live sessions of `userId` under one user tag. */
   async list(tag: string, userId: string): Promise<ListedSession[]> {
-    const reply = await this.#bounded(this.#list([this.indexKey(tag)], [userId]));
+    const reply = await this.#bounded(() => this.#list([this.indexKey(tag)], [userId]));
     const now = Number(reply[0]);
     const sessions: ListedSession[] = [];
     for (let i = 1; i + 5 < reply.length; i += 6) {
@@ -179,11 +180,11 @@ export class SessionStore {
 
   /** Ends every session of `userId` under one user tag except `keep`. Returns how many ended. */
   revokeAll(tag: string, userId: string, keep: string): Promise<number> {
-    return this.#bounded(this.#revokeAll([this.indexKey(tag)], [userId, keep]));
+    return this.#bounded(() => this.#revokeAll([this.indexKey(tag)], [userId, keep]));
   }
 
-  #bounded<T>(promise: Promise<T>): Promise<T> {
-    return withDeadline(promise, this.#config.timeoutMs);
+  #bounded<T>(call: () => Promise<T>): Promise<T> {
+    return callRedis(this.#config.redis, this.#config.timeoutMs, call);
   }
 }
 

@@ -60,7 +60,7 @@ describe('when Redis is paused', () => {
       expect(res.status).toBe(200);
       expect(res.text).toBe('render 2');
       expect(res.headers['cache-status']).toBe('express-redis-kit; fwd=miss; detail=redis-error');
-      // During the next second the cache does not wait for Redis again: requests go straight to the handler.
+      // Redis is known to be unreachable now: the next requests go straight to the handler, without waiting.
       const quick = await Promise.all(Array.from({ length: 5 }, () => request(t.app).get('/page')));
       expect(quick.every((r) => r.status === 200)).toBe(true);
       expect(t.renders()).toBe(7);

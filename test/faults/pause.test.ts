@@ -1,5 +1,6 @@
-// Redis frozen with SIGSTOP for 5 s under load: every request completes within the command timeout for each
-// Redis call on its path, plus a small margin; nothing hangs, nothing is rejected unhandled, all works after.
+// Redis frozen with SIGSTOP for 5 s under load: every request completes within one command timeout plus a
+// small margin, however many middlewares on its path use Redis; nothing hangs, nothing is rejected unhandled,
+// all works after.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FullStack, fullStackApp } from '../helpers/full-stack.js';
@@ -73,9 +74,10 @@ afterAll(async () => {
 });
 
 /**
- * Each kind of request, and how many Redis calls it waits for one after the other (each bounded by the
- * command timeout): a new visitor's page needs none; one middleware per request needs one; a request with a
- * session cookie through the rate limiter needs two (the session read, then the limiter).
+ * Each kind of request, and how many Redis calls it makes one after the other: a new visitor's page needs
+ * none; one middleware per request needs one; a request with a session cookie through the rate limiter needs
+ * two (the session read, then the limiter). Once one call has timed out, the client's next calls fail at once,
+ * so any request that needs Redis waits for one timeout at most.
  */
 const KINDS = {
   home: { steps: 0, path: '/' },
@@ -108,7 +110,7 @@ async function send(kind: Kind, target: Target): Promise<Answer> {
 }
 
 describe('Redis paused (SIGSTOP) for 5 s under load', () => {
-  it('answers every request within the command timeout per Redis call on its path, plus a margin', async () => {
+  it('answers every request within one command timeout plus a margin, however many Redis calls it makes', async () => {
     const load = loadLoop(10, (w, i) =>
       send(KIND_NAMES[(w * 3 + i) % KIND_NAMES.length] as Kind, targets[(w + i) % 2] as Target),
     );
@@ -124,7 +126,7 @@ describe('Redis paused (SIGSTOP) for 5 s under load', () => {
     const late = answers
       .filter((a) => {
         const steps = KINDS[tagOf.get(a)?.kind as Kind].steps;
-        return a.ms > steps * COMMAND_TIMEOUT_MS + MARGIN_MS;
+        return a.ms > Math.min(steps, 1) * COMMAND_TIMEOUT_MS + MARGIN_MS;
       })
       .map((a) => `${tagOf.get(a)?.target.name} ${tagOf.get(a)?.kind} took ${Math.round(a.ms)} ms`);
     expect(late).toEqual([]);

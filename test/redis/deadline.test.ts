@@ -1,8 +1,10 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  callRedis,
   DEFAULT_REDIS_TIMEOUT_MS,
   RedisTimeoutError,
+  RedisUnavailableError,
   resolveTimeout,
   withDeadline,
 } from '../../src/redis/index.js';
@@ -64,5 +66,57 @@ describe('withDeadline against a paused redis-server', () => {
     await c.set('deadline-key', 'v');
     expect(await withDeadline(c.get('deadline-key'), 1_000)).toBe('v');
     expect(await withDeadline(c.get('deadline-key'), 0)).toBe('v');
+  });
+});
+
+describe('callRedis', () => {
+  it('after a timeout, sends one probe at a time and fails the other calls at once, until Redis answers', async () => {
+    const c = client();
+    const other = client();
+    await Promise.all([c.ping(), other.ping()]);
+    let sent = 0;
+    const get = () => {
+      sent += 1;
+      return c.get('breaker-key');
+    };
+    server.pause();
+    try {
+      const first = await callRedis(c, 200, get).catch((e: unknown) => e);
+      expect(first).toBeInstanceOf(RedisTimeoutError);
+      // Right after the failure, calls fail at once and are not sent.
+      expect(await callRedis(c, 200, get).catch((e: unknown) => e)).toBeInstanceOf(RedisUnavailableError);
+      expect(sent).toBe(1);
+      // A little later one call probes Redis (and waits); calls made meanwhile fail at once.
+      await new Promise((r) => setTimeout(r, 150));
+      const probe = callRedis(c, 200, get).catch((e: unknown) => e);
+      const started = Date.now();
+      const meanwhile = await callRedis(c, 200, get).catch((e: unknown) => e);
+      expect(meanwhile).toBeInstanceOf(RedisUnavailableError);
+      expect(Date.now() - started).toBeLessThan(50);
+      expect(await probe).toBeInstanceOf(RedisTimeoutError);
+      expect(sent).toBe(2);
+      // Another client has its own state: it still tries (and times out).
+      expect(await callRedis(other, 100, () => other.get('k')).catch((e: unknown) => e)).toBeInstanceOf(
+        RedisTimeoutError,
+      );
+    } finally {
+      server.resume();
+    }
+    await c.set('breaker-key', 'back');
+    await new Promise((r) => setTimeout(r, 150));
+    // Redis is back: the next call is the probe, succeeds, and the client is healthy again.
+    expect(await callRedis(c, 1_000, get)).toBe('back');
+    expect(await callRedis(c, 1_000, get)).toBe('back');
+    expect(sent).toBe(4);
+  });
+
+  it('is not tripped by an error reply from Redis', async () => {
+    const c = client();
+    await c.set('breaker-string', 'x');
+    const wrongType = await callRedis(c, 1_000, () => c.lpush('breaker-string', 'y')).catch(
+      (e: unknown) => e,
+    );
+    expect((wrongType as Error).message).toMatch(/WRONGTYPE/);
+    expect(await callRedis(c, 1_000, () => c.get('breaker-string'))).toBe('x');
   });
 });

@@ -52,12 +52,14 @@ function build(express: typeof express5, onRedisError: 'fail-closed' | 'anonymou
 }
 
 /** Runs `action` while the server is frozen (SIGSTOP), then thaws it. */
+/** Runs `action` with Redis frozen, then thaws it and waits until the client may probe Redis again (100 ms). */
 async function whilePaused<T>(action: () => Promise<T>): Promise<T> {
   server.pause();
   try {
     return await action();
   } finally {
     server.resume();
+    await new Promise((resolve) => setTimeout(resolve, 150));
   }
 }
 
