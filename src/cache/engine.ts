@@ -5,11 +5,12 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NextFunction, Request, Response } from 'express';
 import {
-  callRedis,
   createErrorReporter,
   hashTag,
+  type RedisCaller,
   type RedisErrorReporter,
   RedisUnavailableError,
+  redisCaller,
   registerScript,
   type ScriptRunner,
 } from '../redis/index.js';
@@ -50,6 +51,7 @@ export class CacheEngine {
   readonly cfg: ResolvedCacheConfig;
   readonly client: ResolvedCacheConfig['client'];
   readonly report: RedisErrorReporter;
+  private readonly caller: RedisCaller;
   readonly entryPut: ScriptRunner<number>;
   readonly lockRelease: ScriptRunner<number>;
   readonly tagAdd: ScriptRunner<number>;
@@ -89,6 +91,7 @@ export class CacheEngine {
     this.cfg = cfg;
     this.client = cfg.client;
     this.report = createErrorReporter(cfg.logger);
+    this.caller = redisCaller(cfg.client, cfg.timeout);
     this.entryPut = registerScript(cfg.client, ENTRY_PUT);
     this.lockRelease = registerScript(cfg.client, LOCK_RELEASE);
     this.tagAdd = registerScript(cfg.client, TAG_ADD);
@@ -129,7 +132,7 @@ export class CacheEngine {
    * (from every middleware) fail at once for a moment, so an outage costs one timeout, not one per request.
    */
   call<T>(run: () => Promise<T>): Promise<T> {
-    return callRedis(this.client, this.cfg.timeout, run);
+    return this.caller.call(run);
   }
 
   nextToken(): string {

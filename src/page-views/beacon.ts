@@ -1,6 +1,6 @@
 // The two endpoints of time on page: GET <beaconPath>.js serves the script with a fresh token, POST <beaconPath> stores a beacon.
 import type { Request, Response } from 'express';
-import { callRedis, type RedisErrorReporter } from '../redis/index.js';
+import { type RedisErrorReporter, redisCaller } from '../redis/index.js';
 import { servedScript } from './client-script.js';
 import type { PageViewKeys } from './keys.js';
 import type { ResolvedPageViewsConfig } from './options.js';
@@ -29,6 +29,7 @@ export function createBeaconEndpoints(
   report: RedisErrorReporter,
 ): BeaconEndpoints {
   const { beaconPath, clock, granularities, maxTimeOnPageMs, tokenTtlMs, retentionMs } = config;
+  const caller = redisCaller(config.redis, config.timeoutMs);
 
   const storeBeacon = async (req: Request, res: Response): Promise<void> => {
     const type = req.headers['content-type'];
@@ -57,7 +58,7 @@ export function createBeaconEndpoints(
     }
     let added: number;
     try {
-      added = await callRedis(config.redis, config.timeoutMs, () => store(timeKeys, args));
+      added = await caller.call(() => store(timeKeys, args));
     } catch (error) {
       report(error, 'pageViews beacon');
       if (config.onRedisError === 'fail-closed') return reply(res, 503, 'beacon not stored');

@@ -4,9 +4,9 @@ import {
   assertNotInRequestHandler,
   buildKey,
   ConfigError,
-  callRedis,
   createErrorReporter,
   keyPart,
+  redisCaller,
 } from '../redis/index.js';
 import { type HeaderWriter, headerWriter } from './headers.js';
 import { type RateLimitOptions, type ResolvedRateLimit, resolveRateLimitOptions } from './options.js';
@@ -99,8 +99,9 @@ function createLimiter(config: ResolvedRateLimit): RateLimiter {
     : undefined;
   let proxyCheck = config.defaultKey;
 
+  const caller = redisCaller(redis, timeoutMs);
   const decide = async (stored: string, units: number, record: boolean): Promise<RateLimitInfo> => {
-    const reply = await callRedis(redis, timeoutMs, () => log.hit(keyHead + stored + keyTail, units, record));
+    const reply = await caller.call(() => log.hit(keyHead + stored + keyTail, units, record));
     return toInfo(reply, stored, units);
   };
 
@@ -240,7 +241,7 @@ function createLimiter(config: ResolvedRateLimit): RateLimiter {
     return info;
   };
   limiter.reset = async (key) => {
-    const deleted = await callRedis(redis, timeoutMs, () => redis.del(keyHead + adminKey(key) + keyTail));
+    const deleted = await caller.call(() => redis.del(keyHead + adminKey(key) + keyTail));
     return deleted > 0;
   };
   limiter.stats = async ({ top = 10 } = {}) => {

@@ -71,39 +71,114 @@ function markFailing(client: RedisClient): void {
   failing.set(client, { probing: false, probeAfter: Date.now() + PROBE_INTERVAL_MS });
 }
 
+/** A Redis call in flight: how it ends if its deadline passes first. */
+interface Pending {
+  deadline: number;
+  settled: boolean;
+  reject: (error: unknown) => void;
+}
+
 /**
- * Runs `call` (one Redis command, script or pipeline issued for a request) within `timeoutMs`, like
- * {@link withDeadline}, and shares what it learns with every middleware on the client. After a timeout, or a
- * failure that is not a reply from Redis (a lost connection), calls reject at once with
+ * The deadlines of one caller. Every call gets the same timeout, so deadlines expire in the order the calls
+ * were made: one timer for the oldest call serves them all, instead of a timer set and cleared per call.
+ */
+class DeadlineQueue {
+  readonly #timeoutMs: number;
+  readonly #onExpire: (pending: Pending) => void;
+  #entries: Pending[] = [];
+  #head = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(timeoutMs: number, onExpire: (pending: Pending) => void) {
+    this.#timeoutMs = timeoutMs;
+    this.#onExpire = onExpire;
+  }
+
+  add(pending: Pending): void {
+    pending.deadline = Date.now() + this.#timeoutMs;
+    this.#entries.push(pending);
+    if (this.#timer === undefined) this.#arm(this.#timeoutMs);
+  }
+
+  #arm(ms: number): void {
+    this.#timer = setTimeout(this.#expire, ms);
+    this.#timer.unref();
+  }
+
+  readonly #expire = (): void => {
+    this.#timer = undefined;
+    const now = Date.now();
+    const entries = this.#entries;
+    while (this.#head < entries.length) {
+      const pending = entries[this.#head] as Pending;
+      if (!pending.settled) {
+        if (pending.deadline > now) break;
+        pending.settled = true;
+        this.#onExpire(pending);
+      }
+      this.#head++;
+    }
+    if (this.#head === entries.length) {
+      this.#entries = [];
+      this.#head = 0;
+      return;
+    }
+    if (this.#head > 1024) {
+      this.#entries = entries.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#arm(Math.max(1, (this.#entries[this.#head] as Pending).deadline - now));
+  };
+}
+
+/** Makes the Redis calls of one middleware: each bounded by `timeoutMs`, and aware of the client's outages. */
+export interface RedisCaller {
+  call<T>(run: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * A caller for a middleware's calls on `client`, each within `timeoutMs` (0: the client's own
+ * `commandTimeout` bounds them). It shares what it learns with every middleware on the client: after a
+ * timeout, or a failure that is not a reply from Redis (a lost connection), calls reject at once with
  * `RedisUnavailableError` without being sent, except one probe at a time (at most one per 100 ms) that tries
  * Redis; the first answer from Redis (a result or an error reply) ends that.
  */
-export function callRedis<T>(client: RedisClient, timeoutMs: number, call: () => Promise<T>): Promise<T> {
-  const state = failing.get(client);
-  if (state !== undefined) {
-    if (state.probing || Date.now() < state.probeAfter) return Promise.reject(new RedisUnavailableError());
-    state.probing = true;
-  }
-  return new Promise<T>((resolve, reject) => {
-    const timer =
-      timeoutMs > 0
-        ? setTimeout(() => {
-            markFailing(client);
-            reject(new RedisTimeoutError(timeoutMs));
-          }, timeoutMs)
-        : undefined;
-    call().then(
-      (value) => {
-        if (timer !== undefined) clearTimeout(timer);
-        if (state !== undefined || failing.has(client)) failing.delete(client);
-        resolve(value);
-      },
-      (error: unknown) => {
-        if (timer !== undefined) clearTimeout(timer);
-        if (error instanceof ReplyError) failing.delete(client);
-        else markFailing(client);
-        reject(error);
-      },
-    );
-  });
+export function redisCaller(client: RedisClient, timeoutMs: number): RedisCaller {
+  const deadlines =
+    timeoutMs > 0
+      ? new DeadlineQueue(timeoutMs, (pending) => {
+          markFailing(client);
+          pending.reject(new RedisTimeoutError(timeoutMs));
+        })
+      : undefined;
+  return {
+    call<T>(run: () => Promise<T>): Promise<T> {
+      const state = failing.get(client);
+      if (state !== undefined) {
+        if (state.probing || Date.now() < state.probeAfter)
+          return Promise.reject(new RedisUnavailableError());
+        state.probing = true;
+      }
+      return new Promise<T>((resolve, reject) => {
+        const pending: Pending = { deadline: 0, settled: false, reject };
+        deadlines?.add(pending);
+        run().then(
+          (value) => {
+            // Even an answer that came too late shows Redis is back.
+            if (state !== undefined || failing.has(client)) failing.delete(client);
+            if (pending.settled) return;
+            pending.settled = true;
+            resolve(value);
+          },
+          (error: unknown) => {
+            if (pending.settled) return;
+            pending.settled = true;
+            if (error instanceof ReplyError) failing.delete(client);
+            else markFailing(client);
+            reject(error);
+          },
+        );
+      });
+    },
+  };
 }

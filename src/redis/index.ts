@@ -1,8 +1,9 @@
 // The shared Redis layer: what every middleware folder imports (and nothing imports from another middleware).
 export { assertRedisClient, clientCommandTimeout, isCluster, type RedisClient } from './client.js';
 export {
-  callRedis,
   DEFAULT_REDIS_TIMEOUT_MS,
+  type RedisCaller,
+  redisCaller,
   resolveTimeout,
   withDeadline,
 } from './deadline.js';

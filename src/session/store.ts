@@ -1,5 +1,12 @@
 // Redis operations on sessions: key names, and each script call bounded by the middleware's deadline.
-import { callRedis, hashTag, registerScript, type ScriptArg, type ScriptRunner } from '../redis/index.js';
+import {
+  hashTag,
+  type RedisCaller,
+  redisCaller,
+  registerScript,
+  type ScriptArg,
+  type ScriptRunner,
+} from '../redis/index.js';
 import type { SessionConfig } from './options.js';
 import {
   SESSION_CREATE,
@@ -58,6 +65,7 @@ export class SessionStore {
   readonly #revokeAll: Runner<typeof SESSION_REVOKE_ALL>;
   /** Precomputed ARGV heads. */
   readonly #readArgs: readonly ScriptArg[];
+  readonly #caller: RedisCaller;
 
   constructor(config: SessionConfig) {
     this.#config = config;
@@ -70,6 +78,7 @@ export class SessionStore {
     this.#list = registerScript(redis, SESSION_LIST);
     this.#revokeAll = registerScript(redis, SESSION_REVOKE_ALL);
     this.#readArgs = [config.idleMs, config.touchAfterMs];
+    this.#caller = redisCaller(redis, config.timeoutMs);
   }
 
   /** `sess:<handle>` for an anonymous session, `sess:{<tag>}:<handle>` for a signed-in one. */
@@ -184,7 +193,7 @@ export class SessionStore {
   }
 
   #bounded<T>(call: () => Promise<T>): Promise<T> {
-    return callRedis(this.#config.redis, this.#config.timeoutMs, call);
+    return this.#caller.call(call);
   }
 }
 

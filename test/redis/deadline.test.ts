@@ -1,10 +1,10 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  callRedis,
   DEFAULT_REDIS_TIMEOUT_MS,
   RedisTimeoutError,
   RedisUnavailableError,
+  redisCaller,
   resolveTimeout,
   withDeadline,
 } from '../../src/redis/index.js';
@@ -69,7 +69,7 @@ describe('withDeadline against a paused redis-server', () => {
   });
 });
 
-describe('callRedis', () => {
+describe('redisCaller', () => {
   it('after a timeout, sends one probe at a time and fails the other calls at once, until Redis answers', async () => {
     const c = client();
     const other = client();
@@ -81,42 +81,75 @@ describe('callRedis', () => {
     };
     server.pause();
     try {
-      const first = await callRedis(c, 200, get).catch((e: unknown) => e);
+      const first = await redisCaller(c, 200)
+        .call(get)
+        .catch((e: unknown) => e);
       expect(first).toBeInstanceOf(RedisTimeoutError);
       // Right after the failure, calls fail at once and are not sent.
-      expect(await callRedis(c, 200, get).catch((e: unknown) => e)).toBeInstanceOf(RedisUnavailableError);
+      expect(
+        await redisCaller(c, 200)
+          .call(get)
+          .catch((e: unknown) => e),
+      ).toBeInstanceOf(RedisUnavailableError);
       expect(sent).toBe(1);
       // A little later one call probes Redis (and waits); calls made meanwhile fail at once.
       await new Promise((r) => setTimeout(r, 150));
-      const probe = callRedis(c, 200, get).catch((e: unknown) => e);
+      const probe = redisCaller(c, 200)
+        .call(get)
+        .catch((e: unknown) => e);
       const started = Date.now();
-      const meanwhile = await callRedis(c, 200, get).catch((e: unknown) => e);
+      const meanwhile = await redisCaller(c, 200)
+        .call(get)
+        .catch((e: unknown) => e);
       expect(meanwhile).toBeInstanceOf(RedisUnavailableError);
       expect(Date.now() - started).toBeLessThan(50);
       expect(await probe).toBeInstanceOf(RedisTimeoutError);
       expect(sent).toBe(2);
       // Another client has its own state: it still tries (and times out).
-      expect(await callRedis(other, 100, () => other.get('k')).catch((e: unknown) => e)).toBeInstanceOf(
-        RedisTimeoutError,
-      );
+      expect(
+        await redisCaller(other, 100)
+          .call(() => other.get('k'))
+          .catch((e: unknown) => e),
+      ).toBeInstanceOf(RedisTimeoutError);
     } finally {
       server.resume();
     }
     await c.set('breaker-key', 'back');
     await new Promise((r) => setTimeout(r, 150));
     // Redis is back: the next call is the probe, succeeds, and the client is healthy again.
-    expect(await callRedis(c, 1_000, get)).toBe('back');
-    expect(await callRedis(c, 1_000, get)).toBe('back');
+    expect(await redisCaller(c, 1_000).call(get)).toBe('back');
+    expect(await redisCaller(c, 1_000).call(get)).toBe('back');
     expect(sent).toBe(4);
+  });
+
+  it('gives each call its own deadline, from one timer per caller', async () => {
+    const c = client();
+    await c.ping();
+    const caller = redisCaller(c, 200);
+    server.pause();
+    try {
+      const startA = Date.now();
+      const a = caller.call(() => c.get('a')).catch(() => Date.now() - startA);
+      await new Promise((r) => setTimeout(r, 100));
+      const startB = Date.now();
+      const b = caller.call(() => c.get('b')).catch(() => Date.now() - startB);
+      const [waitedA, waitedB] = await Promise.all([a, b]);
+      for (const waited of [waitedA, waitedB]) {
+        expect(waited).toBeGreaterThanOrEqual(190);
+        expect(waited).toBeLessThan(450);
+      }
+    } finally {
+      server.resume();
+    }
   });
 
   it('is not tripped by an error reply from Redis', async () => {
     const c = client();
     await c.set('breaker-string', 'x');
-    const wrongType = await callRedis(c, 1_000, () => c.lpush('breaker-string', 'y')).catch(
-      (e: unknown) => e,
-    );
+    const wrongType = await redisCaller(c, 1_000)
+      .call(() => c.lpush('breaker-string', 'y'))
+      .catch((e: unknown) => e);
     expect((wrongType as Error).message).toMatch(/WRONGTYPE/);
-    expect(await callRedis(c, 1_000, () => c.get('breaker-string'))).toBe('x');
+    expect(await redisCaller(c, 1_000).call(() => c.get('breaker-string'))).toBe('x');
   });
 });
