@@ -26,6 +26,8 @@ const CHUNKS_PER_PIPELINE = 16;
 export const LIVE_TOP_ROUTES = 20;
 /** Visitor hashes computed between two yields to the event loop, so a large flush never stalls requests. */
 const HASHES_PER_SLICE = 2_000;
+/** Visitor hashes kept per period salt between flushes; a visitor seen again needs no new hash. */
+const HASHES_KEPT_PER_SALT = 20_000;
 /** Route names outlive the longest counter that may refer to them. */
 const NAME_EXTRA_MS = 400 * 86_400_000;
 
@@ -69,6 +71,11 @@ export class Collector {
   private pending: PendingItem[] = [];
   private confirmed: string[] = [];
   private readonly salts = new Map<string, { salt: string; until: number }>();
+  /**
+   * Per period salt, visitor → hash, kept across flushes (bounded): most visitors come back within a period,
+   * and hashing is most of a flush's work. Only in memory, like the visitors of the current batch.
+   */
+  private readonly visitorHashes = new Map<string, Map<string, string>>();
   private readonly routeKeys = new Map<string, string>();
   private today: Map<string, RouteTally> | undefined;
   private day = '';
@@ -418,7 +425,9 @@ export class Collector {
     let work = 0;
 
     const builder = new ChunkBuilder(() => `${this.instance}.${(++this.chunkSeq).toString(36)}`);
-    const periodCaches = new Map<string, Map<string, string>>();
+    const periodCaches = this.visitorHashes;
+    // Salts of periods that are over are never asked for again: drop their hashes.
+    for (const saltKey of periodCaches.keys()) if (!this.salts.has(saltKey)) periodCaches.delete(saltKey);
     for (const [day, routes] of batch.days) {
       let dayViews = 0;
       for (const g of grans) {
@@ -428,7 +437,7 @@ export class Collector {
         const saltKey = this.keys.salt(g, period);
         const salt = this.salts.get(saltKey)?.salt as string;
         let cache = periodCaches.get(saltKey);
-        if (cache === undefined) {
+        if (cache === undefined || cache.size >= HASHES_KEPT_PER_SALT) {
           cache = new Map();
           periodCaches.set(saltKey, cache);
         }
