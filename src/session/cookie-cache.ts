@@ -8,9 +8,11 @@ export interface KnownCookie extends VerifiedCookie {
   readonly value: string;
   readonly handle: string;
   readonly tag: string | undefined;
+  /** The session's Redis key. */
+  readonly key: string;
 }
 
-/** How many verified cookies are remembered (about 250 bytes each). */
+/** How many verified cookies are remembered (about 300 bytes each). */
 const DEFAULT_MAX = 10_000;
 
 /**
@@ -20,10 +22,16 @@ const DEFAULT_MAX = 10_000;
 export class CookieCache {
   readonly #known = new Map<string, KnownCookie>();
   readonly #keys: readonly Buffer[];
+  readonly #keyOf: (handle: string, tag: string | undefined) => string;
   readonly #max: number;
 
-  constructor(keys: readonly Buffer[], max = DEFAULT_MAX) {
+  constructor(
+    keys: readonly Buffer[],
+    keyOf: (handle: string, tag: string | undefined) => string,
+    max = DEFAULT_MAX,
+  ) {
     this.#keys = keys;
+    this.#keyOf = keyOf;
     this.#max = max;
   }
 
@@ -32,12 +40,9 @@ export class CookieCache {
     if (known !== undefined) return known;
     const verified = verifyCookieValue(value, this.#keys);
     if (verified === undefined) return undefined;
-    const entry: KnownCookie = {
-      ...verified,
-      value,
-      handle: handleOf(verified.id),
-      tag: tagOfId(verified.id),
-    };
+    const handle = handleOf(verified.id);
+    const tag = tagOfId(verified.id);
+    const entry: KnownCookie = { ...verified, value, handle, tag, key: this.#keyOf(handle, tag) };
     if (this.#known.size >= this.#max) {
       const oldest = this.#known.keys().next().value;
       if (oldest !== undefined) this.#known.delete(oldest);

@@ -48,7 +48,7 @@ export function loadFields(fields: readonly string[], target: object, saved: Map
     } catch {
       continue;
     }
-    Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+    (target as Record<string, unknown>)[key] = value;
   }
   return meta;
 }

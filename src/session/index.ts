@@ -58,9 +58,9 @@ export function session(options: SessionOptions): SessionMiddleware {
     hooks: createResponseHooks(stateKey),
     warnedLateData: false,
   };
-  const { cookieName, signKeys, logger } = config;
+  const { cookieName, signKeys } = config;
   const { writeHead, end } = ctx.hooks;
-  const cookies = new CookieCache(signKeys);
+  const cookies = new CookieCache(signKeys, (handle, tag) => store.sessionKey(handle, tag));
   const verify = (value: string) => cookies.verify(value);
 
   function sessionMiddleware(req: Request, res: Response, next: NextFunction): void {
@@ -80,12 +80,7 @@ export function session(options: SessionOptions): SessionMiddleware {
       next();
       return;
     }
-    state.start(cookie, next).catch((error: unknown) => {
-      logger.error('A request handler threw after the session was loaded', {
-        source: 'session',
-        error: error instanceof Error ? error.message : String(error),
-      });
-    });
+    state.start(cookie, next);
   }
 
   return Object.assign(sessionMiddleware, createAdmin(config, store));

@@ -17,7 +17,7 @@ import {
 import { handleOf, newId, newUserSessionId, userTag } from './ids.js';
 import type { SessionConfig } from './options.js';
 import { SessionObject } from './session-object.js';
-import type { CreateResult, SessionLocation, SessionStore } from './store.js';
+import type { CreateResult, ReadReply, SessionLocation, SessionStore } from './store.js';
 
 /** What one middleware instance shares with its requests. */
 export interface SessionContext {
@@ -101,24 +101,36 @@ export class RequestSession {
     return this.id;
   }
 
-  /** Runs the load for a request that carried a valid cookie, then continues the chain. */
-  async start(cookie: KnownCookie, next: NextFunction): Promise<void> {
-    let failure: unknown;
-    let failed = false;
-    try {
-      await this.#load(cookie);
-    } catch (error) {
-      failed = true;
-      failure = error;
-    }
-    if (!failed) {
-      next();
-      return;
-    }
-    this.ctx.report(failure, 'session load');
+  /**
+   * Loads the session a valid cookie names, then continues the chain. Kept free of async functions: this is
+   * the one Redis round trip of a returning visitor, and each promise layer costs on every request.
+   */
+  start(cookie: KnownCookie, next: NextFunction): void {
+    this.hadCookie = true;
+    this.id = cookie.id;
+    // The cached cookie carries the session's location (key, handle, tag), computed once per cookie.
+    this.location = cookie;
+    // Signed with the current secret: the same value goes back out, without signing it again.
+    if (cookie.keyIndex === 0) this.#signed = cookie;
+    this.ctx.store
+      .read(cookie.key)
+      .then(
+        (reply) => this.#loaded(cookie, reply, next),
+        (error: unknown) => this.#loadFailed(error, next),
+      )
+      .catch((error: unknown) => {
+        this.ctx.config.logger.error('A request handler threw after the session was loaded', {
+          source: 'session',
+          error: error instanceof Error ? error.message : String(error),
+        });
+      });
+  }
+
+  #loadFailed(error: unknown, next: NextFunction): void {
+    this.ctx.report(error, 'session load');
     this.persist = false;
     if (this.ctx.config.onRedisError === 'fail-closed') {
-      next(storeError(failure, 'load the session'));
+      next(storeError(error, 'load the session'));
       return;
     }
     // 'anonymous': the request goes on with an empty session, nothing is written, the cookie is left alone.
@@ -126,46 +138,45 @@ export class RequestSession {
     next();
   }
 
-  async #load(cookie: KnownCookie): Promise<void> {
-    const { store, config } = this.ctx;
-    this.hadCookie = true;
-    const { id, tag, handle } = cookie;
-    // Signed with the current secret: the same value goes back out, without signing it again.
-    if (cookie.keyIndex === 0) this.#signed = { id, value: cookie.value };
-    const at: SessionLocation = { key: store.sessionKey(handle, tag), handle, tag };
-    this.id = id;
-    this.location = at;
-    const result = await store.read(at.key);
-    if (result === null) {
+  #loaded(cookie: KnownCookie, reply: ReadReply, next: NextFunction): void | Promise<void> {
+    if (reply === null) {
       // Expired, revoked or never existed: the visitor starts afresh, and the stale cookie is cleared.
       this.#forget(true);
+      next();
       return;
     }
+    const { config } = this.ctx;
     const saved = new Map<string, string>();
-    const meta = loadFields(result.fields, this.session, saved);
+    const meta = loadFields(reply[2], this.session, saved);
     if (config.bind !== undefined && meta['@b'] !== undefined && meta['@b'] !== this.#bindValue()) {
-      config.logger.warn('Session binding mismatch: the session was ended', {
-        source: 'session',
-        handle,
-        userId: meta['@u'],
-      });
-      dropData(this.session, false);
-      this.#forget(true);
-      try {
-        await store.end(at);
-      } catch (error) {
-        this.ctx.report(error, 'session bind check');
-      }
-      return;
+      return this.#unbind(cookie, meta, next);
     }
     this.stored = true;
     this.saved = saved;
     this.meta = meta;
-    this.userId = tag === undefined ? undefined : meta['@u'];
+    this.userId = cookie.tag === undefined ? undefined : meta['@u'];
     this.created = Number(meta['@c'] ?? 0);
     this.absolute = Number(meta['@a'] ?? 0);
     // A slide moved the server's expiry, and a cookie signed by an old secret is re-signed: both need Set-Cookie.
-    if (result.touched || cookie.keyIndex > 0) this.cookieTtl = result.ttlMs;
+    if (reply[1] === 1 || cookie.keyIndex > 0) this.cookieTtl = Number(reply[0]);
+    next();
+  }
+
+  /** The session was made by another client (binding mismatch): end it, and go on without it. */
+  async #unbind(cookie: KnownCookie, meta: Meta, next: NextFunction): Promise<void> {
+    this.ctx.config.logger.warn('Session binding mismatch: the session was ended', {
+      source: 'session',
+      handle: cookie.handle,
+      userId: meta['@u'],
+    });
+    dropData(this.session, false);
+    this.#forget(true);
+    try {
+      await this.ctx.store.end(cookie);
+    } catch (error) {
+      this.ctx.report(error, 'session bind check');
+    }
+    next();
   }
 
   /** Called once, just before the response headers go out: starts the write and sets the cookie. */

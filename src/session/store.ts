@@ -29,12 +29,11 @@ export interface SessionLocation {
   readonly tag: string | undefined;
 }
 
-/** A loaded session: its remaining lifetime, whether this read slid it, and its raw hash fields. */
-export interface ReadResult {
-  readonly ttlMs: number;
-  readonly touched: boolean;
-  readonly fields: readonly string[];
-}
+/**
+ * What a read answers: null when there is no such session, else its remaining lifetime (ms), whether this
+ * read slid it (1) or not (0), and its raw hash fields. Left as Redis sent it: the read is the hot path.
+ */
+export type ReadReply = [ttlMs: number, touched: number, fields: string[]] | null;
 
 /** What creating a session stored: its remaining lifetime and its timestamps (Redis clock). */
 export interface CreateResult {
@@ -94,10 +93,8 @@ export class SessionStore {
   }
 
   /** Loads a session and slides its idle timeout: the one Redis call of a read-only request. */
-  async read(key: string): Promise<ReadResult | null> {
-    const reply = await this.#bounded(() => this.#read([key], this.#readArgs));
-    if (reply === null) return null;
-    return { ttlMs: Number(reply[0]), touched: Number(reply[1]) === 1, fields: reply[2] };
+  read(key: string): Promise<ReadReply> {
+    return this.#bounded(() => this.#read([key], this.#readArgs));
   }
 
   /** Creates an anonymous session (never overwrites). Null when the key exists. */

@@ -10,15 +10,23 @@ import { OLD_SECRET, SECRET } from './app.js';
 const redis = useTestRedis();
 const keys = resolveSessionOptions({ redis: redis.client, secret: [SECRET, OLD_SECRET] }).signKeys;
 const [current, old] = keys as [Buffer, Buffer];
+const keyOf = (handle: string, tag: string | undefined) => (tag ? `s:{${tag}}:${handle}` : `s:${handle}`);
 
 describe('CookieCache', () => {
   it('returns the verification with the handle and user tag, and the same entry on the next request', () => {
-    const cache = new CookieCache(keys);
+    const cache = new CookieCache(keys, keyOf);
     const tag = userTag(current, 'ada');
     const id = newUserSessionId(tag);
     const value = signId(id, current);
     const first = cache.verify(value);
-    expect(first).toEqual({ id, keyIndex: 0, value, handle: handleOf(id), tag });
+    expect(first).toEqual({
+      id,
+      keyIndex: 0,
+      value,
+      handle: handleOf(id),
+      tag,
+      key: `s:{${tag}}:${handleOf(id)}`,
+    });
     expect(cache.verify(value)).toBe(first);
     const anonymous = newId();
     expect(cache.verify(signId(anonymous, old))).toMatchObject({
@@ -29,7 +37,7 @@ describe('CookieCache', () => {
   });
 
   it('never caches or accepts a value that does not verify', () => {
-    const cache = new CookieCache(keys);
+    const cache = new CookieCache(keys, keyOf);
     const value = signId(newId(), current);
     const tampered = `${value.slice(0, -1)}${value.endsWith('A') ? 'B' : 'A'}`;
     expect(cache.verify(tampered)).toBeUndefined();
@@ -38,7 +46,7 @@ describe('CookieCache', () => {
   });
 
   it('keeps at most its bound, dropping the oldest entry', () => {
-    const cache = new CookieCache(keys, 2);
+    const cache = new CookieCache(keys, keyOf, 2);
     const [a, b, c] = [newId(), newId(), newId()].map((id) => signId(id, current)) as [
       string,
       string,
