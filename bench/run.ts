@@ -133,7 +133,9 @@ function renderReport(table: string, memory: string, redisVersion: string, loadT
     '"× bare Express" is requests/s relative to the same route without middleware; "ours ÷ this" is how many ' +
       "times our throughput is that peer's. Round trips/req counts the commands clients sent (MONITOR, over " +
       `${PROBE_REQUESTS} sequential requests after the load); Redis cmds/req is INFO commandstats over the measured ` +
-      'runs, which also counts the commands Lua scripts run inside Redis.',
+      'runs, which also counts the commands Lua scripts run inside Redis. A "floor" row is a yardstick, not a ' +
+      'package: a middleware that makes one Redis script call per request and does nothing else, i.e. the best a ' +
+      'Redis-backed check can do on this machine.',
     '',
     table,
     '',

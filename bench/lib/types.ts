@@ -9,7 +9,8 @@ export interface VariantContext {
   prefix: string;
 }
 
-export type VariantKind = 'bare' | 'ours' | 'peer';
+/** `reference`: a yardstick that is neither ours nor a peer (e.g. the cost of one bare Redis call). */
+export type VariantKind = 'bare' | 'ours' | 'peer' | 'reference';
 
 export interface Variant {
   name: string;

@@ -1,4 +1,5 @@
-// Cache scenarios: hits on a trivial JSON route and on a route whose handler takes 5 ms.
+// Cache scenarios: hits on a trivial JSON route, on a route that renders for 5 ms of CPU, and on one that waits
+// 5 ms for I/O (a database, say).
 import apicache from 'apicache-plus';
 import express, { type Express, type RequestHandler } from 'express';
 import { responseCache } from 'express-redis-kit';
@@ -15,12 +16,24 @@ const PRODUCT = {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Keeps the CPU busy for `ms`, as rendering a heavy page does. */
+function render(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // busy: a cache hit saves exactly this
+  }
+}
+
 export function productRoutes(app: Express, cache?: RequestHandler): Express {
   const before: RequestHandler[] = cache ? [cache] : [];
   app.get('/product', ...before, (_req, res) => {
     res.json(PRODUCT);
   });
-  app.get('/slow-product', ...before, async (_req, res) => {
+  app.get('/rendered-product', ...before, (_req, res) => {
+    render(5);
+    res.json(PRODUCT);
+  });
+  app.get('/waiting-product', ...before, async (_req, res) => {
     await sleep(5);
     res.json(PRODUCT);
   });
@@ -55,10 +68,17 @@ export const cacheTrivial: Scenario = {
   variants: [bare, ours, apicachePlus],
 };
 
-export const cacheSlow: Scenario = {
+export const cacheRendered: Scenario = {
   id: 'cache-hit-5ms',
-  title: 'cache hit, 5 ms handler',
-  path: '/slow-product',
+  title: 'cache hit, handler renders for 5 ms (CPU)',
+  path: '/rendered-product',
   target: 5.0,
+  variants: [bare, ours, apicachePlus],
+};
+
+export const cacheWaiting: Scenario = {
+  id: 'cache-hit-5ms-io',
+  title: 'cache hit, handler waits 5 ms for I/O',
+  path: '/waiting-product',
   variants: [bare, ours, apicachePlus],
 };

@@ -1,7 +1,7 @@
 // Every benchmark scenario, in the order the results table lists them.
 
 import type { Scenario } from '../lib/types.js';
-import { cacheSlow, cacheTrivial } from './cache.js';
+import { cacheRendered, cacheTrivial, cacheWaiting } from './cache.js';
 import { fullStack } from './full-stack.js';
 import { pageViewsScenario } from './page-views.js';
 import { rateLimitScenario } from './rate-limit.js';
@@ -12,7 +12,8 @@ export const scenarios: Scenario[] = [
   sessionWrite,
   rateLimitScenario,
   cacheTrivial,
-  cacheSlow,
+  cacheRendered,
+  cacheWaiting,
   pageViewsScenario,
   fullStack,
 ];

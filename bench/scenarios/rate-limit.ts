@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { RedisStore } from 'rate-limit-redis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { ioredis } from '../lib/clients.js';
+import { floorVariant } from '../lib/floor.js';
 import type { Scenario, Variant } from '../lib/types.js';
 
 export const LIMIT = 1_000;
@@ -99,6 +100,6 @@ export const rateLimitScenario: Scenario = {
   title: 'rate limit, under the limit (10,000 clients)',
   path: '/api/ping',
   target: 0.85,
-  variants: [bare, ours, erl, rlf],
+  variants: [bare, ours, erl, rlf, floorVariant(apiRoutes)],
   rotatingHeader: { name: CLIENT_HEADER, prefix: 'client-', count: 10_000 },
 };

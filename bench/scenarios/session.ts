@@ -4,6 +4,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import { session } from 'express-redis-kit';
 import expressSession from 'express-session';
 import { ioredis, nodeRedis } from '../lib/clients.js';
+import { floorVariant } from '../lib/floor.js';
 import type { Scenario, Variant, VariantContext } from '../lib/types.js';
 
 const SECRET = 'bench-secret-that-is-at-least-32-characters-long';
@@ -77,7 +78,12 @@ export const sessionRead: Scenario = {
   title: 'session read (returning visitor, read-only)',
   path: '/read',
   target: 0.85,
-  variants: [bare, ours, expressSessionConnectRedis],
+  variants: [
+    bare,
+    ours,
+    expressSessionConnectRedis,
+    floorVariant((app, middleware) => routes(app.use(middleware))),
+  ],
   prepare: signIn,
 };
 
