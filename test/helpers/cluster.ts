@@ -22,23 +22,7 @@ export async function startCluster({ masters = 3 }: { masters?: number } = {}): 
   const servers: RedisServer[] = [];
   const clients: Cluster[] = [];
   try {
-    for (let i = 0; i < masters; i++) {
-      // The cluster bus listens on port + 10000, so both must be free and below 65536.
-      const port = await pickClusterPort();
-      servers.push(
-        await startRedisServer({
-          port,
-          args: [
-            '--cluster-enabled',
-            'yes',
-            '--cluster-config-file',
-            'nodes.conf',
-            '--cluster-node-timeout',
-            '2000',
-          ],
-        }),
-      );
-    }
+    for (let i = 0; i < masters; i++) servers.push(await startClusterNode());
     const admins = servers.map((s) => new Redis(s.port, '127.0.0.1', { maxRetriesPerRequest: 1 }));
     try {
       const perNode = Math.ceil(SLOTS / masters);
@@ -86,9 +70,35 @@ export async function startCluster({ masters = 3 }: { masters?: number } = {}): 
   };
 }
 
+/**
+ * Starts one cluster-mode redis-server. Its cluster bus listens on port + 10000; both ports come from below
+ * the kernel's ephemeral range (32768 and up), so no outgoing connection or OS-picked port can hold them.
+ * Another test file may still take the same pair at the same moment: then it tries another.
+ */
+async function startClusterNode(): Promise<RedisServer> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await pickClusterPort();
+    try {
+      return await startRedisServer({
+        port,
+        args: [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-node-timeout',
+          '2000',
+        ],
+      });
+    } catch (error) {
+      if (attempt >= 5 || !String(error).includes('Address already in use')) throw error;
+    }
+  }
+}
+
 async function pickClusterPort(): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 10_000);
+    const port = 10_000 + Math.floor(Math.random() * 12_700);
     if (!(await isListening(port)) && !(await isListening(port + 10_000))) return port;
   }
   throw new Error('no free port pair for a cluster node');

@@ -83,9 +83,9 @@ describe('behaviour 3: concurrency across processes', () => {
     const refused = responses.filter((r) => r.status === 429);
     expect(admitted).toHaveLength(LIMIT);
     expect(refused).toHaveLength(REQUESTS - LIMIT);
-    // Every process admitted some and refused some: the limit is shared, not per process.
+    // The limit is shared, not per process: separate limits would have admitted up to LIMIT in each, and
+    // every process refused requests. (Which processes admitted the first LIMIT is up to the scheduler.)
     for (let i = 0; i < INSTANCES; i++) {
-      expect(admitted.some((r) => r.instance === i)).toBe(true);
       expect(refused.some((r) => r.instance === i)).toBe(true);
     }
     expect(await redis.client.zcard(`${prefix}${name}:{127.0.0.1}:60000`)).toBe(LIMIT);
