@@ -108,6 +108,10 @@ export function createReporter(config: ResolvedPageViewsConfig, keys: PageViewKe
     );
   };
 
+  /** Every period from `query.from` to `query.to`, inclusive (at most MAX_PERIODS). */
+  const periodRange = (query: TotalsQuery, g: Granularity): string[] =>
+    periodsBetween(periodArg(query.from, g, 'from'), periodArg(query.to, g, 'to'), g, MAX_PERIODS);
+
   /** Rows of one period's routes, reading uniques for exactly those routes. */
   const rows = async (
     g: Granularity,
@@ -132,12 +136,7 @@ export function createReporter(config: ResolvedPageViewsConfig, keys: PageViewKe
   return {
     async report(query) {
       const g = granularityOf(query?.granularity);
-      const periods = periodsBetween(
-        periodArg(query.from, g, 'from'),
-        periodArg(query.to, g, 'to'),
-        g,
-        MAX_PERIODS,
-      );
+      const periods = periodRange(query, g);
       if (query.route !== undefined) {
         if (typeof query.route !== 'string') throw new TypeError('pageViews: `route` must be a string.');
         const routeKey = keyPart(query.route);
@@ -215,12 +214,7 @@ export function createReporter(config: ResolvedPageViewsConfig, keys: PageViewKe
 
     async totals(query) {
       const g = granularityOf(query?.granularity);
-      const periods = periodsBetween(
-        periodArg(query.from, g, 'from'),
-        periodArg(query.to, g, 'to'),
-        g,
-        MAX_PERIODS,
-      );
+      const periods = periodRange(query, g);
       const replies = await run((p) => {
         for (const period of periods) {
           p.hvals(keys.views(g, period));

@@ -78,13 +78,7 @@ export function diffFields(
   const keys = Object.keys(source);
   for (const key of keys) {
     if (RESERVED_KEYS.has(key)) continue;
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(data[key]);
-    } catch (error) {
-      onBadValue(key, error);
-      continue;
-    }
+    const json = encodeValue(key, data[key], onBadValue);
     if (json === undefined || saved.get(key) === json) continue;
     changes ??= { pairs: [], deletions: [], changed: new Map() };
     changes.pairs.push(fieldOf(key), json);
@@ -109,13 +103,7 @@ export function allFields(
   const data = source as Record<string, unknown>;
   for (const key of Object.keys(source)) {
     if (RESERVED_KEYS.has(key)) continue;
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(data[key]);
-    } catch (error) {
-      onBadValue(key, error);
-      continue;
-    }
+    const json = encodeValue(key, data[key], onBadValue);
     if (json === undefined) continue;
     pairs.push(fieldOf(key), json);
     saved.set(key, json);
@@ -144,6 +132,20 @@ export function dropData(target: object, keep: boolean | readonly string[]): voi
   if (keep === true) return;
   for (const key of Object.keys(target)) {
     if (keep === false || !keep.includes(key)) delete (target as Record<string, unknown>)[key];
+  }
+}
+
+/** A value's JSON; undefined when it has none (undefined, a function) or cannot be encoded (reported). */
+function encodeValue(
+  key: string,
+  value: unknown,
+  onBadValue: (key: string, error: unknown) => void,
+): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    onBadValue(key, error);
+    return undefined;
   }
 }
 
