@@ -2,7 +2,7 @@
 // never a 5xx, and a refused request stores nothing (no session, no cart, no cache entry).
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Served, serve, watchUnhandledRejections } from '../../test/faults/support.js';
+import { type Listening, listen, watchUnhandledRejections } from '../../test/faults/support.js';
 import { type RawAnswer, type RawRequest, rawRequest } from '../../test/fuzz/raw-http.js';
 import { useTestRedis } from '../../test/helpers/redis.js';
 import type { ShopApp } from '../app.js';
@@ -12,7 +12,7 @@ const redis = useTestRedis();
 const rejections = watchUnhandledRejections();
 const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
 let shop: ShopApp;
-let served: Served;
+let served: Listening;
 let port: number;
 let prefix: string;
 
@@ -24,7 +24,7 @@ beforeAll(async () => {
     checkout: { limit: 5_000, window: '1m' },
   });
   prefix = redis.prefix('fuzz:');
-  served = await serve(shop.app);
+  served = await listen(shop.app);
   port = Number(new URL(served.url).port);
   // Warm the caches the fuzz may hit legitimately, so valid requests do not change the key set.
   for (let id = 1; id <= 20; id++) {

@@ -1,30 +1,17 @@
 // Behaviour 4: concurrent misses run the handler once, in one process and across instances; lock timeout; hit-for-miss.
-import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Express, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { entryHash } from '../../src/cache/key.js';
 import { type ResponseCacheOptions, responseCache } from '../../src/index.js';
+import { listenUntilAfterAll } from '../helpers/http.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { gate, readEntries, sleep, waitFor } from './support.js';
 
 const redis = useTestRedis();
-const servers: Server[] = [];
-afterAll(async () => {
-  for (const s of servers) s.closeAllConnections();
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-});
-
-async function listen(app: Express): Promise<string> {
-  const server = app.listen(0, '127.0.0.1');
-  servers.push(server);
-  await once(server, 'listening');
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
+const listen = listenUntilAfterAll();
 
 let names = 0;
 

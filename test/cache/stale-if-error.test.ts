@@ -1,28 +1,15 @@
 // Behaviour 5, second half: stale-if-error answers with the stale entry instead of a 5xx or a thrown handler.
-import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Express, Response } from 'express';
+import type { Response } from 'express';
 import request from 'supertest';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type ResponseCacheOptions, responseCache } from '../../src/index.js';
 import { expressVersions } from '../helpers/express.js';
+import { listenUntilAfterAll } from '../helpers/http.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { sleep } from './support.js';
 
 const redis = useTestRedis();
-const servers: Server[] = [];
-afterAll(async () => {
-  for (const s of servers) s.closeAllConnections();
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-});
-
-async function listen(app: Express): Promise<string> {
-  const server = app.listen(0, '127.0.0.1');
-  servers.push(server);
-  await once(server, 'listening');
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
+const listen = listenUntilAfterAll();
 
 let names = 0;
 const quiet = { warn() {}, error() {} };

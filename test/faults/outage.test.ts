@@ -9,9 +9,9 @@ import {
   type Answer,
   type Call,
   call,
+  type Listening,
+  listen,
   loadLoop,
-  type Served,
-  serve,
   sessionCookie,
   sleep,
   watchUnhandledRejections,
@@ -26,7 +26,7 @@ let client: Redis;
 const stacks: {
   name: 'fail-closed' | 'anonymous';
   stack: FullStack;
-  served: Served;
+  served: Listening;
   cookie: string;
   token: string;
 }[] = [];
@@ -52,7 +52,7 @@ beforeAll(async () => {
       // The load is one client address: a limit it rarely reaches (a 429 still counts as working).
       apiLimit: 5_000,
     });
-    const served = await serve(stack.app as never);
+    const served = await listen(stack.app as never);
     const target = { name, stack, served, cookie: '', token: '' };
     const created = await request(target, 'other', '/cart/2', { method: 'POST' });
     expect(created.status).toBe(200);

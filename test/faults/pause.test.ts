@@ -10,9 +10,9 @@ import {
   type Answer,
   type Call,
   call,
+  type Listening,
+  listen,
   loadLoop,
-  type Served,
-  serve,
   sessionCookie,
   sleep,
   watchUnhandledRejections,
@@ -30,7 +30,7 @@ const rejections = watchUnhandledRejections();
 interface Target {
   name: 'fail-closed' | 'anonymous';
   stack: FullStack;
-  served: Served;
+  served: Listening;
   cookie: string;
   token: string;
 }
@@ -54,7 +54,7 @@ beforeAll(async () => {
       // The load is one client address: a limit it rarely reaches (a 429 still counts as working).
       apiLimit: 5_000,
     });
-    const served = await serve(stack.app as never);
+    const served = await listen(stack.app as never);
     const created = await call(served.url, '/cart/2', { method: 'POST' });
     const home = await call(served.url, '/');
     const script = await call(served.url, scriptSrc(home.text));

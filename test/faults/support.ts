@@ -1,30 +1,7 @@
-// Helpers of the fault suites: a listening app, timed HTTP requests, and a watch on unhandled rejections.
-import type { AddressInfo } from 'node:net';
-import type { Express } from 'express';
+// Helpers of the fault suites: timed HTTP requests, and a watch on unhandled rejections.
+import { BROWSER_UA } from '../helpers/http.js';
 
-export const BROWSER_UA =
-  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
-
-export interface Served {
-  readonly url: string;
-  close(): Promise<void>;
-}
-
-export function serve(app: Express): Promise<Served> {
-  return new Promise((resolve) => {
-    const server = app.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        close: () =>
-          new Promise<void>((done) => {
-            server.closeAllConnections();
-            server.close(() => done());
-          }),
-      });
-    });
-  });
-}
+export { BROWSER_UA, type Listening, listen } from '../helpers/http.js';
 
 export interface Answer {
   readonly path: string;

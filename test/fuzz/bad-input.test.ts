@@ -3,7 +3,7 @@
 // crash or an unhandled rejection, and nothing stored in Redis for any of it.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Served, serve, watchUnhandledRejections } from '../faults/support.js';
+import { type Listening, listen, watchUnhandledRejections } from '../faults/support.js';
 import { expressVersions } from '../helpers/express.js';
 import { type FullStack, fullStackApp } from '../helpers/full-stack.js';
 import { useTestRedis } from '../helpers/redis.js';
@@ -17,7 +17,7 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
 interface Target {
   readonly name: string;
   readonly stack: FullStack;
-  readonly served: Served;
+  readonly served: Listening;
   readonly port: number;
   readonly prefix: string;
   /** A valid session cookie value and a valid beacon token: only ever sent tampered. */
@@ -31,7 +31,7 @@ beforeAll(async () => {
   for (const [name, express] of expressVersions) {
     const prefix = redis.prefix(`${name.replace(/\D/g, '')}:`);
     const stack = fullStackApp({ redis: redis.client, prefix, express });
-    const served = await serve(stack.app as never);
+    const served = await listen(stack.app as never);
     const port = Number(new URL(served.url).port);
     // Warm up: cache entries for every product, the rate-limit log of 127.0.0.1, one real session.
     for (let id = 1; id <= 9; id++) await rawRequest(port, { target: `/products/${id}` });

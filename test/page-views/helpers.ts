@@ -1,41 +1,11 @@
-// Shared helpers of the page-view tests: a listening app, a load generator and a server-sent-event reader.
+// Shared helpers of the page-view tests: a load generator, a server-sent-event reader, and the listening app.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
-import type { Express } from 'express';
+import { BROWSER_UA } from '../helpers/http.js';
+
+export { BROWSER_UA, type Listening, listen } from '../helpers/http.js';
 
 export const HTML_PAGE = '<!doctype html><title>t</title><p>hello</p>';
-export const BROWSER_UA =
-  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
-
-export interface Listening {
-  readonly url: string;
-  /** Closes every connection at once. */
-  close(): Promise<void>;
-  /** Stops accepting connections and resolves once the requests in flight have been answered. */
-  closeGracefully(): Promise<void>;
-}
-
-/** Starts the app on a free port. */
-export function listen(app: Express): Promise<Listening> {
-  return new Promise((resolve) => {
-    const server = app.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        close: () =>
-          new Promise<void>((done) => {
-            server.closeAllConnections?.();
-            server.close(() => done());
-          }),
-        closeGracefully: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeIdleConnections?.();
-          }),
-      });
-    });
-  });
-}
 
 /**
  * Sends `count` GET requests with `concurrency` in flight over keep-alive connections; `pick(i)` gives each

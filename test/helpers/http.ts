@@ -1,0 +1,52 @@
+// A real HTTP server for a test's app: started on a free loopback port, closed by the test or after the file.
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import { afterAll } from 'vitest';
+
+/** A desktop browser's User-Agent, for middlewares that tell browsers from bots. */
+export const BROWSER_UA =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+
+export interface Listening {
+  readonly url: string;
+  /** Closes every connection at once. */
+  close(): Promise<void>;
+  /** Stops accepting connections and resolves once the requests in flight have been answered. */
+  closeGracefully(): Promise<void>;
+}
+
+/** Starts the app on a free port. */
+export function listen(app: Express): Promise<Listening> {
+  return new Promise((resolve) => {
+    const server = app.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        close: () =>
+          new Promise<void>((done) => {
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
+        closeGracefully: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeIdleConnections();
+          }),
+      });
+    });
+  });
+}
+
+/**
+ * For a test file whose apps live until its end: returns a function that starts an app and resolves with its
+ * base URL; every app it started is closed after the file's tests.
+ */
+export function listenUntilAfterAll(): (app: Express) => Promise<string> {
+  const started: Listening[] = [];
+  afterAll(() => Promise.all(started.map((s) => s.close())));
+  return async (app) => {
+    const listening = await listen(app);
+    started.push(listening);
+    return listening.url;
+  };
+}
