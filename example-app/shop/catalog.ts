@@ -5,14 +5,8 @@ import type { ProductSeed } from './seed-data.js';
 
 export type ShopRedis = Redis | Cluster;
 
-export interface Product {
-  id: string;
-  name: string;
-  description: string;
-  priceCents: number;
-  stock: number;
-  category: string;
-}
+/** A product as stored: the seed's fields, with `stock` as it is now. */
+export type Product = ProductSeed;
 
 export type ProductSort = 'name' | 'price-asc' | 'price-desc';
 
