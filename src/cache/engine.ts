@@ -18,8 +18,10 @@ import { ResponseCapture } from './capture.js';
 import { CACHE_NAME, NO_GENERATION } from './constants.js';
 import { type DecodedEntry, decodeEntry, KIND_ENTRY, KIND_MARKER } from './entry.js';
 import { Fill } from './fill.js';
+import { UnsafeInvalidator } from './invalidate.js';
 import { acceptsCoding, defaultKey, entryHash, normalizedHeader, varyKeyPart } from './key.js';
 import type { ResolvedCacheConfig } from './options.js';
+import { stripOwnField } from './own-field.js';
 import { hasCredentials } from './policy.js';
 import { ENTRY_PUT, LOCK_RELEASE, TAG_ADD } from './scripts.js';
 import { hitStatus, sendEntry } from './serve.js';
@@ -73,7 +75,8 @@ export class CacheEngine {
     stored: 0,
     errors: 0,
   };
-  private readonly keyOf: (req: Request) => string | undefined;
+  readonly keyOf: (req: Request) => string | undefined;
+  readonly invalidator: UnsafeInvalidator;
   private readonly instance = randomBytes(6).toString('base64url');
   private sequence = 0;
   private readonly warnedVary = new Set<string>();
@@ -100,6 +103,7 @@ export class CacheEngine {
     this.markerTtl = Math.min(cfg.ttl, 30_000);
     this.generationKey = `${cfg.keyBase}g`;
     this.keyOf = cfg.key ?? defaultKey;
+    this.invalidator = new UnsafeInvalidator(this);
     const s = (text: string) => (cfg.cacheStatus ? `${CACHE_NAME}; ${text}` : undefined);
     this.status = {
       bypass: s('fwd=bypass'),
@@ -115,11 +119,16 @@ export class CacheEngine {
   // --- keys --------------------------------------------------------------------------------------------
 
   entryKey(hash: string): string {
-    return `${this.cfg.keyBase}e:{${hash}}`;
+    return `${this.cfg.keyBase}e:${hash}`;
   }
 
   lockKey(hash: string): string {
-    return `${this.cfg.keyBase}l:{${hash}}`;
+    return `${this.cfg.keyBase}l:${hash}`;
+  }
+
+  /** The set of a URL's variant and private-scope entries, with its invalidation count (see scripts.ts). */
+  variantSetKey(hash: string): string {
+    return `${this.cfg.keyBase}u:${hash.slice(0, hash.indexOf('}') + 1)}`;
   }
 
   tagKeys(tag: string): [string, string] {
@@ -145,11 +154,22 @@ export class CacheEngine {
   /** The middleware body. Never throws: user-function errors go to `next(error)`. */
   handle(req: Request, res: Response, next: NextFunction): void {
     const method = req.method;
+    const cfg = this.cfg;
     if (method !== 'GET' && method !== 'HEAD') {
+      // RFC 9111 §4.4: OPTIONS and TRACE are safe; every other method, known or not, may change the resource.
+      if (cfg.invalidateOnUnsafe && method !== 'OPTIONS' && method !== 'TRACE') {
+        let key: string | undefined;
+        try {
+          key = this.keyOf(req);
+        } catch (error) {
+          next(error);
+          return;
+        }
+        this.invalidator.watch(req, res, key);
+      }
       this.pass(req, res, next, 'bypass', this.status.method);
       return;
     }
-    const cfg = this.cfg;
     let hash: string;
     let key: string | undefined;
     try {
@@ -269,7 +289,7 @@ export class CacheEngine {
   ): Promise<void> {
     const token = this.nextToken();
     const startedAt = performance.now();
-    const [locked, generation] = await this.lockAndGeneration(hash, token);
+    const [locked, generation, urlCount] = await this.lockAndGeneration(hash, token);
     if (!locked || generation === NO_GENERATION) {
       this.refreshing.delete(hash);
       return;
@@ -279,6 +299,7 @@ export class CacheEngine {
     const fill = new Fill(this, req, res, hash, key, {
       token,
       generation,
+      urlCount,
       startedAt,
       stale: undefined,
       flight: undefined,
@@ -318,7 +339,7 @@ export class CacheEngine {
     const flight = this.openFlight(hash);
     let token: string | undefined = this.nextToken();
     const startedAt = performance.now();
-    const [locked, generation] = await this.lockAndGeneration(hash, token);
+    const [locked, generation, urlCount] = await this.lockAndGeneration(hash, token);
     if (!locked) {
       token = undefined;
       if (generation !== NO_GENERATION) {
@@ -332,6 +353,7 @@ export class CacheEngine {
     this.render(req, res, next, hash, key, {
       token,
       generation,
+      urlCount,
       startedAt,
       stale,
       flight,
@@ -350,14 +372,23 @@ export class CacheEngine {
     hitForMiss = false,
   ): Promise<void> {
     const startedAt = performance.now();
-    const generation = await this.readGeneration();
+    const [generation, urlCount] = await this.readGeneration(hash);
     this.render(
       req,
       res,
       next,
       hash,
       key,
-      { token: undefined, generation, startedAt, stale, flight: undefined, virtual: false, markers: false },
+      {
+        token: undefined,
+        generation,
+        urlCount,
+        startedAt,
+        stale,
+        flight: undefined,
+        virtual: false,
+        markers: false,
+      },
       hitForMiss ? this.status.uncacheable : this.status.miss,
     );
   }
@@ -391,26 +422,34 @@ export class CacheEngine {
     return true;
   }
 
-  /** Takes the fill lock and reads the invalidation generation in one go (two commands, sent together). */
-  private async lockAndGeneration(hash: string, token: string): Promise<[boolean, number]> {
+  /**
+   * Takes the fill lock and reads the invalidation generation and the URL's invalidation count in one go
+   * (three commands, sent together; lock and count share the URL's slot).
+   */
+  private async lockAndGeneration(hash: string, token: string): Promise<[boolean, number, string]> {
     try {
-      const [lock, generation] = await Promise.all([
+      const [lock, generation, count] = await Promise.all([
         this.call(() => this.client.set(this.lockKey(hash), token, 'PX', this.cfg.lockTimeout, 'NX')),
         this.call(() => this.client.get(this.generationKey)),
+        this.call(() => this.client.hget(this.variantSetKey(hash), '!')),
       ]);
-      return [lock === 'OK', parseGeneration(generation)];
+      return [lock === 'OK', parseGeneration(generation), count ?? '0'];
     } catch (error) {
       this.redisFailed(error, 'lock');
-      return [false, NO_GENERATION];
+      return [false, NO_GENERATION, '0'];
     }
   }
 
-  private async readGeneration(): Promise<number> {
+  private async readGeneration(hash: string): Promise<[number, string]> {
     try {
-      return parseGeneration(await this.call(() => this.client.get(this.generationKey)));
+      const [generation, count] = await Promise.all([
+        this.call(() => this.client.get(this.generationKey)),
+        this.call(() => this.client.hget(this.variantSetKey(hash), '!')),
+      ]);
+      return [parseGeneration(generation), count ?? '0'];
     } catch (error) {
       this.redisFailed(error, 'generation');
-      return NO_GENERATION;
+      return [NO_GENERATION, '0'];
     }
   }
 
@@ -514,6 +553,7 @@ export class CacheEngine {
     if (outcome === 'bypass') this.counters.bypass++;
     else this.counters.misses++;
     req.responseCache = outcome;
+    stripOwnField(res);
     if (status !== undefined) res.setHeader('cache-status', status);
     next();
   }
@@ -526,6 +566,7 @@ export class CacheEngine {
       return;
     }
     this.counters.misses++;
+    stripOwnField(res);
     if (this.status.redisError !== undefined) res.setHeader('cache-status', this.status.redisError);
     next();
   }

@@ -14,6 +14,7 @@ export const MARKER_VALUE: Buffer = Buffer.from([KIND_MARKER]);
 /** Everything an entry holds. Times are epoch milliseconds. */
 export interface EntryData {
   readonly status: number;
+  /** When the response was made: the time it was stored minus its age then. `Age` counts from it. */
   readonly storedAt: number;
   /** Fresh until this time. */
   readonly freshUntil: number;

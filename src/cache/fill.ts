@@ -17,6 +17,7 @@ import {
   varyNames,
 } from './policy.js';
 import { sendEntry } from './serve.js';
+import { OWN_CACHE_CONTROL } from './targeted.js';
 
 const MAX_TAGS = 64;
 
@@ -25,6 +26,8 @@ export interface FillOptions {
   readonly token: string | undefined;
   /** The invalidation generation read before the render began, or NO_GENERATION when Redis failed. */
   readonly generation: number;
+  /** The URL's invalidation count read before the render began ('0' when never invalidated). */
+  readonly urlCount: string;
   /** `performance.now()` when that generation was requested: the render's start for invalidation purposes. */
   readonly startedAt: number;
   /** A stale entry to answer with instead of a 5xx (stale-if-error). */
@@ -55,6 +58,8 @@ export class Fill {
   private ifNoneMatch: string | undefined;
   private ifModifiedSince: string | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** When the request reached the cache: an upstream's `Age` is corrected by the time since (RFC 9111 §4.2.3). */
+  private readonly requestTime = Date.now();
 
   constructor(
     engine: CacheEngine,
@@ -92,7 +97,10 @@ export class Fill {
     const now = Date.now();
     const status = capture.status;
     const headers = capture.headers();
-    let verdict = responseVerdict(status, headers, cfg, capture.pendingBody?.length, now);
+    let verdict = responseVerdict(status, headers, cfg, capture.pendingBody?.length, now, this.requestTime);
+    // The cache's own field is for the cache alone (RFC 9213): clients never get it.
+    if (!this.options.virtual && headers[OWN_CACHE_CONTROL] !== undefined)
+      res.removeHeader(OWN_CACHE_CONTROL);
     if (verdict.store && headers.vary !== undefined) {
       const pairs: [string, string][] = [];
       for (const name of varyNames(headers.vary)) {
@@ -183,7 +191,6 @@ export class Fill {
 
   private async store(capture: ResponseCapture): Promise<void> {
     const engine = this.engine;
-    const cfg = engine.cfg;
     const verdict = this.verdict;
     if (verdict === undefined || !verdict.store) {
       this.release(false);
@@ -205,11 +212,12 @@ export class Fill {
       headers.push(['etag', etag]);
     }
     const now = Date.now();
-    const swr = verdict.allowStale ? cfg.staleWhileRevalidate : 0;
-    const sie = verdict.allowStale ? cfg.staleIfError : 0;
+    const swr = verdict.swr;
+    const sie = verdict.sie;
     const entry: EntryData = {
       status: this.status,
-      storedAt: now,
+      // Hits send Age = now - storedAt: counting from when the response was made keeps its age from upstream.
+      storedAt: Math.max(0, now - verdict.age),
       freshUntil: now + verdict.ttl,
       swrUntil: now + verdict.ttl + swr,
       sieUntil: now + verdict.ttl + sie,
@@ -253,10 +261,19 @@ export class Fill {
           return;
         }
       }
+      const hash = this.hash;
       const stored = await engine.call(() =>
         engine.entryPut(
-          [engine.entryKey(this.hash), engine.lockKey(this.hash)],
-          [packed, px, tags.length > 0 ? generation : -1, this.options.token ?? ''],
+          [engine.entryKey(hash), engine.lockKey(hash), engine.variantSetKey(hash)],
+          [
+            packed,
+            px,
+            tags.length > 0 ? generation : -1,
+            this.options.token ?? '',
+            hash.slice(hash.indexOf('}') + 1),
+            this.options.urlCount,
+            engine.tagMargin,
+          ],
         ),
       );
       if (stored === 1) engine.counters.stored++;

@@ -31,11 +31,20 @@ export function defaultKey(req: Request): string {
 }
 
 /**
- * Hashes the parts that select an entry. NUL cannot occur in a URL or a header value, so the parts cannot be
- * shifted into each other; the private scope is marked so that "no scope" never equals any scope.
+ * Names an entry: `{<hash of the key>}` followed, for a variant (Vary values) or a private scope, by a hash of
+ * those. The key's hash is the Redis hash tag, so every variant and scope of one URL lives in one slot and
+ * can be invalidated together by one script. NUL cannot occur in a URL or a header value, so the parts
+ * cannot be shifted into each other; the private scope is marked so that "no scope" never equals any scope.
  */
 export function entryHash(key: string, varyValues: string, scope: string | undefined): string {
-  return sha256(scope === undefined ? `${key}\0${varyValues}` : `${key}\0${varyValues}\0p${scope}`);
+  const url = urlHash(key);
+  if (varyValues === '' && scope === undefined) return `{${url}}`;
+  return `{${url}}${sha256(scope === undefined ? varyValues : `${varyValues}\0p${scope}`)}`;
+}
+
+/** The hash of a cache key: the hash tag shared by all entries of that key. */
+export function urlHash(key: string): string {
+  return sha256(key);
 }
 
 /** A request header's value normalised for comparison: lower case, whitespace runs collapsed. */

@@ -17,6 +17,8 @@ import {
   validatePrefix,
 } from '../redis/index.js';
 
+import { CDN_CACHE_CONTROL, OWN_CACHE_CONTROL } from './targeted.js';
+
 const WHERE = 'responseCache';
 
 /** Options of {@link responseCache}. Every field but `redis` is optional and has the default shown. */
@@ -30,22 +32,51 @@ export interface ResponseCacheOptions {
    */
   name?: string;
   /**
-   * How long an entry stays fresh. A response's own `s-maxage`, `max-age` or `Expires` can only shorten it.
+   * How long an entry stays fresh at most. A response's own freshness (`s-maxage`, `max-age` or `Expires`,
+   * minus its `Age`) can only shorten it; a response without one stays fresh for `ttl` (unless
+   * `explicitFreshness` is set).
    * @default '1m'
    */
   ttl?: Duration;
   /**
+   * Store only responses that state their own freshness (`s-maxage`, `max-age` or `Expires`, in the cache's
+   * own field, `CDN-Cache-Control` when enabled, or `Cache-Control`); `ttl` is then only the ceiling.
+   * Responses without one pass through uncached.
+   * @default false (a response without explicit freshness is fresh for `ttl`)
+   */
+  explicitFreshness?: boolean;
+  /**
+   * Also read `CDN-Cache-Control` (RFC 9213) for this cache's policy, after the cache's own
+   * `Express-Redis-Kit-Cache-Control` and before `Cache-Control`. It is still sent on to clients, for the CDN
+   * in front. The cache's own field is always read and never sent to clients.
+   * @default false
+   */
+  cdnCacheControl?: boolean;
+  /**
    * How long after `ttl` a stale entry may still be served at once while exactly one request refreshes it in
-   * the background (RFC 5861). 0 turns it off. Ignored for responses with `must-revalidate`.
+   * the background (RFC 5861). 0 turns it off. A response's own `stale-while-revalidate` directive replaces
+   * it; responses with `must-revalidate`, `proxy-revalidate` or `s-maxage` (and no such directive of their
+   * own) are never served stale.
    * @default 0
    */
   staleWhileRevalidate?: Duration;
   /**
    * How long after `ttl` a stale entry may be served instead of a 5xx answer or a thrown handler
-   * (RFC 5861). 0 turns it off. Ignored for responses with `must-revalidate`.
+   * (RFC 5861). 0 turns it off. A response's own `stale-if-error` directive replaces it; responses with
+   * `must-revalidate`, `proxy-revalidate` or `s-maxage` (and no such directive of their own) are never served
+   * stale.
    * @default 0
    */
   staleIfError?: Duration;
+  /**
+   * After a 2xx or 3xx answer to an unsafe request (POST, PUT, PATCH, DELETE or any method but GET, HEAD,
+   * OPTIONS and TRACE) that passes through this middleware, remove every entry (all variants and private
+   * scopes) of its URL and of same-origin `Location` and `Content-Location` URLs before the response ends
+   * (RFC 9111 §4.4). The middleware must see those requests: mount it with `app.use`, `router.all`, or on the
+   * unsafe routes too. Set false when you invalidate by tags only.
+   * @default true
+   */
+  invalidateOnUnsafe?: boolean;
   /**
    * The cache key of a request, before hashing. Return `undefined` to not cache this request.
    * @default scheme + host + path + sorted query string of `req.originalUrl` (the method is not part of it)
@@ -117,8 +148,11 @@ export interface ResponseCacheOptions {
 export const DEFAULT_RESPONSE_CACHE_OPTIONS = Object.freeze({
   name: 'default',
   ttl: '1m',
+  explicitFreshness: false,
+  cdnCacheControl: false,
   staleWhileRevalidate: 0,
   staleIfError: 0,
+  invalidateOnUnsafe: true,
   vary: Object.freeze([]) as readonly string[],
   maxBodyBytes: 1_048_576,
   statuses: Object.freeze([200, 203, 204, 300, 301, 404, 410]) as readonly number[],
@@ -147,8 +181,12 @@ export interface ResolvedCacheConfig {
   readonly client: RedisClient;
   readonly name: string;
   readonly ttl: number;
+  readonly explicitFreshness: boolean;
+  /** Lower-case names of the targeted cache-control fields read before Cache-Control, in order. */
+  readonly targetedFields: readonly string[];
   readonly staleWhileRevalidate: number;
   readonly staleIfError: number;
+  readonly invalidateOnUnsafe: boolean;
   readonly key: ((req: Request) => string | undefined) | undefined;
   /** Lower-case names of the `vary` request headers, sorted. */
   readonly vary: readonly string[];
@@ -173,8 +211,11 @@ const KNOWN: { readonly [K in keyof Required<ResponseCacheOptions>]: true } = {
   redis: true,
   name: true,
   ttl: true,
+  explicitFreshness: true,
+  cdnCacheControl: true,
   staleWhileRevalidate: true,
   staleIfError: true,
+  invalidateOnUnsafe: true,
   key: true,
   vary: true,
   tags: true,
@@ -237,6 +278,22 @@ export function resolveOptions(options: unknown): ResolvedCacheConfig {
   );
   const coalesce = oneOfOption(o.coalesce ?? d.coalesce, 'coalesce', WHERE, [true, false]);
   const cacheStatus = oneOfOption(o.cacheStatus ?? d.cacheStatus, 'cacheStatus', WHERE, [true, false]);
+  const explicitFreshness = oneOfOption(
+    o.explicitFreshness ?? d.explicitFreshness,
+    'explicitFreshness',
+    WHERE,
+    [true, false],
+  );
+  const cdnCacheControl = oneOfOption(o.cdnCacheControl ?? d.cdnCacheControl, 'cdnCacheControl', WHERE, [
+    true,
+    false,
+  ]);
+  const invalidateOnUnsafe = oneOfOption(
+    o.invalidateOnUnsafe ?? d.invalidateOnUnsafe,
+    'invalidateOnUnsafe',
+    WHERE,
+    [true, false],
+  );
   const policy = oneOfOption(o.onRedisError ?? d.onRedisError, 'onRedisError', WHERE, [
     'fail-open',
     'fail-closed',
@@ -256,8 +313,13 @@ export function resolveOptions(options: unknown): ResolvedCacheConfig {
     client: o.redis,
     name,
     ttl,
+    explicitFreshness,
+    targetedFields: Object.freeze(
+      cdnCacheControl ? [OWN_CACHE_CONTROL, CDN_CACHE_CONTROL] : [OWN_CACHE_CONTROL],
+    ),
     staleWhileRevalidate,
     staleIfError,
+    invalidateOnUnsafe,
     key,
     vary: resolveVary(o.vary ?? d.vary),
     tags: resolveTags(o.tags),

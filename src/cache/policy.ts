@@ -1,9 +1,21 @@
 // What may be cached (RFC 9111 storability, safe for shared caching) and for how long.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { parseHttpDate } from './http-date.js';
+import { OWN_CACHE_CONTROL, parseDictionary, type TargetedValue } from './targeted.js';
 
-/** The decision about one response. */
+/** The decision about one response. Durations in milliseconds. */
 export type Verdict =
-  | { readonly store: true; readonly ttl: number; readonly allowStale: boolean }
+  | {
+      readonly store: true;
+      /** How long it stays fresh from now: its freshness lifetime minus its current age, at most `ttl`. */
+      readonly ttl: number;
+      /** Its age now (RFC 9111 §4.2.3): hits report `Age` as this plus the time it spent in the cache. */
+      readonly age: number;
+      /** How long after `ttl` it may be served stale while one request refreshes it. */
+      readonly swr: number;
+      /** How long after `ttl` it may be served stale instead of an error. */
+      readonly sie: number;
+    }
   | {
       readonly store: false;
       readonly reason: string;
@@ -16,11 +28,18 @@ export interface PolicyConfig {
   readonly ttl: number;
   readonly statuses: ReadonlySet<number>;
   readonly maxBodyBytes: number;
+  readonly staleWhileRevalidate: number;
+  readonly staleIfError: number;
+  /** Store only responses that state their own freshness; `ttl` is then only the ceiling. */
+  readonly explicitFreshness: boolean;
+  /** Targeted cache-control fields read before Cache-Control, first valid one wins (RFC 9213). */
+  readonly targetedFields: readonly string[];
 }
 
 /**
- * Headers never stored: hop-by-hop fields (RFC 9110 §7.6.1), fields about this one exchange (tracing,
- * timing, rate-limit counters), and fields the cache itself writes on every answer.
+ * Headers never stored: hop-by-hop fields (RFC 9110 §7.6.1), fields specific to the proxy that answered
+ * (RFC 9111 §3.1), fields about this one exchange (tracing, timing, rate-limit counters), fields the cache
+ * itself writes on every answer, and its own targeted cache-control field (meant for the cache alone).
  */
 const NOT_STORED = new Set([
   'connection',
@@ -31,11 +50,13 @@ const NOT_STORED = new Set([
   'trailer',
   'upgrade',
   'proxy-authenticate',
+  'proxy-authentication-info',
   'proxy-authorization',
   'set-cookie',
   'content-length',
   'age',
   'cache-status',
+  OWN_CACHE_CONTROL,
   'x-request-id',
   'x-correlation-id',
   'request-id',
@@ -54,26 +75,43 @@ const NOT_STORED = new Set([
   'retry-after',
 ]);
 
-/** Parsed response Cache-Control directives that matter to a shared cache. */
+/** Parsed response cache directives that matter to a shared cache. Durations in milliseconds. */
 export interface CacheControl {
   noStore: boolean;
   private: boolean;
   noCache: boolean;
+  /** `must-revalidate` or `proxy-revalidate`: never served stale. */
   mustRevalidate: boolean;
   sMaxAge: number | undefined;
   maxAge: number | undefined;
+  /** RFC 5861 directives of the response itself. */
+  staleWhileRevalidate: number | undefined;
+  staleIfError: number | undefined;
 }
 
-/** Parses Cache-Control (RFC 9111 §5.2); unknown directives are ignored, bad numbers count as 0. */
-export function parseCacheControl(value: string | number | readonly string[] | undefined): CacheControl {
-  const cc: CacheControl = {
+/** The largest delta-seconds value a cache must represent (RFC 9111 §1.2.2): 2^31 seconds. */
+export const MAX_DELTA_SECONDS = 2_147_483_648;
+
+function emptyCacheControl(): CacheControl {
+  return {
     noStore: false,
     private: false,
     noCache: false,
     mustRevalidate: false,
     sMaxAge: undefined,
     maxAge: undefined,
+    staleWhileRevalidate: undefined,
+    staleIfError: undefined,
   };
+}
+
+/**
+ * Parses Cache-Control (RFC 9111 §5.2); unknown directives are ignored, a bad `max-age`/`s-maxage` counts
+ * as 0 (already stale), a bad stale-* value is ignored. A repeated directive keeps its first value
+ * (RFC 9111 §4.2.1).
+ */
+export function parseCacheControl(value: string | number | readonly string[] | undefined): CacheControl {
+  const cc = emptyCacheControl();
   if (value === undefined) return cc;
   const text = typeof value === 'object' ? value.join(',') : String(value);
   for (const part of text.split(',')) {
@@ -102,23 +140,77 @@ export function parseCacheControl(value: string | number | readonly string[] | u
         cc.mustRevalidate = true;
         break;
       case 's-maxage':
-        cc.sMaxAge = seconds(arg);
+        cc.sMaxAge ??= deltaSeconds(arg) ?? 0;
         break;
       case 'max-age':
-        cc.maxAge = seconds(arg);
+        cc.maxAge ??= deltaSeconds(arg) ?? 0;
+        break;
+      case 'stale-while-revalidate':
+        cc.staleWhileRevalidate ??= deltaSeconds(arg);
+        break;
+      case 'stale-if-error':
+        cc.staleIfError ??= deltaSeconds(arg);
         break;
     }
   }
   return cc;
 }
 
-function seconds(arg: string): number {
-  return /^\d+$/.test(arg) ? Number(arg) * 1_000 : 0;
+/** delta-seconds (RFC 9111 §1.2.2) in milliseconds; values past 2^31 s are 2^31 s; undefined if not digits. */
+function deltaSeconds(arg: string): number | undefined {
+  if (!/^\d+$/.test(arg)) return undefined;
+  return Math.min(Number(arg), MAX_DELTA_SECONDS) * 1_000;
+}
+
+/**
+ * The directives of the first targeted field (RFC 9213) present with a valid, non-empty value, or
+ * undefined when there is none and Cache-Control applies.
+ */
+export function targetedCacheControl(
+  headers: OutgoingHttpHeaders,
+  fields: readonly string[],
+): CacheControl | undefined {
+  for (const field of fields) {
+    const value = headers[field];
+    if (value === undefined) continue;
+    const dictionary = parseDictionary(typeof value === 'object' ? value.join(', ') : String(value));
+    if (dictionary === undefined) continue;
+    const cc = emptyCacheControl();
+    cc.noStore = dictionary.get('no-store') === true;
+    cc.private = dictionary.get('private') === true;
+    cc.noCache = dictionary.get('no-cache') === true;
+    cc.mustRevalidate =
+      dictionary.get('must-revalidate') === true || dictionary.get('proxy-revalidate') === true;
+    // Only non-negative integers are consumed; a decimal or a string is ignored (RFC 9213 §2.1).
+    cc.maxAge = dictionarySeconds(dictionary.get('max-age'));
+    cc.sMaxAge = dictionarySeconds(dictionary.get('s-maxage'));
+    cc.staleWhileRevalidate = dictionarySeconds(dictionary.get('stale-while-revalidate'));
+    cc.staleIfError = dictionarySeconds(dictionary.get('stale-if-error'));
+    return cc;
+  }
+  return undefined;
+}
+
+function dictionarySeconds(value: TargetedValue | undefined): number | undefined {
+  return typeof value === 'number' && value >= 0 ? Math.min(value, MAX_DELTA_SECONDS) * 1_000 : undefined;
+}
+
+/**
+ * The Age field's value in milliseconds (RFC 9111 §5.1): the first member of a list, a value past 2^31 s is
+ * 2^31 s, and anything but a non-negative integer is ignored (undefined).
+ */
+export function ageValue(value: OutgoingHttpHeaders[string]): number | undefined {
+  if (value === undefined) return undefined;
+  const first = typeof value === 'object' ? value[0] : String(value);
+  if (first === undefined) return undefined;
+  const comma = first.indexOf(',');
+  return deltaSeconds((comma === -1 ? first : first.slice(0, comma)).trim());
 }
 
 /**
  * Decides whether a response may be stored and for how long. `bodyLength` is known when the whole body came
- * in one `end()` call, or from Content-Length.
+ * in one `end()` call, or from Content-Length. `requestTime` is when the request reached the cache: with an
+ * `Age` from upstream, the time since then counts as delay (RFC 9111 §4.2.3).
  */
 export function responseVerdict(
   status: number,
@@ -126,13 +218,17 @@ export function responseVerdict(
   config: PolicyConfig,
   bodyLength: number | undefined,
   now: number,
+  requestTime: number = now,
 ): Verdict {
   if (!config.statuses.has(status)) {
     // A 5xx is a passing failure and a 304 answers one conditional request: neither says the URL is uncacheable.
     return { store: false, reason: 'status', marker: status < 500 && status !== 304 };
   }
   if (headers['set-cookie'] !== undefined) return { store: false, reason: 'set-cookie', marker: true };
-  const cc = parseCacheControl(headers['cache-control']);
+  // A valid targeted field replaces Cache-Control and Expires entirely (RFC 9213 §2.2).
+  const targeted =
+    config.targetedFields.length === 0 ? undefined : targetedCacheControl(headers, config.targetedFields);
+  const cc = targeted ?? parseCacheControl(headers['cache-control']);
   if (cc.noStore) return { store: false, reason: 'no-store', marker: true };
   if (cc.private) return { store: false, reason: 'private', marker: true };
   if (cc.noCache) return { store: false, reason: 'no-cache', marker: true };
@@ -150,20 +246,51 @@ export function responseVerdict(
     return { store: false, reason: 'too-large', marker: true };
   }
 
-  let ttl = config.ttl;
-  const lifetime = cc.sMaxAge ?? cc.maxAge ?? expiresLifetime(headers, now);
-  if (lifetime !== undefined && lifetime < ttl) ttl = lifetime;
+  const explicit =
+    cc.sMaxAge ?? cc.maxAge ?? (targeted === undefined ? expiresLifetime(headers, now) : undefined);
+  if (explicit === undefined && config.explicitFreshness) {
+    return { store: false, reason: 'no-freshness', marker: true };
+  }
+  const lifetime = explicit ?? config.ttl;
+  const age = currentAge(headers, now, requestTime);
+  const ttl = Math.min(lifetime - age, config.ttl);
   if (ttl < 1_000) return { store: false, reason: 'expired', marker: false };
-  return { store: true, ttl, allowStale: !cc.mustRevalidate };
+  // must-revalidate and proxy-revalidate forbid stale answers; so does s-maxage (RFC 9111 §5.2.2.10) unless
+  // the response itself allows them with stale-while-revalidate or stale-if-error (RFC 5861).
+  if (cc.mustRevalidate) return { store: true, ttl, age, swr: 0, sie: 0 };
+  const options = cc.sMaxAge === undefined;
+  return {
+    store: true,
+    ttl,
+    age,
+    swr: cc.staleWhileRevalidate ?? (options ? config.staleWhileRevalidate : 0),
+    sie: cc.staleIfError ?? (options ? config.staleIfError : 0),
+  };
 }
 
-/** Freshness lifetime from Expires (relative to Date when present); an invalid Expires means already expired. */
+/**
+ * The response's age when it is stored (RFC 9111 §4.2.3: corrected_initial_age, resident time 0). The
+ * handler is the origin here, so a response without `Age` was made now and only its `Date` can age it; with
+ * an `Age` relayed from upstream, the time since the request arrived counts as response delay.
+ */
+function currentAge(headers: OutgoingHttpHeaders, now: number, requestTime: number): number {
+  const date = headers.date === undefined ? Number.NaN : parseHttpDate(String(headers.date), now);
+  const apparent = Number.isNaN(date) ? 0 : Math.max(0, now - date);
+  const age = ageValue(headers.age);
+  const corrected = age === undefined ? 0 : age + Math.max(0, now - requestTime);
+  return Math.min(Math.max(apparent, corrected), MAX_DELTA_SECONDS * 1_000);
+}
+
+/**
+ * Freshness lifetime from Expires (relative to Date when present, RFC 9111 §4.2.1); an Expires that is not a
+ * valid HTTP-date means already expired (§5.3). Of several values, the first counts.
+ */
 function expiresLifetime(headers: OutgoingHttpHeaders, now: number): number | undefined {
   const expires = headers.expires;
   if (expires === undefined) return undefined;
-  const at = Date.parse(String(expires));
+  const at = parseHttpDate(typeof expires === 'object' ? String(expires[0]) : String(expires), now);
   if (Number.isNaN(at)) return 0;
-  const date = headers.date === undefined ? Number.NaN : Date.parse(String(headers.date));
+  const date = headers.date === undefined ? Number.NaN : parseHttpDate(String(headers.date), now);
   return Math.max(0, at - (Number.isNaN(date) ? now : date));
 }
 
@@ -252,7 +379,9 @@ export function noneMatch(ifNoneMatch: string, etag: string): boolean {
 /** Whether a response with this Last-Modified is unmodified since If-Modified-Since (RFC 9110 §13.1.3). */
 export function notModifiedSince(ifModifiedSince: string, lastModified: string | undefined): boolean {
   if (lastModified === undefined) return false;
-  const since = Date.parse(ifModifiedSince);
-  const modified = Date.parse(lastModified);
+  // An If-Modified-Since that is not a valid HTTP-date is ignored (RFC 9110 §13.1.3).
+  const now = Date.now();
+  const since = parseHttpDate(ifModifiedSince, now);
+  const modified = parseHttpDate(lastModified, now);
   return !Number.isNaN(since) && !Number.isNaN(modified) && modified <= since;
 }

@@ -1,4 +1,4 @@
-// Lua scripts of the response cache. Each touches one key, or two keys sharing a hash tag, so all run on Cluster.
+// Lua scripts of the response cache. Each touches keys of one hash slot only, so all run on Cluster.
 import { defineScript } from '../redis/index.js';
 
 /*
@@ -16,22 +16,80 @@ const TOMBSTONE_NEWER =
   "local function tombstoneNewer(g0) if g0 < 0 then return false end local head = redis.call('GETRANGE', KEYS[1], 0, 24) return string.byte(head, 1) == 209 and tonumber(string.sub(head, 2)) > g0 end";
 
 /**
- * Stores a packed entry unless an invalidation newer than the render's start generation left a tombstone
- * there, and releases the fill lock when we hold it.
- * KEYS: entry, lock. ARGV: packed entry, PX, start generation (-1: no tags), lock token ('' = none).
+ * Keeps a hash of members (entry hash -> expiry, Redis time) alive at least `ttl + margin` and samples a few
+ * members, dropping those expired, once it holds more than 32, so a busy set does not grow without bound.
+ * Times in ms.
+ */
+const TRACK_MEMBER = `local function trackMember(key, member, now, ttl, margin)
+  redis.call('HSET', key, member, string.format('%.0f', now + ttl))
+  if redis.call('PTTL', key) < ttl + margin then redis.call('PEXPIRE', key, ttl + margin) end
+  if redis.call('HLEN', key) > 32 then
+    local sample = redis.call('HRANDFIELD', key, 4, 'WITHVALUES')
+    for i = 1, #sample, 2 do
+      if sample[i] ~= '!' and tonumber(sample[i + 1]) + margin < now then redis.call('HDEL', key, sample[i]) end
+    end
+  end
+end`;
+
+/**
+ * Stores a packed entry unless an invalidation newer than the render's start left a tombstone there (tags)
+ * or bumped its URL's invalidation count (field '!' of the URL's variant set) since the render read it, and
+ * releases the fill lock when we hold it. A variant or private-scope entry is listed in the URL's variant set,
+ * so invalidating the URL finds it; the URL's plain entry needs no listing.
+ * KEYS: entry, lock, URL variant set (all in the URL's slot). ARGV: packed entry, PX, start generation
+ * (-1: no tags), lock token ('' = none), variant ('' = the plain entry), the URL's invalidation count read
+ * when the render began, margin ms.
  * Returns 1 when stored, 0 when refused.
  */
 export const ENTRY_PUT = defineScript<number>({
   name: 'erkCacheEntryPut',
-  keys: 2,
+  keys: 3,
   lua: `${TOMBSTONE_NEWER}
+${TRACK_MEMBER}
 local stored = 0
-if not tombstoneNewer(tonumber(ARGV[3])) then
+local count = redis.call('HGET', KEYS[3], '!') or '0'
+if count == ARGV[6] and not tombstoneNewer(tonumber(ARGV[3])) then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   stored = 1
+  if ARGV[5] ~= '' then
+    ${NOW_MS}
+    trackMember(KEYS[3], ARGV[5], now, tonumber(ARGV[2]), tonumber(ARGV[7]))
+  end
 end
 if ARGV[4] ~= '' and redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
 return stored`,
+});
+
+/**
+ * Invalidates every entry of one URL (RFC 9111 §4.4): its plain entry and each variant and private-scope
+ * entry listed in its variant set, then bumps the URL's invalidation count so renders that began earlier
+ * are not stored. Tombstones stay (they guard against renders older than a tag invalidation). The variant
+ * entries are named from the set rather than passed in KEYS: they are not known before the set is read, and
+ * they share the URL's hash tag, so they are in this slot on Cluster too.
+ * KEYS: URL variant set, plain entry. ARGV: entry key prefix (the plain entry's key), retention PX.
+ * Returns the number of entries removed.
+ */
+export const URL_INVALIDATE = defineScript<number>({
+  name: 'erkCacheUrlInvalidate',
+  keys: 2,
+  lua: `local removed = 0
+local function drop(key)
+  local head = redis.call('GETRANGE', key, 0, 0)
+  if head ~= '' and string.byte(head, 1) ~= 209 then
+    if string.byte(head, 1) == 225 then removed = removed + 1 end
+    redis.call('UNLINK', key)
+  end
+end
+drop(KEYS[2])
+local fields = redis.call('HKEYS', KEYS[1])
+for _, field in ipairs(fields) do
+  if field ~= '!' then drop(ARGV[1] .. field) end
+end
+local count = tonumber(redis.call('HGET', KEYS[1], '!') or '0') + 1
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], '!', string.format('%.0f', count))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return removed`,
 });
 
 /**
@@ -59,17 +117,9 @@ export const TAG_ADD = defineScript<number>({
   keys: 2,
   lua: `local inv = redis.call('GET', KEYS[2])
 if inv and tonumber(inv) > tonumber(ARGV[3]) then return 0 end
+${TRACK_MEMBER}
 ${NOW_MS}
-local ttl = tonumber(ARGV[2])
-local margin = tonumber(ARGV[4])
-redis.call('HSET', KEYS[1], ARGV[1], string.format('%.0f', now + ttl))
-if redis.call('PTTL', KEYS[1]) < ttl + margin then redis.call('PEXPIRE', KEYS[1], ttl + margin) end
-if redis.call('HLEN', KEYS[1]) > 32 then
-  local sample = redis.call('HRANDFIELD', KEYS[1], 4, 'WITHVALUES')
-  for i = 1, #sample, 2 do
-    if tonumber(sample[i + 1]) + margin < now then redis.call('HDEL', KEYS[1], sample[i]) end
-  end
-end
+trackMember(KEYS[1], ARGV[1], now, tonumber(ARGV[2]), tonumber(ARGV[4]))
 return 1`,
 });
 

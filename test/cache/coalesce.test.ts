@@ -85,7 +85,7 @@ describe('coalescing', () => {
       },
       { key: () => 'product' },
     );
-    const lock = `${redis.prefix(`cache:${name}:`)}l:{${entryHash('product', '', undefined)}}`;
+    const lock = `${redis.prefix(`cache:${name}:`)}l:${entryHash('product', '', undefined)}`;
     const url = await listen(one.app);
     const responses = Promise.all(Array.from({ length: 20 }, () => request(url).get('/product')));
     try {
@@ -114,7 +114,7 @@ describe('coalescing', () => {
     const keyBase = redis.prefix(`cache:${name}:`);
     const hash = entryHash('product', '', undefined);
     // Another instance holds the fill lock...
-    await redis.client.set(`${keyBase}l:{${hash}}`, 'other-instance:1', 'PX', 10_000);
+    await redis.client.set(`${keyBase}l:${hash}`, 'other-instance:1', 'PX', 10_000);
     const url = await listen(waiting.app);
     const responses = Promise.all(Array.from({ length: 5 }, () => request(url).get('/product')));
     await waitFor(() => waiting.state.arrived === 5, 'requests in');
@@ -148,7 +148,7 @@ describe('coalescing', () => {
     );
     const keyBase = redis.prefix(`cache:${name}:`);
     const hash = entryHash('product', '', undefined);
-    await redis.client.set(`${keyBase}l:{${hash}}`, 'crashed-instance:1', 'PX', 30_000);
+    await redis.client.set(`${keyBase}l:${hash}`, 'crashed-instance:1', 'PX', 30_000);
     const url = await listen(waiting.app);
     const started = Date.now();
     const all = await Promise.all(Array.from({ length: 5 }, () => request(url).get('/product')));
@@ -157,7 +157,7 @@ describe('coalescing', () => {
     expect(calls).toBe(1);
     // It stored without taking over the other holder's lock.
     expect(await readEntries(redis.client, keyBase)).toHaveLength(1);
-    expect(await redis.client.get(`${keyBase}l:{${hash}}`)).toBe('crashed-instance:1');
+    expect(await redis.client.get(`${keyBase}l:${hash}`)).toBe('crashed-instance:1');
     const hit = await request(url).get('/product');
     expect(hit.headers['cache-status']).toMatch(/hit/);
   });
@@ -183,7 +183,7 @@ describe('coalescing', () => {
     const url = await listen(one.app);
     await request(url).get('/product');
     const keyBase = redis.prefix(`cache:${name}:`);
-    const entryKey = `${keyBase}e:{${entryHash('product', '', undefined)}}`;
+    const entryKey = `${keyBase}e:${entryHash('product', '', undefined)}`;
     await waitFor(async () => (await redis.client.getBuffer(entryKey))?.[0] === 0xc1, 'the marker');
     const pttl = await redis.client.pttl(entryKey);
     expect(pttl).toBeGreaterThan(0);

@@ -79,11 +79,13 @@ describe.each(expressVersions)('%s: a hit', (label, express) => {
     await new Promise((r) => setTimeout(r, 100));
     const commands = await recorder.stop();
     const names = commands.map((c) => c[0]);
-    // lookup, lock + generation (sent together), store script (first use on this connection: EVAL)
+    // lookup, lock + generation + the URL's invalidation count (sent together), store script (first use on
+    // this connection: EVAL)
     expect(names.filter((n) => n === 'get')).toHaveLength(2);
     expect(names.filter((n) => n === 'set')).toHaveLength(1);
+    expect(names.filter((n) => n === 'hget')).toHaveLength(1);
     expect(names.filter((n) => n === 'eval' || n === 'evalsha')).toHaveLength(1);
-    expect(names).toHaveLength(4);
+    expect(names).toHaveLength(5);
     const store = commands.find((c) => c[0] === 'eval' || c[0] === 'evalsha') as string[];
     expect(store.join(' ')).toContain("redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])");
     const [entry] = await readEntries(redis.client, redis.prefix(`cache:set${id}:`));

@@ -10,14 +10,22 @@ import {
   storedHeaders,
 } from '../../src/cache/policy.js';
 
-const config = { ttl: 60_000, statuses: new Set([200, 203, 204, 300, 301, 404, 410]), maxBodyBytes: 1_000 };
+const config = {
+  ttl: 60_000,
+  statuses: new Set([200, 203, 204, 300, 301, 404, 410]),
+  maxBodyBytes: 1_000,
+  staleWhileRevalidate: 10_000,
+  staleIfError: 20_000,
+  explicitFreshness: false,
+  targetedFields: ['express-redis-kit-cache-control'],
+};
 const now = Date.parse('2026-01-01T00:00:00Z');
 const verdict = (status: number, headers: Record<string, string | string[] | number> = {}, length?: number) =>
   responseVerdict(status, headers, config, length, now);
 
 describe('which responses are stored', () => {
   it('stores listed statuses with the route TTL', () => {
-    expect(verdict(200)).toEqual({ store: true, ttl: 60_000, allowStale: true });
+    expect(verdict(200)).toEqual({ store: true, ttl: 60_000, age: 0, swr: 10_000, sie: 20_000 });
     expect(verdict(404).store).toBe(true);
     for (const status of [201, 206, 302, 304, 500, 503]) expect(verdict(status).store).toBe(false);
   });
@@ -54,7 +62,8 @@ describe('which responses are stored', () => {
     expect(verdict(200, { expires: '0' })).toMatchObject({ store: false, reason: 'expired' });
     expect(verdict(200, { 'cache-control': 'max-age=30, must-revalidate' })).toMatchObject({
       ttl: 30_000,
-      allowStale: false,
+      swr: 0,
+      sie: 0,
     });
   });
 
@@ -146,7 +155,7 @@ describe('keys', () => {
     expect(entryHash('k', '', undefined)).not.toBe(entryHash('k', '', ''));
     expect(entryHash('k', '', 'u1')).not.toBe(entryHash('k', '', 'u2'));
     expect(entryHash('k', 'fr\0', undefined)).not.toBe(entryHash('k', 'en\0', undefined));
-    expect(entryHash('k', '', undefined)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(entryHash('k', '', undefined)).toMatch(/^\{[A-Za-z0-9_-]{43}\}$/);
   });
 
   it('normalises Accept-Encoding to the accepted codings, best first', () => {

@@ -106,11 +106,11 @@ describe('tag invalidation', () => {
     const tagAdd = registerScript(client, TAG_ADD);
     const entryPut = registerScript(client, ENTRY_PUT);
     const tag = [`${keyBase}t:{product:1}`, `${keyBase}i:{product:1}`];
-    const entry = [`${keyBase}e:{${hash}}`, `${keyBase}l:{${hash}}`];
+    const entry = [`${keyBase}e:${hash}`, `${keyBase}l:${hash}`, `${keyBase}u:${hash}`];
     const g0 = Number((await client.get(`${keyBase}g`)) ?? 0);
     expect(await tagAdd(tag, [hash, 60_000, g0, 65_000])).toBe(1);
     expect(await cache.invalidate('product:1')).toBe(1);
-    expect(await entryPut(entry, [Buffer.from([0xe1]), 60_000, g0, ''])).toBe(0);
+    expect(await entryPut(entry, [Buffer.from([0xe1]), 60_000, g0, '', '', '0', 65_000])).toBe(0);
     expect((await client.getBuffer(entry[0] as string))?.[0]).toBe(0xd1);
     // ... and the other order: invalidated before the tags are added.
     const g1 = Number((await client.get(`${keyBase}g`)) ?? 0) - 1;
@@ -118,7 +118,7 @@ describe('tag invalidation', () => {
     // A render that began after the invalidation stores normally, over the tombstone.
     const g2 = Number(await client.get(`${keyBase}g`));
     expect(await tagAdd(tag, [hash, 60_000, g2, 65_000])).toBe(1);
-    expect(await entryPut(entry, [Buffer.from([0xe1]), 60_000, g2, ''])).toBe(1);
+    expect(await entryPut(entry, [Buffer.from([0xe1]), 60_000, g2, '', '', '0', 65_000])).toBe(1);
   });
 
   it('keeps each tag set alive at least as long as its entries, and not much longer', async () => {
