@@ -154,4 +154,46 @@ describe('on a Redis Cluster', () => {
     );
     await waitFor(async () => (await readEntries(admin, `cache:${name}:`)).length === 1, 'the last store');
   });
+
+  it('invalidates every variant and private scope of a URL after a write, with one script on its slot', async () => {
+    const name = `k${++names}`;
+    const stock = { value: 0 };
+    const cache = responseCache({
+      redis: cluster.client(),
+      name,
+      ttl: '1m',
+      vary: ['accept-language'],
+      privateScope: (req) => req.headers.authorization,
+    });
+    const app = express();
+    app.use(cache);
+    app.get('/products/:id', (req, res) => {
+      res.set('Vary', 'Accept-Language').json({ id: req.params.id, stock: stock.value });
+    });
+    app.post('/products/:id', (_req, res) => {
+      stock.value++;
+      res.sendStatus(204);
+    });
+    const variants = [
+      { 'accept-language': 'en' },
+      { 'accept-language': 'fr' },
+      { 'accept-language': 'de' },
+      { 'accept-language': 'en', authorization: 'Bearer alice' },
+      { 'accept-language': 'en', authorization: 'Bearer bob' },
+    ];
+    for (const headers of variants) await request(app).get('/products/9').set(headers);
+    await request(app).get('/products/10').set('accept-language', 'en');
+    await waitFor(async () => (await readEntries(admin, `cache:${name}:`)).length === 6, 'six entries');
+    // All entries of /products/9 share one slot: the URL's hash tag.
+    const keys = (await scanKeys(admin, `cache:${name}:e:*`)).map((k) =>
+      k.slice(k.indexOf('{'), k.indexOf('}') + 1),
+    );
+    expect(new Set(keys).size).toBe(2);
+    expect((await request(app).post('/products/9')).status).toBe(204);
+    const left = await readEntries(admin, `cache:${name}:`);
+    expect(left.map((e) => e.url)).toEqual([expect.stringMatching(/\/products\/10$/)]);
+    for (const headers of variants) {
+      expect((await request(app).get('/products/9').set(headers)).body.stock).toBe(1);
+    }
+  });
 });

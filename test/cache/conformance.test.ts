@@ -114,7 +114,8 @@ describe('Expires (RFC 9111 §5.3, RFC 9110 §5.6.7)', () => {
           .replace(/ (\d\d):/, ' $1:'),
     ];
     for (const format of malformed) {
-      const d = inAnHour();
+      // Tomorrow at 05:xx, so the hour has a leading zero to drop.
+      const d = new Date(Date.now() + 86_400_000);
       d.setUTCHours(5);
       const value = format(d);
       const t = origin({ expires: value });
