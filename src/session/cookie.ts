@@ -108,3 +108,8 @@ export function setCookieValue(
 export function clearCookieValue(name: string, attributes: string, secure: boolean): string {
   return `${name}=; Max-Age=0; Expires=${EXPIRED}${attributes}${secure ? '; Secure' : ''}`;
 }
+
+/** A Set-Cookie value without `Max-Age` or `Expires`: the browser drops it when it closes. */
+export function browserCookieValue(name: string, value: string, attributes: string, secure: boolean): string {
+  return `${name}=${value}${attributes}${secure ? '; Secure' : ''}`;
+}

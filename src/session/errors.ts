@@ -10,8 +10,14 @@ export type SessionErrorCode =
   | 'ERR_SESSION_BUSY'
   /** `signIn` got a user id that is not a non-empty string or a finite number. */
   | 'ERR_SESSION_USER_ID'
-  /** The session to regenerate was destroyed meanwhile (signed out or revoked by another request). */
-  | 'ERR_SESSION_GONE';
+  /** The session to regenerate, save or reload was destroyed meanwhile (signed out or revoked elsewhere). */
+  | 'ERR_SESSION_GONE'
+  /** A data key named like a member of `req.session` (`cookie`, `id`, `save`, ...): data needs another name. */
+  | 'ERR_SESSION_RESERVED_KEY'
+  /** `req.session.cookie.maxAge` (or `expires`, or `signIn`'s `maxAge`) got a value that is not a lifetime. */
+  | 'ERR_SESSION_MAX_AGE'
+  /** A cookie attribute other than its lifetime was set on `req.session.cookie`: it is a `session()` option. */
+  | 'ERR_SESSION_COOKIE_ATTRIBUTE';
 
 /**
  * Raised by the sessions middleware at request time. With `onRedisError: 'fail-closed'` the middleware passes

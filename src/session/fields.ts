@@ -6,11 +6,14 @@ export const RESERVED_KEYS: ReadonlySet<string> = new Set([
   'handle',
   'userId',
   'isNew',
+  'cookie',
   'signIn',
   'signOut',
   'regenerate',
   'destroy',
   'save',
+  'reload',
+  'touch',
   'constructor',
   '__proto__',
 ]);
@@ -20,7 +23,7 @@ export function fieldOf(key: string): string {
   return key.charCodeAt(0) === 0x40 ? `@${key}` : key;
 }
 
-/** Meta fields found while loading a session (`@u`, `@ua`, `@ip`, `@b`, `@c`, `@a`, `@s`). */
+/** Meta fields found while loading a session (`@u`, `@ua`, `@ip`, `@b`, `@m`, `@c`, `@a`, `@s`). */
 export type Meta = Record<string, string>;
 
 /**

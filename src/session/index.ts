@@ -7,6 +7,7 @@ import { CookieCache } from './cookie-cache.js';
 import { createResponseHooks } from './hooks.js';
 import { resolveSessionOptions, type SessionOptions } from './options.js';
 import { RequestSession, type SessionContext } from './request-session.js';
+import { installSessionId } from './session-id.js';
 import { SessionStore } from './store.js';
 import type { Session } from './types.js';
 
@@ -19,7 +20,16 @@ export {
   type SessionOptions,
   type SessionRedisErrorPolicy,
 } from './options.js';
-export type { KeepOptions, Session, SessionData, SessionInfo, SessionMethods } from './types.js';
+export type {
+  KeepOptions,
+  Session,
+  SessionCallback,
+  SessionCookie,
+  SessionData,
+  SessionInfo,
+  SessionMethods,
+  SignInOptions,
+} from './types.js';
 
 /** The middleware `session()` returns, with the admin methods attached. */
 export interface SessionMiddleware extends SessionAdmin {
@@ -48,6 +58,7 @@ export interface SessionMiddleware extends SessionAdmin {
 export function session(options: SessionOptions): SessionMiddleware {
   const config = resolveSessionOptions(options);
   assertNotInRequestHandler('session');
+  installSessionId();
   const store = new SessionStore(config);
   const stateKey = Symbol('express-redis-kit session');
   const ctx: SessionContext = {

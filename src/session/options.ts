@@ -78,8 +78,8 @@ export interface SessionOptions {
    */
   cookieName?: string;
   /**
-   * Cookie attributes. Its lifetime is not configurable: `Max-Age` always equals the session's remaining
-   * lifetime in Redis.
+   * Cookie attributes. The lifetime is not among them: `Max-Age` always equals the session's remaining
+   * lifetime in Redis (`idleTimeout`, or per session `req.session.cookie.maxAge` for "remember me").
    * @default { httpOnly: true, sameSite: 'lax', secure: 'auto', path: '/' }
    */
   cookie?: SessionCookieOptions;
@@ -151,6 +151,14 @@ export const DEFAULT_SESSION_OPTIONS = Object.freeze({
 } as const satisfies Required<Omit<SessionOptions, 'redis' | 'secret' | 'maxSessionsPerUser' | 'timeout'>> &
   Pick<SessionOptions, 'maxSessionsPerUser' | 'timeout'>);
 
+/** The cookie attributes every session shares (its lifetime and `Secure` are decided per request). */
+export interface ResolvedCookieAttributes {
+  readonly httpOnly: boolean;
+  readonly sameSite: 'lax' | 'strict' | 'none' | false;
+  readonly path: string;
+  readonly domain: string | undefined;
+}
+
 /** {@link SessionOptions} checked and resolved: what the middleware reads at request time. */
 export interface SessionConfig {
   readonly redis: RedisClient;
@@ -161,6 +169,8 @@ export interface SessionConfig {
   readonly cookieName: string;
   /** `; Path=/; HttpOnly; SameSite=Lax` and so on: every attribute except the lifetime and `Secure`. */
   readonly cookieAttributes: string;
+  /** The same attributes as values, for `req.session.cookie`. */
+  readonly cookie: ResolvedCookieAttributes;
   readonly secure: boolean | 'auto';
   readonly idleMs: number;
   readonly absoluteMs: number;
@@ -255,6 +265,7 @@ export function resolveSessionOptions(options: unknown): SessionConfig {
     tagKeys: secrets.map((s) => deriveKey(s, 'user-tag')),
     cookieName,
     cookieAttributes: cookie.attributes,
+    cookie: cookie.values,
     secure: cookie.secure,
     idleMs,
     absoluteMs,
@@ -297,7 +308,10 @@ function deriveKey(secret: string, purpose: string): Buffer {
   return createHmac('sha256', secret).update(`express-redis-kit session ${purpose}`).digest();
 }
 
-function resolveCookie(value: unknown, name: string): { attributes: string; secure: boolean | 'auto' } {
+function resolveCookie(
+  value: unknown,
+  name: string,
+): { attributes: string; values: ResolvedCookieAttributes; secure: boolean | 'auto' } {
   const given = value ?? {};
   checkOptions<SessionCookieOptions>(given, COOKIE_OPTION_NAMES, `${WHERE} cookie`);
   const d = DEFAULT_SESSION_OPTIONS.cookie;
@@ -339,7 +353,11 @@ function resolveCookie(value: unknown, name: string): { attributes: string; secu
     );
   }
   // Everything after `name=v` is static: built once here, appended to every Set-Cookie.
-  return { attributes: serialized.slice(name.length + 2), secure };
+  return {
+    attributes: serialized.slice(name.length + 2),
+    values: Object.freeze({ httpOnly, sameSite, path, domain }),
+    secure,
+  };
 }
 
 function resolveBind(value: unknown): ((req: Request) => string) | undefined {

@@ -1,7 +1,7 @@
 // One request's session: loading it, the session methods, and what is written when the response goes out.
 import type { NextFunction, Request, Response } from 'express';
 import { type RedisErrorReporter, sha256 } from '../redis/index.js';
-import { clearCookieValue, setCookieValue, signId } from './cookie.js';
+import { browserCookieValue, clearCookieValue, setCookieValue, signId } from './cookie.js';
 import type { KnownCookie } from './cookie-cache.js';
 import { SessionError, storeError } from './errors.js';
 import {
@@ -16,8 +16,10 @@ import {
 } from './fields.js';
 import { handleOf, newId, newUserSessionId, userTag } from './ids.js';
 import type { SessionConfig } from './options.js';
+import { SessionCookieView } from './session-cookie.js';
 import { SessionObject } from './session-object.js';
 import type { CreateResult, ReadReply, SessionLocation, SessionStore } from './store.js';
+import type { SessionCallback } from './types.js';
 
 /** What one middleware instance shares with its requests. */
 export interface SessionContext {
@@ -37,7 +39,9 @@ const MAX_USER_AGENT = 512;
 /** Longest user id accepted (it is stored in each of the user's sessions). */
 const MAX_USER_ID = 256;
 /** Meta fields carried over when a session changes its id. */
-const CARRIED_META = ['@u', '@ua', '@ip', '@b'] as const;
+const CARRIED_META = ['@u', '@ua', '@ip', '@b', '@m'] as const;
+/** Shortest lifetime `req.session.cookie.maxAge` accepts (a session that ends sooner is better destroyed). */
+const MIN_LIFETIME_MS = 1_000;
 
 type Keep = boolean | readonly string[];
 
@@ -46,7 +50,7 @@ export class RequestSession {
   readonly ctx: SessionContext;
   readonly req: Request;
   readonly res: Response;
-  readonly session: SessionObject;
+  session: SessionObject;
   origWriteHead: Response['writeHead'];
   origEnd: Response['end'];
 
@@ -77,6 +81,14 @@ export class RequestSession {
   /** The write started with the response headers; `end` waits for it. */
   pending: Promise<void> | undefined;
   endArgs: unknown[] = [];
+  /** The session's expiry must be set anew with the next write (its lifetime changed, or `touch()`). */
+  retime = false;
+  /** `req.session.cookie`, made on first use. */
+  #cookie: SessionCookieView | undefined;
+  /** True once this request set the lifetime; until then the stored `@m` field (if any) applies. */
+  #lifetimeSet = false;
+  /** The lifetime this request set: ms, or null for a browser-session cookie. */
+  #lifetime: number | null = null;
   #fingerprint: string | undefined;
   /** The signed cookie value of an id, once known. */
   #signed: { readonly id: string; readonly value: string } | undefined;
@@ -185,7 +197,7 @@ export class RequestSession {
     if (!this.persist) return;
     if (this.stored) {
       if (!this.failed) {
-        const changes = this.#diff();
+        const changes = this.retime ? this.#retimeChanges() : this.#diff();
         if (changes !== undefined) this.pending = this.#update(changes);
       }
     } else {
@@ -194,9 +206,10 @@ export class RequestSession {
       if (pairs.length > 0) {
         this.ensureId();
         this.#addFingerprint(pairs);
+        this.#addLifetime(pairs);
         this.stored = true;
         this.saved = saved;
-        this.cookieTtl = this.ctx.config.idleMs;
+        this.cookieTtl = this.idleMs();
         this.pending = this.#createAtCommit(pairs);
       }
     }
@@ -240,8 +253,10 @@ export class RequestSession {
     }
   }
 
-  async signIn(userId: unknown, keep: Keep): Promise<void> {
+  async signIn(userId: unknown, keep: Keep, maxAge?: number | null): Promise<void> {
     const uid = normalizeUserId(userId);
+    const lifetime =
+      maxAge === undefined ? this.lifetime() : maxAge === null ? null : this.#checkLifetime(maxAge);
     this.#begin(true);
     try {
       const { config, store } = this.ctx;
@@ -255,11 +270,12 @@ export class RequestSession {
       if (userAgent) meta['@ua'] = userAgent.slice(0, MAX_USER_AGENT);
       if (this.req.ip) meta['@ip'] = this.req.ip;
       if (config.bind !== undefined) meta['@b'] = this.#bindValue();
+      if (lifetime !== undefined) meta['@m'] = encodeLifetime(lifetime);
       pushMeta(pairs, meta);
       const old = this.stored || this.unknown ? this.location : undefined;
       const sameSlot = old !== undefined && old.tag === tag;
       const [joined, ended] = await Promise.allSettled([
-        store.join(at, 0, 0, sameSlot ? old : undefined, false, pairs),
+        store.join(at, 0, 0, sameSlot ? old : undefined, false, pairs, idleOf(lifetime, config.idleMs)),
         old !== undefined && !sameSlot ? store.end(old) : Promise.resolve(false),
       ]);
       if (joined.status === 'rejected' || ended.status === 'rejected') {
@@ -306,6 +322,9 @@ export class RequestSession {
       const saved = new Map<string, string>();
       const pairs = allFields(keptView(this.session, keep), saved, this.#badValue);
       const meta = carriedMeta(this.meta);
+      const lifetime = this.lifetime();
+      if (lifetime !== undefined) meta['@m'] = encodeLifetime(lifetime);
+      const idle = this.idleMs();
       pushMeta(pairs, meta);
       let id: string;
       let at: SessionLocation;
@@ -313,7 +332,7 @@ export class RequestSession {
       if (old.tag !== undefined) {
         id = newUserSessionId(old.tag);
         at = locate(store, id, old.tag);
-        result = await store.join(at, this.created, this.absolute, old, true, pairs);
+        result = await store.join(at, this.created, this.absolute, old, true, pairs, idle);
       } else {
         // Two slots: end the old one first, so a session ended meanwhile is not brought back under a new id.
         if (!(await store.end(old))) {
@@ -321,7 +340,7 @@ export class RequestSession {
         } else {
           id = newId();
           at = locate(store, id, undefined);
-          result = await store.create(at.key, this.created, this.absolute, pairs);
+          result = await store.create(at.key, this.created, this.absolute, pairs, idle);
           if (result === null) result = 'gone';
         }
       }
@@ -343,7 +362,8 @@ export class RequestSession {
     }
   }
 
-  async destroy(): Promise<void> {
+  /** Ends the session; `unset` also removes `req.session`, as express-session's `destroy(callback)` does. */
+  async destroy(unset = false): Promise<void> {
     this.#begin(false);
     try {
       if ((this.stored || this.unknown) && this.location !== undefined)
@@ -351,6 +371,9 @@ export class RequestSession {
       dropData(this.session, false);
       this.#forget(true);
       this.persist = true;
+      if (unset && this.req.session === (this.session as unknown)) {
+        delete (this.req as { session?: unknown }).session;
+      }
     } catch (error) {
       throw asSessionError(error, 'destroy the session');
     } finally {
@@ -375,10 +398,17 @@ export class RequestSession {
       }
       if (this.stored) {
         await this.pending;
-        const changes = this.#diff();
+        const retime = this.retime && !this.committed;
+        const changes = retime ? this.#retimeChanges() : this.#diff();
         if (changes === undefined) return;
         const location = this.location as SessionLocation;
-        if (!(await this.ctx.store.update(location.key, changes.pairs, changes.deletions))) {
+        const written = await this.ctx.store.update(
+          location.key,
+          changes.pairs,
+          changes.deletions,
+          retime ? this.idleMs() : 0,
+        );
+        if (!written) {
           dropData(this.session, false);
           this.#forget(true);
           throw new SessionError(
@@ -387,6 +417,7 @@ export class RequestSession {
           );
         }
         applyChanges(this.saved as Map<string, string>, changes);
+        if (retime) this.#retimed();
         return;
       }
       const saved = new Map<string, string>();
@@ -400,7 +431,14 @@ export class RequestSession {
       }
       this.ensureId();
       this.#addFingerprint(pairs);
-      const result = await this.ctx.store.create((this.location as SessionLocation).key, 0, 0, pairs);
+      this.#addLifetime(pairs);
+      const result = await this.ctx.store.create(
+        (this.location as SessionLocation).key,
+        0,
+        0,
+        pairs,
+        this.idleMs(),
+      );
       if (result === null)
         throw new SessionError('ERR_SESSION_STORE', 'Could not create the session (id taken).');
       this.stored = true;
@@ -412,6 +450,168 @@ export class RequestSession {
       throw asSessionError(error, 'save the session');
     } finally {
       this.busy = false;
+    }
+  }
+
+  /**
+   * express-session's `regenerate(callback)`: ends the stored session and puts a new, empty one on
+   * `req.session` (new id, no user, default lifetime). The old object keeps its data, so a caller can copy
+   * from it (Passport's `keepSessionInfo`); it is no longer saved.
+   */
+  async replace(): Promise<void> {
+    this.#begin(true);
+    try {
+      if ((this.stored || this.unknown) && this.location !== undefined)
+        await this.ctx.store.end(this.location);
+      this.#forget(true);
+      this.persist = true;
+      const fresh = new SessionObject(this);
+      this.session = fresh;
+      this.req.session = fresh as unknown as Request['session'];
+    } catch (error) {
+      throw asSessionError(error, 'regenerate the session');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Reads the session from Redis again, replacing its data (and dropping unsaved changes). */
+  async reload(): Promise<void> {
+    this.#begin(false);
+    try {
+      const location = this.location;
+      if ((!this.stored && !this.unknown) || location === undefined) {
+        throw new SessionError(
+          'ERR_SESSION_GONE',
+          'The session is not stored in Redis, so it cannot be reloaded.',
+        );
+      }
+      await this.pending;
+      const reply = await this.ctx.store.read(location.key);
+      dropData(this.session, false);
+      if (reply === null) {
+        this.#forget(true);
+        throw new SessionError(
+          'ERR_SESSION_GONE',
+          'The session was ended by another request; nothing was reloaded.',
+        );
+      }
+      const saved = new Map<string, string>();
+      const meta = loadFields(reply[2], this.session, saved);
+      this.stored = true;
+      this.unknown = false;
+      this.persist = true;
+      this.failed = false;
+      this.saved = saved;
+      this.meta = meta;
+      this.userId = location.tag === undefined ? undefined : meta['@u'];
+      this.created = Number(meta['@c'] ?? 0);
+      this.absolute = Number(meta['@a'] ?? 0);
+      this.#lifetimeSet = false;
+      this.retime = false;
+      if (reply[1] === 1 && !this.committed) this.cookieTtl = Number(reply[0]);
+    } catch (error) {
+      throw asSessionError(error, 'reload the session');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Restarts the session's expiry with the next write (before the headers go out; later it is a no-op). */
+  touch(): void {
+    if (!this.committed && !this.res.headersSent) this.retime = true;
+  }
+
+  /** Runs a session method for its callback form: the callback hears the outcome, a throw in it is logged. */
+  settle(work: Promise<void>, callback: SessionCallback): void {
+    work
+      .then(
+        () => callback(),
+        (error: unknown) => callback(error),
+      )
+      .catch((error: unknown) => {
+        this.ctx.config.logger.error('A session callback threw', {
+          source: 'session',
+          error: error instanceof Error ? error.message : String(error),
+        });
+      });
+  }
+
+  /** `req.session.cookie`. */
+  cookie(): SessionCookieView {
+    this.#cookie ??= new SessionCookieView(this);
+    return this.#cookie;
+  }
+
+  /** The session's own lifetime: ms, null for a browser-session cookie, undefined for the default. */
+  lifetime(): number | null | undefined {
+    if (this.#lifetimeSet) return this.#lifetime;
+    const stored = this.meta?.['@m'];
+    return stored === undefined ? undefined : decodeLifetime(stored);
+  }
+
+  /** How long this session survives without use: its own lifetime, else `idleTimeout`. */
+  idleMs(): number {
+    return idleOf(this.lifetime(), this.ctx.config.idleMs);
+  }
+
+  /** Sets the session's lifetime ("remember me"); null makes its cookie a browser-session cookie. */
+  setLifetime(ms: number | null): void {
+    const lifetime = ms === null ? null : this.#checkLifetime(ms);
+    if (this.committed || this.res.headersSent) {
+      throw new SessionError(
+        'ERR_SESSION_HEADERS_SENT',
+        'The session cookie cannot change after the response headers were sent: set its maxAge before responding.',
+      );
+    }
+    this.#lifetimeSet = true;
+    this.#lifetime = lifetime;
+    this.retime = true;
+  }
+
+  /** When the cookie expires (ms since the epoch), or null for a browser-session cookie. */
+  cookieExpiresAt(): number | null {
+    if (this.lifetime() === null) return null;
+    const now = Date.now();
+    const deadline = this.absolute > 0 ? this.absolute : now + this.ctx.config.absoluteMs;
+    if (this.retime || !this.stored) return Math.min(now + this.idleMs(), deadline);
+    // Slid by this request's read: the reply's TTL counts from (about) now.
+    if (this.cookieTtl >= 0) return now + this.cookieTtl;
+    const seen = Number(this.meta?.['@s'] ?? now);
+    return Math.min(seen + this.idleMs(), deadline);
+  }
+
+  #checkLifetime(ms: number): number {
+    if (
+      typeof ms !== 'number' ||
+      !Number.isFinite(ms) ||
+      ms < MIN_LIFETIME_MS ||
+      ms <= this.ctx.config.touchAfterMs
+    ) {
+      throw new SessionError(
+        'ERR_SESSION_MAX_AGE',
+        `A session's maxAge must be a number of milliseconds of at least ${MIN_LIFETIME_MS} and longer than ` +
+          `\`touchAfter\`, or null for a browser-session cookie (got ${String(ms)}).`,
+      );
+    }
+    return Math.floor(ms);
+  }
+
+  /** The changed data plus the lifetime, for a write that also sets the expiry anew; sets the cookie's Max-Age to match. */
+  #retimeChanges(): FieldChanges {
+    const changes: FieldChanges = this.#diff() ?? { pairs: [], deletions: [], changed: new Map() };
+    if (this.#lifetimeSet) changes.pairs.push('@m', encodeLifetime(this.#lifetime));
+    const now = Date.now();
+    this.cookieTtl = Math.max(0, Math.min(this.idleMs(), (this.absolute > 0 ? this.absolute : now) - now));
+    return changes;
+  }
+
+  /** The new expiry is in Redis: the lifetime set on this request is now the stored one. */
+  #retimed(): void {
+    this.retime = false;
+    if (this.#lifetimeSet && this.meta !== undefined) {
+      this.meta['@m'] = encodeLifetime(this.#lifetime);
+      this.#lifetimeSet = false;
     }
   }
 
@@ -453,6 +653,9 @@ export class RequestSession {
     this.absolute = result.absolute;
     this.cookieTtl = result.ttlMs;
     this.clearCookie = false;
+    // The lifetime went into the new session's `@m` field.
+    this.#lifetimeSet = false;
+    this.retime = false;
   }
 
   /** Forgets the stored session: from now on this is a new, unsaved session. */
@@ -467,6 +670,8 @@ export class RequestSession {
     this.created = 0;
     this.absolute = 0;
     this.cookieTtl = -1;
+    this.#lifetimeSet = false;
+    this.retime = false;
     if (clearCookie && this.hadCookie) this.clearCookie = true;
   }
 
@@ -477,8 +682,17 @@ export class RequestSession {
   async #update(changes: FieldChanges): Promise<void> {
     try {
       const location = this.location as SessionLocation;
-      if (await this.ctx.store.update(location.key, changes.pairs, changes.deletions)) {
+      const retime = this.retime;
+      if (
+        await this.ctx.store.update(
+          location.key,
+          changes.pairs,
+          changes.deletions,
+          retime ? this.idleMs() : 0,
+        )
+      ) {
         applyChanges(this.saved as Map<string, string>, changes);
+        if (retime) this.#retimed();
       }
     } catch (error) {
       this.failed = true;
@@ -494,7 +708,13 @@ export class RequestSession {
 
   async #createAtCommit(pairs: string[]): Promise<void> {
     try {
-      const result = await this.ctx.store.create((this.location as SessionLocation).key, 0, 0, pairs);
+      const result = await this.ctx.store.create(
+        (this.location as SessionLocation).key,
+        0,
+        0,
+        pairs,
+        this.idleMs(),
+      );
       if (result !== null) {
         this.created = result.created;
         this.absolute = result.absolute;
@@ -518,7 +738,10 @@ export class RequestSession {
     const secure = config.secure === 'auto' ? this.req.secure : config.secure;
     if (this.stored && this.cookieTtl >= 0 && this.id !== undefined) {
       const signed = this.#signedValue(this.id);
-      value = setCookieValue(config.cookieName, signed, this.cookieTtl, config.cookieAttributes, secure);
+      value =
+        this.lifetime() === null
+          ? browserCookieValue(config.cookieName, signed, config.cookieAttributes, secure)
+          : setCookieValue(config.cookieName, signed, this.cookieTtl, config.cookieAttributes, secure);
     } else if (!this.stored && this.clearCookie) {
       value = clearCookieValue(config.cookieName, config.cookieAttributes, secure);
     } else {
@@ -542,6 +765,12 @@ export class RequestSession {
 
   #addFingerprint(pairs: string[]): void {
     if (this.ctx.config.bind !== undefined) pairs.push('@b', this.#bindValue());
+  }
+
+  /** A new session stores the lifetime set before it was created. */
+  #addLifetime(pairs: string[]): void {
+    if (this.#lifetimeSet) pairs.push('@m', encodeLifetime(this.#lifetime));
+    this.retime = false;
   }
 
   /** The hashed binding value of this request (hashed so a raw User-Agent or IP is not stored for it). */
@@ -594,6 +823,20 @@ function carriedMeta(meta: Meta | undefined): Meta {
     if (value !== undefined) carried[name] = value;
   }
   return carried;
+}
+
+/** `@m`: a lifetime in ms, or '0' for a browser-session cookie (whose session keeps the default idle timeout). */
+function encodeLifetime(lifetime: number | null): string {
+  return lifetime === null ? '0' : String(lifetime);
+}
+
+function decodeLifetime(stored: string): number | null {
+  const ms = Number(stored);
+  return ms > 0 ? ms : null;
+}
+
+function idleOf(lifetime: number | null | undefined, fallback: number): number {
+  return typeof lifetime === 'number' ? lifetime : fallback;
 }
 
 function pushMeta(pairs: string[], meta: Meta): void {

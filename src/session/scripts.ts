@@ -4,7 +4,9 @@ import { defineScript } from '../redis/index.js';
 /*
  * A session is a hash: one field per top-level data key (JSON value) plus meta fields that start with `@`:
  * `@c` created (ms), `@a` absolute deadline (ms), `@s` last seen (ms), and for signed-in sessions `@u` user id,
- * `@ua` user agent, `@ip` client IP, and `@b` the binding fingerprint when `bind` is on. A data key that itself
+ * `@ua` user agent, `@ip` client IP, `@b` the binding fingerprint when `bind` is on, and `@m` the session's own
+ * lifetime when the app set one (remember me: ms of inactivity it survives; '0' = a browser-session cookie that
+ * keeps the default idle timeout). A data key that itself
  * starts with `@` is stored with one more `@` in front, so data can never overwrite meta.
  *
  * Times come from Redis TIME so every app instance agrees. The key's TTL is min(last touch + idle, absolute
@@ -27,7 +29,7 @@ end`;
 const BASE_OF_INDEX = `local function baseOf(index) return string.sub(index, 1, -6) end`;
 
 /**
- * Loads a session and slides its idle timeout in one call.
+ * Loads a session and slides its idle timeout (its own `@m` lifetime when it has one) in one call.
  * KEYS: session. ARGV: idle ms, touchAfter ms.
  * Returns nil when the session does not exist (or is past its absolute deadline), else
  * `{ttlMs, touched (0|1), {field, value, ...}}`.
@@ -38,17 +40,21 @@ export const SESSION_READ = defineScript<[number, number, string[]] | null>({
   lua: `${NOW}
 local fields = redis.call('HGETALL', KEYS[1])
 if #fields == 0 then return false end
-local abs, seen
+local abs, seen, life
 for i = 1, #fields, 2 do
   local f = fields[i]
-  if f == '@a' then abs = tonumber(fields[i + 1]) elseif f == '@s' then seen = tonumber(fields[i + 1]) end
+  if f == '@a' then abs = tonumber(fields[i + 1])
+  elseif f == '@s' then seen = tonumber(fields[i + 1])
+  elseif f == '@m' then life = tonumber(fields[i + 1]) end
 end
 if abs == nil or abs <= now then
   redis.call('DEL', KEYS[1])
   return false
 end
 if seen == nil or now - seen >= tonumber(ARGV[2]) then
-  local expires = math.min(now + tonumber(ARGV[1]), abs)
+  local idle = tonumber(ARGV[1])
+  if life ~= nil and life > 0 then idle = life end
+  local expires = math.min(now + idle, abs)
   redis.call('PEXPIREAT', KEYS[1], ms(expires))
   redis.call('HSET', KEYS[1], '@s', ms(now))
   return {expires - now, 1, fields}
@@ -83,8 +89,10 @@ return {expires - now, created, abs}`,
 /**
  * Writes the changed fields of a session, only if it still exists: a request that finishes after a sign-out
  * or a revocation cannot bring the session back. The TTL is left alone (the read of the same request slid it,
- * and the cookie already says so).
- * KEYS: session. ARGV: number of pairs n, n field/value pairs, then fields to delete.
+ * and the cookie already says so) unless the request changed the session's lifetime or touched it: then the
+ * expiry is set anew from now.
+ * KEYS: session. ARGV: new idle ms (0 = leave the TTL alone), number of pairs n, n field/value pairs, then
+ * fields to delete.
  * Returns 1 when written, 0 when the session is gone.
  */
 export const SESSION_UPDATE = defineScript<number>({
@@ -92,10 +100,17 @@ export const SESSION_UPDATE = defineScript<number>({
   keys: 1,
   lua: `${HSET_RANGE}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local last = 1 + 2 * tonumber(ARGV[1])
-if last > 1 then hsetRange(KEYS[1], 2, last) end
+local last = 2 + 2 * tonumber(ARGV[2])
+if last > 2 then hsetRange(KEYS[1], 3, last) end
 for i = last + 1, #ARGV, 2000 do
   redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 1999, #ARGV)))
+end
+local idle = tonumber(ARGV[1])
+if idle > 0 then
+  ${NOW}
+  local abs = tonumber(redis.call('HGET', KEYS[1], '@a'))
+  redis.call('PEXPIREAT', KEYS[1], ms(math.min(now + idle, abs)))
+  redis.call('HSET', KEYS[1], '@s', ms(now))
 end
 return 1`,
 });

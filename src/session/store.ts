@@ -97,23 +97,34 @@ export class SessionStore {
     return this.#bounded(() => this.#read([key], this.#readArgs));
   }
 
-  /** Creates an anonymous session (never overwrites). Null when the key exists. */
+  /** Creates an anonymous session (never overwrites) that lives `idleMs` past its last use. Null when the key exists. */
   async create(
     key: string,
     created: number,
     absolute: number,
     pairs: readonly string[],
+    idleMs: number,
   ): Promise<CreateResult | null> {
     const c = this.#config;
     const reply = await this.#bounded(() =>
-      this.#create([key], [c.idleMs, c.absoluteMs, created, absolute, ...pairs]),
+      this.#create([key], [idleMs, c.absoluteMs, created, absolute, ...pairs]),
     );
     return reply === null ? null : createResult(reply);
   }
 
-  /** Writes changed fields if the session still exists. False when it is gone. */
-  async update(key: string, pairs: readonly string[], deletions: readonly string[]): Promise<boolean> {
-    const reply = await this.#bounded(() => this.#update([key], [pairs.length / 2, ...pairs, ...deletions]));
+  /**
+   * Writes changed fields if the session still exists; with `retimeMs` > 0 its expiry is also set to that long
+   * from now (capped by its absolute deadline). False when it is gone.
+   */
+  async update(
+    key: string,
+    pairs: readonly string[],
+    deletions: readonly string[],
+    retimeMs = 0,
+  ): Promise<boolean> {
+    const reply = await this.#bounded(() =>
+      this.#update([key], [retimeMs, pairs.length / 2, ...pairs, ...deletions]),
+    );
     return reply === 1;
   }
 
@@ -128,6 +139,7 @@ export class SessionStore {
     replaces: SessionLocation | undefined,
     mustExist: boolean,
     pairs: readonly string[],
+    idleMs: number,
   ): Promise<CreateResult | 'gone' | 'taken'> {
     const c = this.#config;
     const tag = at.tag as string;
@@ -136,7 +148,7 @@ export class SessionStore {
       this.#join(
         [at.key, this.indexKey(tag), replaces?.key ?? at.key],
         [
-          c.idleMs,
+          idleMs,
           c.absoluteMs,
           created,
           absolute,
