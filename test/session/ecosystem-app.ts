@@ -16,15 +16,6 @@ const USERS: readonly (User & { password: string })[] = [
   { id: 'u2', name: 'bob', password: 'builder' },
 ];
 
-declare global {
-  namespace Express {
-    interface User {
-      id: string;
-      name: string;
-    }
-  }
-}
-
 /** Passport set up the way its documentation shows, on an instance of its own per app. */
 function createPassport(): passport.PassportStatic {
   const instance = new passport.Passport() as passport.PassportStatic;
