@@ -26,7 +26,7 @@ function createPassport(): passport.PassportStatic {
       else done(null, { id: user.id, name: user.name });
     }),
   );
-  instance.serializeUser((user, done) => done(null, user.id));
+  instance.serializeUser((user, done) => done(null, (user as User).id));
   instance.deserializeUser((id: string, done) => {
     const user = USERS.find((u) => u.id === id);
     done(null, user === undefined ? false : { id: user.id, name: user.name });
