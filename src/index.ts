@@ -73,6 +73,8 @@ export {
   type Session,
   type SessionAdmin,
   type SessionBind,
+  type SessionCallback,
+  type SessionCookie,
   type SessionCookieOptions,
   type SessionData,
   SessionError,
@@ -82,5 +84,6 @@ export {
   type SessionMiddleware,
   type SessionOptions,
   type SessionRedisErrorPolicy,
+  type SignInOptions,
   session,
 } from './session/index.js';

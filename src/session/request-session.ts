@@ -209,7 +209,8 @@ export class RequestSession {
         this.#addLifetime(pairs);
         this.stored = true;
         this.saved = saved;
-        this.cookieTtl = this.idleMs();
+        // What the create will set: a lifetime of its own may exceed the absolute timeout, which caps it.
+        this.cookieTtl = Math.min(this.idleMs(), this.ctx.config.absoluteMs);
         this.pending = this.#createAtCommit(pairs);
       }
     }
