@@ -44,7 +44,8 @@ function sessionData(req: Request): Record<string, unknown> {
  * - `POST /cart?item=x`: puts an item in the session's cart (anonymous data before a sign-in)
  * - `GET /login`: `{ csrf }`, a token for the login form
  * - `POST /login` (`username`, `password`, `_csrf`, `keep=1` for `keepSessionInfo`, `remember=1` for a 30-day
- *   cookie): Passport's local strategy; redirects to `/` with a flash, or to `/login` with an error flash
+ *   cookie, `device=1` to `signIn` afterwards): Passport's local strategy; redirects to `/` with a flash, or to
+ *   `/login-failed` with an error flash
  * - `GET /`: `{ user, cart, flash, sessionID }`; `GET /me`: 401 unless signed in
  * - `GET /form`: `{ csrf }`; `POST /transfer` (`_csrf`): CSRF-protected
  * - `POST /logout` (`keep=1` for `keepSessionInfo`): `req.logout`, redirects to `/` with a flash
@@ -78,11 +79,13 @@ export function ecosystemApp(express: ExpressFactory, sessionMiddleware: Request
         keepSessionInfo: req.body.keep === '1',
       })(req, res, next);
     },
-    (req, res) => {
+    (req, res, next) => {
       // After Passport's regenerate: a flash set before it (Passport's successFlash) would be dropped with the old session.
       req.flash('success', 'Welcome back!');
       if (req.body.remember === '1') req.session.cookie.maxAge = 30 * 24 * 3600 * 1000;
-      res.redirect('/');
+      // The documented recipe: signIn puts the Passport session on the user's device list.
+      const joined = req.body.device === '1' ? req.session.signIn((req.user as User).id) : Promise.resolve();
+      joined.then(() => res.redirect('/'), next);
     },
   );
   app.get('/login-failed', (req, res) => {

@@ -1,7 +1,7 @@
 // Libraries written for express-session, unchanged, on session(): Passport, connect-flash, csrf-sync.
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { session } from '../../src/index.js';
+import { type SessionMiddleware, session } from '../../src/index.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { cookieOf, cookieValue, keyOf, maxAgeOf, SECRET } from './app.js';
@@ -12,11 +12,12 @@ const DAY = 24 * 3600;
 
 describe.each(expressVersions)('%s', (_name, express) => {
   let prefix: string;
+  let sessions: SessionMiddleware;
   let app: ReturnType<typeof ecosystemApp>;
 
   beforeAll(() => {
     prefix = redis.prefix(`e${Math.random().toString(36).slice(2, 6)}:`);
-    const sessions = session({
+    sessions = session({
       redis: redis.client,
       secret: SECRET,
       prefix,
@@ -143,6 +144,33 @@ describe.each(expressVersions)('%s', (_name, express) => {
       .expect(403);
     await agent.post('/transfer').type('form').send({}).expect(403);
   });
+
+  it('Passport + signIn: the session joins the device list; revokeAll and req.logout take it off', async () => {
+    const { id } = await sessionsOf('u2');
+    expect(id).toEqual([]);
+    const laptop = request.agent(app);
+    const phone = request.agent(app);
+    for (const agent of [laptop, phone]) {
+      const form = await agent.get('/login').expect(200);
+      await agent
+        .post('/login')
+        .type('form')
+        .send({ username: 'bob', password: 'builder', _csrf: form.body.csrf, device: '1' })
+        .expect(302);
+      expect((await agent.get('/me').expect(200)).body.user.name).toBe('bob');
+    }
+    expect((await sessionsOf('u2')).id).toHaveLength(2);
+    await phone.post('/logout').type('form').send({}).expect(302);
+    expect((await sessionsOf('u2')).id).toHaveLength(1);
+    expect(await sessions.revokeAll('u2')).toBe(1);
+    await laptop.get('/me').expect(401);
+    expect((await sessionsOf('u2')).id).toEqual([]);
+  });
+
+  async function sessionsOf(userId: string) {
+    const list = await sessions.listForUser(userId);
+    return { id: list.map((s) => s.handle) };
+  }
 
   it('remember me: cookie.maxAge set after Passport signs in makes the cookie last that long, as in Redis', async () => {
     const agent = request.agent(app);
