@@ -37,9 +37,35 @@ app.post('/login', async (req, res) => {
   req.session.id = 'mine';
   res.json({ csrf, rows });
 });
+app.post('/express-session-style', (req, res) => {
+  const id: string = req.sessionID;
+  req.session.cookie.maxAge = 30 * 24 * 3600 * 1000;
+  req.session.cookie.maxAge = null;
+  req.session.cookie.expires = false;
+  const expires: Date | null = req.session.cookie.expires;
+  const path: string = req.session.cookie.path;
+  // @ts-expect-error cookie attributes other than the lifetime are options of session()
+  req.session.cookie.path = '/admin';
+  // @ts-expect-error the cookie is the session's own
+  req.session.cookie = { maxAge: 1 };
+  const chained: typeof req.session = req.session.touch();
+  req.session.regenerate((error?: Error) => {
+    req.session.save((saveError) => {
+      res.json({ id, expires, path, chained: chained === req.session, error, saveError });
+    });
+  });
+});
+app.post('/promises', async (req, res) => {
+  await req.session.reload();
+  await req.session.regenerate({ keep: ['cartId'] });
+  await req.session.signIn('u1', { maxAge: 3_600_000 });
+  // @ts-expect-error the promise form returns no session to chain on
+  req.session.save().touch();
+  res.end();
+});
 `;
 
-it('SessionData merges into req.session, typos and wrong types fail to compile', async () => {
+it('SessionData merges into req.session, the express-session surface is typed, typos and wrong types fail to compile', async () => {
   writeFileSync(join(dir, 'sample.ts'), SAMPLE);
   writeFileSync(
     join(dir, 'tsconfig.json'),
