@@ -191,7 +191,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     expect(await redis.client.hget(old.key, 'cart')).toBe('"2"');
 
     const slow = request(app)
-      .post('/cb/save?cart=3&wait=300')
+      .post('/cb/save?cart=3&wait=800')
       .set('Cookie', old.cookie)
       .then((r) => r);
     await sleep(100);
@@ -220,7 +220,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
   it('reload(cb) drops unsaved changes and reads what another request saved; a gone session is an error', async () => {
     const old = await stored('cart=1');
     const slow = request(app)
-      .post('/cb/reload?draft=1&wait=300')
+      .post('/cb/reload?draft=1&wait=800')
       .set('Cookie', old.cookie)
       .then((r) => r);
     await sleep(100);
