@@ -36,9 +36,12 @@ export {
 export {
   DEFAULT_RATE_LIMIT,
   ipKey,
+  MAX_LIMIT,
   MAX_LOG_LIMIT,
+  MAX_PRECISION,
   normalizeIp,
   QUOTA_EXCEEDED_TYPE,
+  type RateLimitAlgorithm,
   type RateLimitedHandler,
   type RateLimiter,
   type RateLimitHeaders,

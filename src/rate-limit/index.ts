@@ -1,4 +1,4 @@
-// The rateLimit factory: an exact sliding-window limiter on Redis sorted sets, one round trip per request.
+// The rateLimit factory: sliding log, bucketed sliding window or GCRA on Redis, one round trip per request.
 import type { NextFunction, Request, Response } from 'express';
 import {
   assertNotInRequestHandler,
@@ -9,17 +9,28 @@ import {
   redisCaller,
 } from '../redis/index.js';
 import { type HeaderWriter, headerWriter } from './headers.js';
-import { type RateLimitOptions, type ResolvedRateLimit, resolveRateLimitOptions } from './options.js';
+import {
+  formatWindow,
+  MAX_LOG_LIMIT,
+  type RateLimitOptions,
+  type ResolvedRateLimit,
+  resolveRateLimitOptions,
+} from './options.js';
 import { defaultOnLimited, sendUnavailable } from './respond.js';
-import { createSlidingLog, type LogReply } from './script.js';
+import { createAlgorithm } from './algorithm.js';
+import type { LimitReply } from './script.js';
+import { bucketMicros } from './window-script.js';
 import { StatsRecorder } from './stats.js';
 import type { RateLimitInfo, RateLimitRuleState, RateLimitStats } from './types.js';
 
 export { ipKey, normalizeIp } from './ip-key.js';
 export {
   DEFAULT_RATE_LIMIT,
+  MAX_LIMIT,
   MAX_LOG_LIMIT,
+  MAX_PRECISION,
   MAX_RULES,
+  type RateLimitAlgorithm,
   type RateLimitedHandler,
   type RateLimitHeaders,
   type RateLimitOptions,
@@ -55,9 +66,10 @@ export interface RateLimiter {
 const STORED_HASH = /^#[A-Za-z0-9_-]{43}$/;
 
 /**
- * Creates a rate limiter: never more than `limit` units admitted in any trailing `window` (exact sliding
- * log, clock from Redis `TIME`), checked together with any extra `rules` in one Lua script per request.
- * Rejected requests are not recorded. Throws a `ConfigError` at app start on any misconfiguration.
+ * Creates a rate limiter: never more than `limit` units admitted in any trailing `window` (the exact sliding
+ * log by default, or the bucketed `'sliding-window'`; `'gcra'` for a steady rate with bursts), clock from
+ * Redis `TIME`, checked together with any extra `rules` in one Lua script per request. Rejected requests
+ * are not recorded. Throws a `ConfigError` at app start on any misconfiguration.
  *
  * @example
  * const redis = new Redis({ enableAutoPipelining: true, commandTimeout: 500 });
@@ -65,6 +77,8 @@ const STORED_HASH = /^#[A-Za-z0-9_-]{43}$/;
  *   key: (req) => `${ipKey(req)}:${String(req.body?.email ?? '').toLowerCase()}` }), login);
  * app.use('/api', rateLimit({ redis, name: 'api', limit: 100, window: '1m',
  *   rules: [{ limit: 10, window: '1s' }] }));
+ * app.use('/partner', rateLimit({ redis, name: 'partner', limit: 1_000_000, window: '1h',
+ *   algorithm: 'sliding-window' }));
  */
 export function rateLimit(options: RateLimitOptions): RateLimiter {
   // Options first: `app.use(rateLimit)` passes a request as the options, and deserves its own message.
@@ -75,14 +89,20 @@ export function rateLimit(options: RateLimitOptions): RateLimiter {
 
 function createLimiter(config: ResolvedRateLimit): RateLimiter {
   const { rules, scriptOrder, onRedisError, timeoutMs, skip, cost, key: keyOf, redis } = config;
-  const log = createSlidingLog(
-    config.redis,
-    scriptOrder.map((i) => rules[i] as (typeof rules)[number]),
-  );
+  const { script, keyTail } = createAlgorithm(config);
   const report = createErrorReporter(config.logger);
   const source = `rateLimit '${config.name}'`;
+  if (config.algorithmInferred) {
+    const longest = rules[scriptOrder[0] as number] as (typeof rules)[number];
+    config.logger.warn(
+      `${source}: a limit above ${MAX_LOG_LIMIT} is too large for the exact sliding log, so this limiter ` +
+        `uses algorithm 'sliding-window': ${config.precision} buckets per window (${formatWindow(
+          Math.max(1, Math.round(bucketMicros(longest.windowMs, config.precision) / 1000)),
+        )} for ${formatWindow(longest.windowMs)}). It never admits more than the limit in any window and ` +
+        "may refuse up to one bucket's worth early. Set `algorithm` explicitly to silence this message.",
+    );
+  }
   const keyHead = buildKey(config.prefix, config.name, '{');
-  const keyTail = `}:${rules[scriptOrder[0] as number]?.windowMs}`;
   const writeHeaders: HeaderWriter | undefined = headerWriter(config.headers, rules);
   const onLimited = config.onLimited ?? defaultOnLimited;
   const staticCost = typeof cost === 'number' ? cost : undefined;
@@ -101,11 +121,11 @@ function createLimiter(config: ResolvedRateLimit): RateLimiter {
 
   const caller = redisCaller(redis, timeoutMs);
   const decide = async (stored: string, units: number, record: boolean): Promise<RateLimitInfo> => {
-    const reply = await caller.call(() => log.hit(keyHead + stored + keyTail, units, record));
+    const reply = await caller.call(() => script.hit(keyHead + stored + keyTail, units, record));
     return toInfo(reply, stored, units);
   };
 
-  const toInfo = (reply: LogReply, stored: string, units: number): RateLimitInfo => {
+  const toInfo = (reply: LimitReply, stored: string, units: number): RateLimitInfo => {
     const states: RateLimitRuleState[] = new Array(rules.length);
     let binding = 0;
     let bindingRetry = 0;

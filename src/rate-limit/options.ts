@@ -30,12 +30,29 @@ export type RateLimitedHandler = (
   info: RateLimitInfo,
 ) => void | Promise<void>;
 
+/**
+ * How a limiter counts. `'sliding-log'`: exact, one sorted-set entry per admitted unit (limits up to
+ * {@link MAX_LOG_LIMIT}). `'sliding-window'`: `precision` counters per window, never admits more than the
+ * limit in any window, may refuse up to one bucket early. `'gcra'`: one timestamp per rule, a sustained
+ * rate of `limit` per `window` with bursts of up to `burst`.
+ */
+export type RateLimitAlgorithm = 'sliding-log' | 'sliding-window' | 'gcra';
+
 /** An extra limit, checked and recorded atomically with the main one (e.g. a burst rule). */
 export interface RateLimitRule {
-  /** Most units admitted in any trailing `window` (1 to {@link MAX_LOG_LIMIT}). */
+  /**
+   * Most units admitted in any trailing `window`: 1 to {@link MAX_LOG_LIMIT} with the sliding log, up to
+   * {@link MAX_LIMIT} otherwise. With `'gcra'`, the sustained rate: `limit` per `window`.
+   */
   limit: number;
   /** The window: milliseconds or a string like `'1s'`. */
   window: Duration;
+  /**
+   * `'gcra'` only: the most units admitted at once from rest. Over any interval of length t the rule admits
+   * at most `burst + t × limit / window`.
+   * @default limit
+   */
+  burst?: number;
   /**
    * The policy name in the `RateLimit` headers.
    * @default `<name>-<window>`, e.g. `'api-1s'`
@@ -52,10 +69,30 @@ export interface RateLimitOptions {
    * Two limiters with the same name and longest window share their counts, on purpose. Required.
    */
   name: string;
-  /** Most units admitted in any trailing `window` (1 to {@link MAX_LOG_LIMIT}). Required. */
+  /**
+   * Most units admitted in any trailing `window`: 1 to {@link MAX_LOG_LIMIT} with the sliding log, up to
+   * {@link MAX_LIMIT} otherwise. With `'gcra'`, the sustained rate: `limit` per `window`. Required.
+   */
   limit: number;
   /** The sliding window: milliseconds or a string like `'15m'`; must be above zero. Required. */
   window: Duration;
+  /**
+   * How the limiter counts; every rule uses the same algorithm (see {@link RateLimitAlgorithm}).
+   * @default 'sliding-log' while every limit is at most {@link MAX_LOG_LIMIT}, otherwise 'sliding-window'
+   *   (said once through `logger` at creation)
+   */
+  algorithm?: RateLimitAlgorithm;
+  /**
+   * `'sliding-window'` only: buckets per window (1 to 1,000; each bucket at least 1 ms). A 1-hour rule
+   * at 60 counts in 1-minute buckets and may refuse up to one minute's admissions early.
+   * @default 60
+   */
+  precision?: number;
+  /**
+   * `'gcra'` only: the most units the main rule admits at once from rest (see {@link RateLimitRule.burst}).
+   * @default limit
+   */
+  burst?: number;
   /**
    * Extra limit/window pairs, checked and recorded in the same script as the main one: a request counts
    * against every rule or none. Windows must differ from each other and from `window`.
@@ -126,6 +163,7 @@ export interface RateLimitOptions {
 /** Default values of the optional options. */
 export const DEFAULT_RATE_LIMIT = Object.freeze({
   rules: Object.freeze([]) as readonly RateLimitRule[],
+  precision: 60,
   key: ipKey,
   cost: 1,
   headers: 'draft-8' as RateLimitHeaders,
@@ -143,6 +181,12 @@ export const DEFAULT_RATE_LIMIT = Object.freeze({
  */
 export const MAX_LOG_LIMIT = 5_000;
 
+/** The largest limit (and burst) of the sliding window and GCRA: counts stay exact integers in Lua. */
+export const MAX_LIMIT = 1_000_000_000;
+
+/** The most buckets per window of the sliding window. */
+export const MAX_PRECISION = 1_000;
+
 /** At most this many rules per limiter, the main one included. */
 export const MAX_RULES = 8;
 
@@ -157,6 +201,9 @@ const KNOWN: readonly (keyof RateLimitOptions)[] = [
   'name',
   'limit',
   'window',
+  'algorithm',
+  'precision',
+  'burst',
   'rules',
   'key',
   'cost',
@@ -170,19 +217,27 @@ const KNOWN: readonly (keyof RateLimitOptions)[] = [
   'stats',
   'statsInterval',
 ];
-const RULE_KNOWN: readonly (keyof RateLimitRule)[] = ['limit', 'window', 'name'];
+const RULE_KNOWN: readonly (keyof RateLimitRule)[] = ['limit', 'window', 'name', 'burst'];
+const ALGORITHMS: readonly RateLimitAlgorithm[] = ['sliding-log', 'sliding-window', 'gcra'];
 
 /** A validated rule. */
 export interface ResolvedRule {
   readonly name: string;
   readonly limit: number;
   readonly windowMs: number;
+  /** GCRA's burst (the limit for the other algorithms): the most units one request can ever cost. */
+  readonly burst: number;
 }
 
 /** The fully resolved config: every option checked and defaulted. */
 export interface ResolvedRateLimit {
   readonly redis: RedisClient;
   readonly name: string;
+  readonly algorithm: RateLimitAlgorithm;
+  /** Buckets per window (`'sliding-window'`). */
+  readonly precision: number;
+  /** True when the algorithm was chosen because a limit is too large for the sliding log. */
+  readonly algorithmInferred: boolean;
   /** The main rule first, then `rules` in the order given. */
   readonly rules: readonly ResolvedRule[];
   /** Indexes into `rules`, longest window first: the order the script takes them in. */
@@ -217,9 +272,36 @@ export function resolveRateLimitOptions(options: unknown): ResolvedRateLimit {
   }
   const name = options.name;
 
-  const main = resolveRule({ limit: options.limit, window: options.window, name }, '');
-  const rules: ResolvedRule[] = [main];
   const extra = options.rules ?? DEFAULT_RATE_LIMIT.rules;
+  const explicit =
+    options.algorithm === undefined
+      ? undefined
+      : oneOfOption(options.algorithm, 'algorithm', WHERE, ALGORITHMS);
+  // Without an explicit choice, a limit the log cannot hold picks the bucketed window instead of an error.
+  const limits = [options.limit, ...(Array.isArray(extra) ? extra.map((r: unknown) => limitOf(r)) : [])];
+  const algorithmInferred =
+    explicit === undefined && limits.some((l) => typeof l === 'number' && l > MAX_LOG_LIMIT);
+  const algorithm: RateLimitAlgorithm = explicit ?? (algorithmInferred ? 'sliding-window' : 'sliding-log');
+  if (options.precision !== undefined && algorithm !== 'sliding-window') {
+    throw new ConfigError(
+      'ERR_RATE_LIMIT_ALGORITHM',
+      `${WHERE}: \`precision\` only applies to algorithm 'sliding-window' (this limiter uses '${algorithm}').`,
+    );
+  }
+  const precision = integerOption(
+    options.precision ?? DEFAULT_RATE_LIMIT.precision,
+    'precision',
+    WHERE,
+    1,
+    MAX_PRECISION,
+  );
+
+  const main = resolveRule(
+    { limit: options.limit, window: options.window, burst: options.burst, name },
+    '',
+    algorithm,
+  );
+  const rules: ResolvedRule[] = [main];
   if (!Array.isArray(extra)) {
     throw new ConfigError(
       'ERR_RATE_LIMIT_RULES',
@@ -234,7 +316,7 @@ export function resolveRateLimitOptions(options: unknown): ResolvedRateLimit {
   }
   extra.forEach((rule: unknown, i) => {
     checkOptions<RateLimitRule>(rule, RULE_KNOWN, `${WHERE} rules[${i}]`);
-    const resolved = resolveRule(rule, `rules[${i}].`, name);
+    const resolved = resolveRule(rule, `rules[${i}].`, algorithm, name);
     const clash = rules.find((r) => r.windowMs === resolved.windowMs || r.name === resolved.name);
     if (clash) {
       throw new ConfigError(
@@ -250,15 +332,27 @@ export function resolveRateLimitOptions(options: unknown): ResolvedRateLimit {
     .sort((a, b) => b.windowMs - a.windowMs)
     .map((entry) => entry.index);
 
+  if (algorithm === 'sliding-window') {
+    const short = rules.find((r) => r.windowMs < precision);
+    if (short) {
+      throw new ConfigError(
+        'ERR_OPTION_RANGE',
+        `${WHERE}: \`precision\` ${precision} cuts rule '${short.name}' (${short.windowMs} ms) into buckets ` +
+          'shorter than 1 ms. Use a lower precision or a longer window.',
+      );
+    }
+  }
+
   const cost = options.cost ?? DEFAULT_RATE_LIMIT.cost;
   if (typeof cost === 'number') {
-    integerOption(cost, 'cost', WHERE, 0, MAX_LOG_LIMIT);
-    const tight = rules.find((r) => cost > r.limit);
+    integerOption(cost, 'cost', WHERE, 0, algorithm === 'sliding-log' ? MAX_LOG_LIMIT : MAX_LIMIT);
+    const tight = rules.find((r) => cost > r.burst);
     if (tight) {
+      const what = algorithm === 'gcra' ? 'burst' : 'limit';
       throw new ConfigError(
         'ERR_RATE_LIMIT_COST',
-        `${WHERE}: \`cost\` ${cost} is above the limit ${tight.limit} of rule '${tight.name}', so no request ` +
-          'could ever be admitted.',
+        `${WHERE}: \`cost\` ${cost} is above the ${what} ${tight.burst} of rule '${tight.name}', so no ` +
+          'request could ever be admitted.',
       );
     }
   } else if (typeof cost !== 'function') {
@@ -280,6 +374,9 @@ export function resolveRateLimitOptions(options: unknown): ResolvedRateLimit {
   return {
     redis,
     name,
+    algorithm,
+    precision,
+    algorithmInferred,
     rules,
     scriptOrder,
     key: key ?? DEFAULT_RATE_LIMIT.key,
@@ -306,7 +403,16 @@ export function resolveRateLimitOptions(options: unknown): ResolvedRateLimit {
   };
 }
 
-function resolveRule(rule: Partial<RateLimitRule>, label: string, limiterName?: string): ResolvedRule {
+function limitOf(rule: unknown): unknown {
+  return typeof rule === 'object' && rule !== null ? (rule as { limit?: unknown }).limit : undefined;
+}
+
+function resolveRule(
+  rule: Partial<RateLimitRule>,
+  label: string,
+  algorithm: RateLimitAlgorithm,
+  limiterName?: string,
+): ResolvedRule {
   const limit = rule.limit;
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
     throw new ConfigError(
@@ -314,16 +420,30 @@ function resolveRule(rule: Partial<RateLimitRule>, label: string, limiterName?: 
       `${WHERE}: \`${label}limit\` must be an integer of at least 1 (got ${show(limit)}).`,
     );
   }
-  if (limit > MAX_LOG_LIMIT) {
+  if (algorithm !== 'sliding-log' && limit > MAX_LIMIT) {
+    throw new ConfigError(
+      'ERR_RATE_LIMIT_LIMIT',
+      `${WHERE}: \`${label}limit\` ${limit} is above ${MAX_LIMIT.toLocaleString('en')}.`,
+    );
+  }
+  if (algorithm === 'sliding-log' && limit > MAX_LOG_LIMIT) {
     throw new ConfigError(
       'ERR_RATE_LIMIT_TOO_LARGE',
       `${WHERE}: \`${label}limit\` ${limit} is above ${MAX_LOG_LIMIT}. The sliding log keeps one entry per ` +
         `admitted request (about 130 bytes each beyond 128), so one client could hold ${Math.round(
           (limit * 130) / 1024,
-        )} KB. Use a shorter window with a proportionally smaller limit (e.g. ${Math.ceil(limit / 60)} per ` +
-        'minute instead of 60 times that per hour), or several rules.',
+        )} KB. Use algorithm 'sliding-window' (a few counters per client, never over the limit in any ` +
+        "window) or 'gcra' (one timestamp per client, for a steady rate with bursts).",
     );
   }
+  if (rule.burst !== undefined && algorithm !== 'gcra') {
+    throw new ConfigError(
+      'ERR_RATE_LIMIT_ALGORITHM',
+      `${WHERE}: \`${label}burst\` only applies to algorithm 'gcra' (this limiter uses '${algorithm}').`,
+    );
+  }
+  const burst =
+    rule.burst === undefined ? limit : integerOption(rule.burst, `${label}burst`, WHERE, 1, MAX_LIMIT);
   if (rule.window === undefined) {
     throw new ConfigError('ERR_RATE_LIMIT_WINDOW', `${WHERE}: \`${label}window\` is required (e.g. '1m').`);
   }
@@ -344,7 +464,7 @@ function resolveRule(rule: Partial<RateLimitRule>, label: string, limiterName?: 
       );
     }
   }
-  return { name: name as string, limit, windowMs };
+  return { name: name as string, limit, windowMs, burst };
 }
 
 /** '1s', '15m', '1500ms': the shortest exact spelling of a window, for default rule names. */

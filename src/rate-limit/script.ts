@@ -81,8 +81,8 @@ export interface LogRule {
   readonly limit: number;
 }
 
-/** The script's reply, decoded. Rules are in the order they were passed (longest window first). */
-export interface LogReply {
+/** A limiter script's reply, decoded. Rules are in the order they were passed (longest window first). */
+export interface LimitReply {
   readonly allowed: boolean;
   /** Redis time of the decision, in microseconds. */
   readonly nowUs: number;
@@ -92,17 +92,17 @@ export interface LogReply {
   readonly retryMs: readonly number[];
 }
 
-/** Runs the sliding-log script for one set of rules. */
-export interface SlidingLog {
+/** Runs one algorithm's script for one set of rules: the same contract for every algorithm. */
+export interface LimitScript {
   /** Checks `cost` units against every rule, and records them on all rules if they fit and `record`. */
-  hit(key: string, cost: number, record: boolean): Promise<LogReply>;
+  hit(key: string, cost: number, record: boolean): Promise<LimitReply>;
 }
 
 /**
  * Registers the script on `client` and precomputes the argument list for the rules (which must be sorted
  * longest window first), so a request only builds its key and, for a cost other than 1, one array.
  */
-export function createSlidingLog(client: RedisClient, rules: readonly LogRule[]): SlidingLog {
+export function createSlidingLog(client: RedisClient, rules: readonly LogRule[]): LimitScript {
   const run: ScriptRunner<number[]> = registerScript(client, SLIDING_LOG_SCRIPT);
   const ruleArgs: number[] = [];
   for (const rule of rules) ruleArgs.push(rule.windowMs, rule.limit);
@@ -112,12 +112,13 @@ export function createSlidingLog(client: RedisClient, rules: readonly LogRule[])
   return {
     async hit(key, cost, record) {
       const args = cost === 1 ? (record ? recordOne : peekOne) : [cost, record ? 1 : 0, ...ruleArgs];
-      return decode(await run([key], args), count);
+      return decodeReply(await run([key], args), count);
     },
   };
 }
 
-function decode(reply: number[], rules: number): LogReply {
+/** Decodes `{ allowed, now, then per rule: remaining, resetMs, retryMs }`, the reply of every algorithm. */
+export function decodeReply(reply: number[], rules: number): LimitReply {
   const remaining: number[] = new Array(rules);
   const resetMs: number[] = new Array(rules);
   const retryMs: number[] = new Array(rules);

@@ -1,7 +1,7 @@
 // Behaviour 4: a fast-check property over random arrival times against a model of the exact window.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createSlidingLog, type LogReply, type LogRule } from '../../src/rate-limit/script.js';
+import { createSlidingLog, type LimitReply, type LogRule } from '../../src/rate-limit/script.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { sleep } from './app.js';
 
@@ -11,7 +11,7 @@ let run = 0;
 
 interface Decision {
   readonly cost: number;
-  readonly reply: LogReply;
+  readonly reply: LimitReply;
 }
 
 /**

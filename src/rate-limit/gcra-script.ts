@@ -1,0 +1,107 @@
+// The GCRA Lua script: one theoretical arrival time per rule, a steady rate with bounded bursts.
+import { defineScript, type RedisClient, registerScript, type ScriptRunner } from '../redis/index.js';
+import { decodeReply, type LimitReply, type LimitScript } from './script.js';
+
+/**
+ * KEYS[1]: one client's hash, field r (the rule's position from 1) holding its theoretical arrival time
+ * (TAT) in whole µs of Redis time. ARGV[1]: the request's cost; ARGV[2]: '1' to record an admitted request,
+ * '0' to only look; ARGV[3]: '' for Redis `TIME`, or a time in µs (tests only); then per rule
+ * (windowMs, limit, burst).
+ *
+ * Each unit moves the TAT one emission interval (window / limit) further; a request is admitted when its
+ * units fit within the burst tolerance (burst × interval) ahead of now. Arithmetic is done on the TAT's
+ * distance from now, which stays small and precise; the stored TAT is rounded up to a whole µs, so the
+ * limiter only ever errs on the strict side, by under 1 µs per request.
+ *
+ * Reply: { allowed (1/0), now (µs), then per rule: remaining, resetMs, retryMs (-1 = never) }.
+ */
+const LUA = `
+local key = KEYS[1]
+local cost = tonumber(ARGV[1])
+local now
+if ARGV[3] == '' then
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+else
+  now = tonumber(ARGV[3])
+end
+local rules = (#ARGV - 3) / 3
+local names = {}
+for r = 1, rules do names[r] = r end
+local stored = redis.call('HMGET', key, unpack(names))
+local intervals, tolerances, bursts, ahead = {}, {}, {}, {}
+local allowed = 1
+for r = 1, rules do
+  local window = tonumber(ARGV[3 * r + 1]) * 1000
+  local interval = window / tonumber(ARGV[3 * r + 2])
+  bursts[r] = tonumber(ARGV[3 * r + 3])
+  intervals[r] = interval
+  tolerances[r] = bursts[r] * interval
+  -- How far the TAT is ahead of now (0 once the client has been idle long enough to refill its burst).
+  local tat = tonumber(stored[r])
+  local d = 0
+  if tat ~= nil and tat > now then d = tat - now end
+  ahead[r] = d
+  if d + cost * interval > tolerances[r] then allowed = 0 end
+end
+local recorded = allowed == 1 and ARGV[2] == '1' and cost > 0
+local reply = { allowed, now }
+local ttl = 0
+for r = 1, rules do
+  local d = ahead[r]
+  local retry = 0
+  if allowed == 1 then
+    if recorded then
+      d = math.ceil(d + cost * intervals[r])
+      redis.call('HSET', key, r, string.format('%d', now + d))
+      if d > ttl then ttl = d end
+    end
+  elseif d + cost * intervals[r] > tolerances[r] then
+    if cost > bursts[r] then
+      retry = -1
+    else
+      retry = math.ceil((d + cost * intervals[r] - tolerances[r]) / 1000)
+    end
+  end
+  reply[#reply + 1] = math.floor((tolerances[r] - d) / intervals[r] + 1e-9)
+  reply[#reply + 1] = math.ceil(d / 1000)
+  reply[#reply + 1] = retry
+end
+if ttl > 0 then redis.call('PEXPIRE', key, math.ceil(ttl / 1000)) end
+return reply
+`;
+
+/** The script, defined once for the module; registered once per client by {@link createGcra}. */
+export const GCRA_SCRIPT = defineScript<number[]>({ name: 'rlGcra', keys: 1, lua: LUA });
+
+/** One rule as the script sees it. */
+export interface GcraRule {
+  readonly windowMs: number;
+  readonly limit: number;
+  readonly burst: number;
+}
+
+/** The GCRA runner, plus a way to pass the time explicitly (tests only). */
+export interface Gcra extends LimitScript {
+  /** Like `hit`, with `nowUs` instead of Redis `TIME`: for tests that replay arrival times exactly. */
+  hitAt(key: string, cost: number, record: boolean, nowUs: number): Promise<LimitReply>;
+}
+
+/** Registers the script on `client` and precomputes the arguments for `rules` (longest window first). */
+export function createGcra(client: RedisClient, rules: readonly GcraRule[]): Gcra {
+  const run: ScriptRunner<number[]> = registerScript(client, GCRA_SCRIPT);
+  const ruleArgs: number[] = [];
+  for (const rule of rules) ruleArgs.push(rule.windowMs, rule.limit, rule.burst);
+  const recordOne = [1, 1, '', ...ruleArgs];
+  const peekOne = [1, 0, '', ...ruleArgs];
+  const count = rules.length;
+  return {
+    async hit(key, cost, record) {
+      const args = cost === 1 ? (record ? recordOne : peekOne) : [cost, record ? 1 : 0, '', ...ruleArgs];
+      return decodeReply(await run([key], args), count);
+    },
+    async hitAt(key, cost, record, nowUs) {
+      return decodeReply(await run([key], [cost, record ? 1 : 0, nowUs, ...ruleArgs]), count);
+    },
+  };
+}
