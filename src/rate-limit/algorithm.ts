@@ -1,6 +1,7 @@
 // Picks the limiter's script and key suffix for its algorithm, so the request path is the same for all of them.
-import type { ResolvedRateLimit, ResolvedRule } from './options.js';
+
 import { createGcra } from './gcra-script.js';
+import type { ResolvedRateLimit, ResolvedRule } from './options.js';
 import { createSlidingLog, type LimitScript } from './script.js';
 import { createSlidingWindow } from './window-script.js';
 

@@ -8,6 +8,7 @@ import {
   keyPart,
   redisCaller,
 } from '../redis/index.js';
+import { createAlgorithm } from './algorithm.js';
 import { type HeaderWriter, headerWriter } from './headers.js';
 import {
   formatWindow,
@@ -17,11 +18,10 @@ import {
   resolveRateLimitOptions,
 } from './options.js';
 import { defaultOnLimited, sendUnavailable } from './respond.js';
-import { createAlgorithm } from './algorithm.js';
 import type { LimitReply } from './script.js';
-import { bucketMicros } from './window-script.js';
 import { StatsRecorder } from './stats.js';
 import type { RateLimitInfo, RateLimitRuleState, RateLimitStats } from './types.js';
+import { bucketMicros } from './window-script.js';
 
 export { ipKey, normalizeIp } from './ip-key.js';
 export {
