@@ -67,7 +67,8 @@ for r = 1, rules do
   reply[#reply + 1] = math.ceil(d / 1000)
   reply[#reply + 1] = retry
 end
-if ttl > 0 then redis.call('PEXPIRE', key, math.ceil(ttl / 1000)) end
+-- Absolute expiry from the decision's time: the key lives exactly as long as its TAT is ahead.
+if ttl > 0 then redis.call('PEXPIREAT', key, string.format('%d', math.ceil((now + ttl) / 1000))) end
 return reply
 `;
 

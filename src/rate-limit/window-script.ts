@@ -65,7 +65,7 @@ if allowed == 1 and ARGV[2] == '1' and cost > 0 then
     if left > ttl then ttl = left end
     if oldest[r] == nil or current < oldest[r] then oldest[r] = current end
   end
-  redis.call('PEXPIRE', key, math.ceil(ttl / 1000))
+  redis.call('PEXPIREAT', key, string.format('%d', math.ceil((now + ttl) / 1000)))
   added = cost
 end
 local buckets = nil
