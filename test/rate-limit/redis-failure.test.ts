@@ -1,4 +1,4 @@
-// Behaviour 9: a paused or killed Redis applies the error policy within the timeout.
+// A paused or killed Redis applies the error policy within the timeout, with each algorithm.
 import { Redis, type RedisOptions } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,7 +51,7 @@ async function timed(app: Parameters<typeof request>[0]) {
   return { res, ms: Date.now() - started };
 }
 
-describe('behaviour 9: Redis paused or down', () => {
+describe('Redis paused or down', () => {
   const limiterFor = (redis: Redis, extra: Partial<RateLimitOptions> = {}) => {
     const logger = memoryLogger();
     const limiter = rateLimit({
@@ -118,36 +118,39 @@ describe('behaviour 9: Redis paused or down', () => {
     await limiter.close();
   });
 
-  it('a killed Redis: fail-open passes, fail-closed refuses, and limiting resumes after a restart', async () => {
-    const redis = client();
-    const open = limiterFor(redis);
-    const closed = limiterFor(redis, { onRedisError: 'fail-closed' });
-    await request(open.app).get('/r').expect(200);
-    await request(closed.app).get('/r').expect(200);
-    await server.kill();
-    try {
-      for (let i = 0; i < 2; i++) {
-        const a = await timed(open.app);
-        expect(a.res.status).toBe(200);
-        expect(a.ms).toBeLessThan(2_000);
-        const b = await timed(closed.app);
-        expect(b.res.status).toBe(503);
-        expect(b.ms).toBeLessThan(2_000);
+  it.each(['sliding-log', 'sliding-window', 'gcra'] as const)(
+    '%s, a killed Redis: fail-open passes, fail-closed refuses, and limiting resumes after a restart',
+    async (algorithm) => {
+      const redis = client();
+      const open = limiterFor(redis, { algorithm });
+      const closed = limiterFor(redis, { algorithm, onRedisError: 'fail-closed' });
+      await request(open.app).get('/r').expect(200);
+      await request(closed.app).get('/r').expect(200);
+      await server.kill();
+      try {
+        for (let i = 0; i < 2; i++) {
+          const a = await timed(open.app);
+          expect(a.res.status).toBe(200);
+          expect(a.ms).toBeLessThan(2_000);
+          const b = await timed(closed.app);
+          expect(b.res.status).toBe(503);
+          expect(b.ms).toBeLessThan(2_000);
+        }
+        expect(open.logger.warnings).toHaveLength(1);
+        expect(closed.logger.warnings).toHaveLength(1);
+      } finally {
+        await server.restart();
       }
-      expect(open.logger.warnings).toHaveLength(1);
-      expect(closed.logger.warnings).toHaveLength(1);
-    } finally {
-      await server.restart();
-    }
-    // The restarted server is empty (no persistence): limits start over, and work.
-    let status = 0;
-    for (let attempt = 0; attempt < 40 && status !== 200; attempt++) {
-      status = (await request(closed.app).get('/r')).status;
-      if (status !== 200) await sleep(100);
-    }
-    expect(status).toBe(200);
-    await request(closed.app).get('/r').expect(429);
-    await open.limiter.close();
-    await closed.limiter.close();
-  });
+      // The restarted server is empty (no persistence): limits start over, and work.
+      let status = 0;
+      for (let attempt = 0; attempt < 40 && status !== 200; attempt++) {
+        status = (await request(closed.app).get('/r')).status;
+        if (status !== 200) await sleep(100);
+      }
+      expect(status).toBe(200);
+      await request(closed.app).get('/r').expect(429);
+      await open.limiter.close();
+      await closed.limiter.close();
+    },
+  );
 });

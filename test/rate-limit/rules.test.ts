@@ -1,8 +1,8 @@
-// Behaviour 5: extra rules checked and recorded with the main one, standalone and on a Redis Cluster.
+// Extra rules checked and recorded with the main one, with each algorithm, standalone and on a Redis Cluster.
 import type { Cluster, Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RateLimiter, rateLimit } from '../../src/index.js';
+import { type RateLimitAlgorithm, type RateLimiter, rateLimit } from '../../src/index.js';
 import { type RedisCluster, startCluster } from '../helpers/cluster.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
@@ -59,8 +59,30 @@ async function everyRuleOrNone(limiter: RateLimiter, key: string): Promise<void>
   expect(full.retryAfterMs).toBeLessThan(4_000);
 }
 
-describe('behaviour 5: rules are checked and recorded together', () => {
-  const options = (client: Redis | Cluster) =>
+/**
+ * GCRA with main rule 5 per 6 s (a unit every 1.2 s) and 2 per 1 s (a unit every 0.5 s): the second rule
+ * refuses the third request at once, and the main rule does not count it.
+ */
+async function everyGcraRuleOrNone(limiter: RateLimiter, key: string): Promise<void> {
+  expect(await limiter.consume(key)).toMatchObject({ allowed: true });
+  expect(await limiter.consume(key)).toMatchObject({ allowed: true });
+  const refused = await limiter.consume(key);
+  expect(refused.allowed).toBe(false);
+  expect(refused.name).toMatch(/-1s$/);
+  expect(refused.rules.map((r) => r.remaining)).toEqual([3, 0]);
+  expect(refused.rules[0]?.retryAfterMs).toBeUndefined();
+  // One unit of the 1 s rule comes back 0.5 s after the second request.
+  expect(refused.retryAfterMs).toBeGreaterThan(0);
+  expect(refused.retryAfterMs).toBeLessThanOrEqual(500);
+  expect((await limiter.peek(key)).rules.map((r) => r.remaining)).toEqual([3, 0]);
+  await sleep(refused.retryAfterMs ?? 0);
+  expect(await limiter.consume(key)).toMatchObject({ allowed: true });
+  // Three units of the main rule taken, about 0.5 s earned back: 3.1 s of its 6 s tolerance, two more fit.
+  expect((await limiter.peek(key)).rules[0]?.remaining).toBe(2);
+}
+
+describe('rules are checked and recorded together', () => {
+  const options = (client: Redis | Cluster, algorithm: RateLimitAlgorithm) =>
     ({
       redis: client,
       prefix,
@@ -68,15 +90,27 @@ describe('behaviour 5: rules are checked and recorded together', () => {
       limit: 5,
       window: '6s',
       rules: [{ limit: 2, window: '1s' }],
+      algorithm,
       stats: false,
     }) as const;
 
-  it('counts a request against every rule or none (standalone)', async () => {
-    await everyRuleOrNone(rateLimit(options(redis.client)), 'solo');
-  });
+  it.each(['sliding-log', 'sliding-window'] as const)(
+    '%s: counts a request against every rule or none (standalone)',
+    async (algorithm) => {
+      await everyRuleOrNone(rateLimit(options(redis.client, algorithm)), 'solo');
+    },
+  );
 
-  it('counts a request against every rule or none (Redis Cluster)', async () => {
-    await everyRuleOrNone(rateLimit(options(clusterClient)), 'clustered');
+  it.each(['sliding-log', 'sliding-window'] as const)(
+    '%s: counts a request against every rule or none (Redis Cluster)',
+    async (algorithm) => {
+      await everyRuleOrNone(rateLimit(options(clusterClient, algorithm)), 'clustered');
+    },
+  );
+
+  it('gcra: counts a request against every rule or none (standalone and Redis Cluster)', async () => {
+    await everyGcraRuleOrNone(rateLimit(options(redis.client, 'gcra')), 'solo');
+    await everyGcraRuleOrNone(rateLimit(options(clusterClient, 'gcra')), 'clustered');
   });
 
   it('lists every rule in the draft-8 headers, in the order of the options', async () => {
