@@ -4,13 +4,14 @@ import type { Scenario } from '../lib/types.js';
 import { cacheRendered, cacheTrivial, cacheWaiting } from './cache.js';
 import { fullStack } from './full-stack.js';
 import { pageViewsScenario } from './page-views.js';
-import { rateLimitScenario } from './rate-limit.js';
+import { rateLimitOneKeyScenario, rateLimitScenario } from './rate-limit.js';
 import { sessionRead, sessionWrite } from './session.js';
 
 export const scenarios: Scenario[] = [
   sessionRead,
   sessionWrite,
   rateLimitScenario,
+  rateLimitOneKeyScenario,
   cacheTrivial,
   cacheRendered,
   cacheWaiting,
