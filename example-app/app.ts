@@ -102,9 +102,12 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
         .toLowerCase()}`,
     onLimited: friendly429,
   });
+  // The API smooths traffic rather than enforcing a quota: GCRA spaces requests out with bounded bursts, in
+  // one small key per client. Sign-in and checkout are small exact quotas: the default sliding log.
   const apiLimit = rateLimit({
     ...limiterBase,
     name: 'api',
+    algorithm: 'gcra',
     limit: limits.api.limit,
     window: limits.api.window,
     rules: [{ limit: limits.api.perSecond, window: '1s' }],
