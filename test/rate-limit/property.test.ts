@@ -63,7 +63,7 @@ function checkAgainstModel(rules: readonly LogRule[], decisions: readonly Decisi
   }
 }
 
-describe('behaviour 4: property test over random arrival times', () => {
+describe('the sliding log against its model', () => {
   it('never lets a trailing window exceed a limit, and refuses only when a window is full', async () => {
     await fc.assert(
       fc.asyncProperty(
