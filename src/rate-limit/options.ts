@@ -175,9 +175,9 @@ export const DEFAULT_RATE_LIMIT = Object.freeze({
 });
 
 /**
- * The largest limit a rule may have. A client at its limit holds `limit` entries in Redis, about 20 bytes
- * each up to 128 entries and about 130 bytes each beyond (measured with MEMORY USAGE, see docs/rate-limiting.md), so
- * this caps one client of one limiter at about 650 KB.
+ * The largest limit a rule of the sliding log may have. A client at its limit holds `limit` entries in Redis,
+ * about 20 bytes each up to 128 entries and about 130 bytes each beyond (measured with MEMORY USAGE, see
+ * docs/rate-limiting.md), so this caps one client of one limiter at about 650 KB.
  */
 export const MAX_LOG_LIMIT = 5_000;
 
