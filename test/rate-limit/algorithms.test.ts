@@ -75,6 +75,41 @@ describe('limits above the sliding log', () => {
   });
 });
 
+describe('the Redis clock', () => {
+  const redisTimeUs = async () => {
+    const [seconds, micros] = await redis.client.time();
+    return Number(seconds) * 1_000_000 + Number(micros);
+  };
+
+  it('files a sliding-window unit in the bucket of Redis TIME', async () => {
+    const name = nextName();
+    const limiter = rateLimit({ ...base, name, limit: 10, window: '1m', algorithm: 'sliding-window' });
+    const before = await redisTimeUs();
+    const info = await limiter.consume('c', 4);
+    const after = await redisTimeUs();
+    const fields = await redis.client.hgetall(`${prefix}${name}:{c}:60000:sw60`);
+    expect(Object.values(fields)).toEqual(['4']);
+    // Field = bucket × 8 + rule; one-second buckets for a one-minute window at precision 60.
+    const bucket = Number(Object.keys(fields)[0]) / 8;
+    expect(bucket).toBeGreaterThanOrEqual(Math.floor(before / 1_000_000));
+    expect(bucket).toBeLessThanOrEqual(Math.floor(after / 1_000_000));
+    expect(info.now).toBeGreaterThanOrEqual(Math.floor(before / 1000));
+    expect(info.now).toBeLessThanOrEqual(Math.floor(after / 1000));
+  });
+
+  it('sets the GCRA arrival time from Redis TIME', async () => {
+    const name = nextName();
+    const limiter = rateLimit({ ...base, name, limit: 60, window: '1m', algorithm: 'gcra' });
+    const before = await redisTimeUs();
+    await limiter.consume('c', 4);
+    const after = await redisTimeUs();
+    // Four units of one second each past the decision's time.
+    const tat = Number(await redis.client.hget(`${prefix}${name}:{c}:60000:gcra`, '1'));
+    expect(tat - 4_000_000).toBeGreaterThanOrEqual(before);
+    expect(tat - 4_000_000).toBeLessThanOrEqual(after);
+  });
+});
+
 describe.each(expressVersions)('the new algorithms on %s', (_version, express) => {
   it('sliding-window: admits the limit, then 429 with the exact wait for the oldest bucket', async () => {
     const name = nextName();

@@ -22,19 +22,29 @@ async function redisTimeUs(): Promise<number> {
 const logKey = (name: string, key: string, windowMs: number) => `${prefix}${name}:{${key}}:${windowMs}`;
 
 describe('behaviour 1: one Lua script per request, clock from Redis TIME, unique members', () => {
-  it('sends exactly one command per request, allowed or refused, stats on', async () => {
-    const client = redis.connect();
-    const limiter = rateLimit({ redis: client, prefix, name: nextName(), limit: 3, window: '1m' });
-    const app = limitedApp(express5, limiter);
-    await request(app).get('/r').expect(200); // loads the script on this connection
-    const recorder = await recordCommands(client);
-    for (let i = 0; i < 2; i++) await request(app).get('/r').expect(200);
-    for (let i = 0; i < 3; i++) await request(app).get('/r').expect(429);
-    const commands = await recorder.stop();
-    expect(commands.map((c) => c[0])).toEqual(['evalsha', 'evalsha', 'evalsha', 'evalsha', 'evalsha']);
-    expect(commands.every((c) => c[2] === '1')).toBe(true); // one key per call
-    await limiter.close();
-  });
+  it.each(['sliding-log', 'sliding-window', 'gcra'] as const)(
+    '%s: sends exactly one command per request, allowed or refused, stats on',
+    async (algorithm) => {
+      const client = redis.connect();
+      const limiter = rateLimit({
+        redis: client,
+        prefix,
+        name: nextName(),
+        limit: 3,
+        window: '1m',
+        algorithm,
+      });
+      const app = limitedApp(express5, limiter);
+      await request(app).get('/r').expect(200); // loads the script on this connection
+      const recorder = await recordCommands(client);
+      for (let i = 0; i < 2; i++) await request(app).get('/r').expect(200);
+      for (let i = 0; i < 3; i++) await request(app).get('/r').expect(429);
+      const commands = await recorder.stop();
+      expect(commands.map((c) => c[0])).toEqual(['evalsha', 'evalsha', 'evalsha', 'evalsha', 'evalsha']);
+      expect(commands.every((c) => c[2] === '1')).toBe(true); // one key per call
+      await limiter.close();
+    },
+  );
 
   it('scores entries with the Redis clock, and gives each unit its own member at one timestamp', async () => {
     const name = nextName();
