@@ -20,13 +20,15 @@ export interface Call {
   cookie?: string;
   body?: string;
   contentType?: string;
+  /** More request headers. */
+  headers?: Record<string, string>;
 }
 
 /** One request with fetch, timed to the end of its body. A network failure rejects (a test then fails). */
 export async function call(base: string, path: string, options: Call = {}): Promise<Answer> {
   const at = Date.now();
   const started = performance.now();
-  const headers: Record<string, string> = { 'user-agent': BROWSER_UA };
+  const headers: Record<string, string> = { 'user-agent': BROWSER_UA, ...options.headers };
   if (options.cookie) headers.cookie = options.cookie;
   if (options.contentType) headers['content-type'] = options.contentType;
   const response = await fetch(base + path, {

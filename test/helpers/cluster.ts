@@ -1,33 +1,59 @@
 // Starts a real local Redis Cluster (redis-server processes with --cluster-enabled yes) for tests.
 import { Cluster, type ClusterOptions, Redis } from 'ioredis';
 import { isListening, type RedisServer, startRedisServer } from './redis-server.js';
+import { waitForReplicas } from './replication.js';
 
 const SLOTS = 16_384;
 
 export interface RedisCluster {
   /** The masters' addresses, for `new Cluster(nodes)`. */
   readonly nodes: readonly { host: string; port: number }[];
+  /** The masters. */
   readonly servers: readonly RedisServer[];
+  /** `replicas[i]` are the replicas of `servers[i]` (none unless `replicasPerMaster` was set). */
+  readonly replicas: readonly (readonly RedisServer[])[];
   /** A Cluster client on these nodes (closed by `stop()`). */
   client(options?: ClusterOptions): Cluster;
   /** Closes the clients and stops every node. */
   stop(): Promise<void>;
 }
 
+export interface StartClusterOptions {
+  /** Number of masters (default 3). */
+  masters?: number;
+  /** Replicas of each master (default 0). */
+  replicasPerMaster?: number;
+  /** `cluster-node-timeout`: how long a node may be unreachable before it counts as failing (default 2000). */
+  nodeTimeoutMs?: number;
+}
+
 /**
  * Starts `masters` redis-server processes in cluster mode, splits the 16384 slots between them, joins them
- * with CLUSTER MEET and resolves once every node reports `cluster_state:ok`.
+ * with CLUSTER MEET and resolves once every node reports `cluster_state:ok`. With `replicasPerMaster`, each
+ * master also gets replicas (diskless sync without the default 5 s delay), and it resolves only once every
+ * replica is in sync with its master.
  */
-export async function startCluster({ masters = 3 }: { masters?: number } = {}): Promise<RedisCluster> {
+export async function startCluster({
+  masters = 3,
+  replicasPerMaster = 0,
+  nodeTimeoutMs = 2_000,
+}: StartClusterOptions = {}): Promise<RedisCluster> {
   const servers: RedisServer[] = [];
+  const replicas: RedisServer[][] = [];
   const clients: Cluster[] = [];
+  const everyNode = () => [...servers, ...replicas.flat()];
   try {
-    for (let i = 0; i < masters; i++) servers.push(await startClusterNode());
-    const admins = servers.map((s) => new Redis(s.port, '127.0.0.1', { maxRetriesPerRequest: 1 }));
+    for (let i = 0; i < masters; i++) servers.push(await startClusterNode(nodeTimeoutMs));
+    for (let i = 0; i < masters; i++) {
+      const own: RedisServer[] = [];
+      replicas.push(own);
+      for (let r = 0; r < replicasPerMaster; r++) own.push(await startClusterNode(nodeTimeoutMs));
+    }
+    const admins = everyNode().map((s) => new Redis(s.port, '127.0.0.1', { maxRetriesPerRequest: 1 }));
     try {
       const perNode = Math.ceil(SLOTS / masters);
       await Promise.all(
-        admins.map((admin, i) => {
+        admins.slice(0, masters).map((admin, i) => {
           const first = i * perNode;
           const last = Math.min(SLOTS, first + perNode) - 1;
           const slots = Array.from({ length: last - first + 1 }, (_, k) => first + k);
@@ -39,17 +65,36 @@ export async function startCluster({ masters = 3 }: { masters?: number } = {}): 
       await Promise.all(
         others.map((admin) => admin.call('CLUSTER', 'MEET', '127.0.0.1', String(seed.options.port))),
       );
+      const total = admins.length;
+      await waitFor(async () => {
+        const infos = await Promise.all(admins.map((a) => a.call('CLUSTER', 'INFO') as Promise<string>));
+        return infos.every((info) => info.includes(`cluster_known_nodes:${total}`));
+      }, 20_000);
+      if (replicasPerMaster > 0) {
+        const ids = await Promise.all(
+          admins.slice(0, masters).map((a) => a.call('CLUSTER', 'MYID') as Promise<string>),
+        );
+        await Promise.all(
+          admins.slice(masters).map((admin, k) => {
+            const master = ids[Math.floor(k / replicasPerMaster)] as string;
+            return admin.call('CLUSTER', 'REPLICATE', master);
+          }),
+        );
+      }
       await waitFor(async () => {
         const infos = await Promise.all(admins.map((a) => a.call('CLUSTER', 'INFO') as Promise<string>));
         return infos.every(
-          (info) => info.includes('cluster_state:ok') && info.includes(`cluster_known_nodes:${masters}`),
+          (info) => info.includes('cluster_state:ok') && info.includes(`cluster_known_nodes:${total}`),
         );
       }, 20_000);
     } finally {
       for (const admin of admins) admin.disconnect();
     }
+    if (replicasPerMaster > 0) {
+      await Promise.all(servers.map((s) => waitForReplicas(s.port, replicasPerMaster, 20_000)));
+    }
   } catch (error) {
-    await Promise.all(servers.map((s) => s.stop()));
+    await Promise.all(everyNode().map((s) => s.stop()));
     throw error;
   }
 
@@ -57,6 +102,7 @@ export async function startCluster({ masters = 3 }: { masters?: number } = {}): 
   return {
     nodes,
     servers,
+    replicas,
     client(options = {}) {
       const client = new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: 1 }, ...options });
       client.on('error', () => {});
@@ -65,7 +111,7 @@ export async function startCluster({ masters = 3 }: { masters?: number } = {}): 
     },
     async stop() {
       await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
-      await Promise.all(servers.map((s) => s.stop()));
+      await Promise.all(everyNode().map((s) => s.stop()));
     },
   };
 }
@@ -75,7 +121,7 @@ export async function startCluster({ masters = 3 }: { masters?: number } = {}): 
  * the kernel's ephemeral range (32768 and up), so no outgoing connection or OS-picked port can hold them.
  * Another test file may still take the same pair at the same moment: then it tries another.
  */
-async function startClusterNode(): Promise<RedisServer> {
+async function startClusterNode(nodeTimeoutMs: number): Promise<RedisServer> {
   for (let attempt = 1; ; attempt++) {
     const port = await pickClusterPort();
     try {
@@ -87,7 +133,11 @@ async function startClusterNode(): Promise<RedisServer> {
           '--cluster-config-file',
           'nodes.conf',
           '--cluster-node-timeout',
-          '2000',
+          String(nodeTimeoutMs),
+          '--repl-diskless-sync',
+          'yes',
+          '--repl-diskless-sync-delay',
+          '0',
         ],
       });
     } catch (error) {

@@ -73,6 +73,8 @@ export interface RedisServerOptions {
   args?: string[];
   /** Data directory; a fresh temporary one by default (removed by `stop()`). */
   dir?: string;
+  /** A configuration file, passed before every argument (a Sentinel needs one it can rewrite). */
+  configFile?: string;
 }
 
 export interface RedisServer {
@@ -104,6 +106,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'erk-redis-'));
   const port = options.port ?? (await freePort());
   const args = [
+    ...(options.configFile === undefined ? [] : [options.configFile]),
     '--port',
     String(port),
     '--bind',
