@@ -75,5 +75,5 @@ describe('Cluster: a master with a replica is killed under load and the replica 
     const report = await scenario.run();
     if (process.env.FAILOVER_REPORT) console.info('cluster failover', report);
     expect(report.ordersLost).toBeLessThanOrEqual(report.ordersAtRisk);
-  });
+  }, 60_000);
 });

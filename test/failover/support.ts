@@ -127,6 +127,8 @@ export function failover(topology: Topology): Failover {
   const tagOf = new WeakMap<Answer, { kind: Kind; stack?: Stack }>();
   const everyAnswer: Answer[] = [];
   let sequence = 0;
+  /** What was wrong in the last probe round, for the message of a run that never recovers. */
+  let lastProbe: string[] = [];
   /** Stops the load of a run that failed half-way, before the servers close. */
   let stopLoad: () => Promise<unknown> = async () => {};
 
@@ -350,9 +352,16 @@ export function failover(topology: Topology): Failover {
             });
           return (await beacon()).status === 204 && (await beacon()).status === 409;
         })();
-        return (await checks).every(normal) && (await flushed) && (await stored);
+        const bad = (await checks).filter((a) => !normal(a)).map(describe);
+        if (!(await flushed)) bad.push('page-view flush failed');
+        if (!(await stored)) bad.push('beacon not stored');
+        lastProbe = bad;
+        return bad.length === 0;
       }),
-      shopCall(shoppers[0] as Shopper, '/api/cart').then((a) => a.status === 200),
+      shopCall(shoppers[0] as Shopper, '/api/cart').then((a) => {
+        if (a.status !== 200) lastProbe = [...lastProbe, describe(a)];
+        return a.status === 200;
+      }),
     ]);
     return results.every(Boolean);
   }
@@ -471,7 +480,10 @@ export function failover(topology: Topology): Failover {
       const answers = await load.stop();
       const shopAnswers = (await Promise.all(shopLoops)).flat();
 
-      expect(recoveredAt, 'never recovered').toBeGreaterThan(0);
+      expect(
+        recoveredAt,
+        `never recovered (promoted: ${promotedAt > 0}, client ${(client as Redis).status}): ${lastProbe.join('; ').slice(0, 300)}`,
+      ).toBeGreaterThan(0);
       expect(promotedAt, 'the replica was never promoted').toBeGreaterThan(0);
       const gapMs = recoveredAt - killedAt;
       const promotedMs = promotedAt - killedAt;
