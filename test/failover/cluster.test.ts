@@ -48,6 +48,7 @@ beforeAll(async () => {
       return from <= slot && slot <= to;
     },
     replicationRound: () => replicationRound(victim.port, replica.port),
+    replicaPort: replica.port,
     kill: () => victim.kill(),
     promoted: async () => {
       const probe = new Redis(replica.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });

@@ -28,6 +28,7 @@ beforeAll(async () => {
     detectionMs: topology.downAfterMs,
     onVictim: async () => true,
     replicationRound: () => replicationRound(master.port, replica.port),
+    replicaPort: replica.port,
     kill: () => master.kill(),
     promoted: async () => (await topology.currentMaster()).port === replica.port,
   });

@@ -1,6 +1,6 @@
 // The failover scenario shared by the Sentinel and Cluster suites: every middleware and the shop under load
 // while a master is SIGKILLed and its replica promoted, with what must hold through it and what is measured.
-import type { Cluster, Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { createShopApp, type ShopApp } from '../../example-app/app.js';
 import { rateLimit } from '../../src/index.js';
@@ -46,6 +46,8 @@ export interface Topology {
   kill(): Promise<void>;
   /** True once the topology names the replica as the master. */
   promoted(): Promise<boolean>;
+  /** The port of the replica that takes over. */
+  readonly replicaPort: number;
 }
 
 type Policy = 'fail-closed' | 'anonymous';
@@ -513,6 +515,14 @@ export function failover(topology: Topology): Failover {
       const after = answers.filter((a) => a.at > recoveredAt);
       expect(after.length).toBeGreaterThan(20);
       expect(after.filter((a) => !normal(a)).map(describe)).toEqual([]);
+
+      // A replica receives the effects of scripts, not their bodies, so the new master started without them:
+      // ioredis sends a script's body on its first use on each connection (and again after NOSCRIPT), and the
+      // new master ran them (every script-based answer after the recovery was normal).
+      const promoted = new Redis(topology.replicaPort, '127.0.0.1', { maxRetriesPerRequest: 1 });
+      promoted.on('error', () => {});
+      const commandStats = await promoted.info('commandstats').finally(() => promoted.disconnect());
+      expect(commandStats).toMatch(/cmdstat_eval:calls=[1-9]/);
 
       // Sessions written before the replication round are still there and still signed in.
       for (const stack of stacks) {
