@@ -87,16 +87,17 @@ interface Order {
 
 /** The measured figures of one run. */
 export interface FailoverReport {
-  /** From the kill to the end of the first probe in which everything worked. */
+  /** From the kill to the start of the first probe round in which everything worked (the error window). */
   gapMs: number;
   /** From the kill until the topology named the replica as master. */
   promotedMs: number;
-  /** Answers by phase. */
+  /** Answers in all, and load answers sent during the error window. */
   answers: number;
   duringGap: number;
+  /** The slowest answer of the middleware apps, and of the shop. */
   slowestMs: number;
   slowestShopMs: number;
-  /** Rate-limit hits answered with headers but missing after the failover, and the most that could be. */
+  /** Rate-limit hits answered with headers but missing after the failover; hits answered in the last round. */
   hitsLost: number;
   hitsAtRisk: number;
   ordersAcknowledged: number;
@@ -154,7 +155,7 @@ export function failover(topology: Topology): Failover {
     throw new Error('no rate-limit key on the victim');
   }
 
-  /** Signs users in until two of the sessions live on the victim (found by the keys that appear there). */
+  /** Signs users in until two of their sessions live on the victim (on Sentinel: the first two). */
   async function signIn(stack: Stack): Promise<void> {
     for (let i = 0; stack.onVictim.length < 2; i++) {
       if (i >= 40) throw new Error('no signed-in session landed on the victim');
