@@ -242,8 +242,12 @@ running = false;
 clearInterval(progress);
 await Promise.all(shoppers);
 const measuredRequests = requests - requestsAtStart;
-// Let the order worker drain its queue, so queued orders do not count as growth.
-for (let i = 0; i < 100 && (await admin.llen(shop.keys.queue)) > 0; i++) await sleep(100);
+// Let the order worker drain its stream, so waiting orders do not count as growth.
+const waiting = async () => {
+  const depths = await shop.orders.queueDepths();
+  return depths.pending + depths.processing;
+};
+for (let i = 0; i < 100 && (await waiting()) > 0; i++) await sleep(100);
 const end = await sample();
 
 // What the orders placed during the measured part take in Redis, measured exactly: they are deleted (order

@@ -17,6 +17,7 @@ import {
 } from 'express-redis-kit';
 import './session-data.js';
 import { verifyCsrf } from './middleware/csrf.js';
+import { signInLimit } from './middleware/sign-in-limit.js';
 import { createRenderer } from './render.js';
 import { accountPages } from './routes/account.js';
 import { adminPages } from './routes/admin.js';
@@ -27,7 +28,13 @@ import { catalogPages } from './routes/pages.js';
 import type { ShopRedis } from './shop/catalog.js';
 import { createShop, type Shop } from './shop/index.js';
 import { OrderWorker } from './shop/order-worker.js';
-import { errorPage, notFoundPage, tooManyRequestsPage } from './views/errors.js';
+import {
+  errorPage,
+  notFoundPage,
+  signInLockedMessage,
+  signInLockedPage,
+  tooManyRequestsPage,
+} from './views/errors.js';
 import { raw } from './views/html.js';
 
 export interface ShopOptions {
@@ -46,8 +53,11 @@ export interface ShopOptions {
 }
 
 export interface ShopLimits {
-  /** Sign-in attempts per IP address and account. */
-  signIn: { limit: number; window: Duration };
+  /**
+   * Failed sign-ins per account (over every IP address), and `perIp` per IP address (over every account),
+   * within `window`. Correct passwords never count. `perIp` defaults to 50.
+   */
+  signIn: { limit: number; window: Duration; perIp?: number };
   /** API requests per IP address, plus a per-second burst limit. */
   api: { limit: number; window: Duration; perSecond: number };
   /** Orders per user (or IP address for guests). */
@@ -92,16 +102,20 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
     return render(req, res, { title: 'Too many requests', body: tooManyRequestsPage(seconds), status: 429 });
   };
   const limiterBase = { redis, prefix: `${prefix}rl:`, logger };
-  const signInLimit = rateLimit({
+  // Both count failed sign-ins only: the routes call `consume` when a password is wrong (sign-in-limit.ts).
+  const signInAccountLimit = rateLimit({
     ...limiterBase,
     name: 'signin',
-    ...limits.signIn,
-    key: (req) =>
-      `${ipKey(req)}:${String(req.body?.username ?? '')
-        .trim()
-        .toLowerCase()}`,
-    onLimited: friendly429,
+    limit: limits.signIn.limit,
+    window: limits.signIn.window,
   });
+  const signInIpLimit = rateLimit({
+    ...limiterBase,
+    name: 'signin-ip',
+    limit: limits.signIn.perIp ?? 50,
+    window: limits.signIn.window,
+  });
+  const signInGuard = signInLimit(signInAccountLimit, signInIpLimit, signInRefused(render), log);
   // The API smooths traffic rather than enforcing a quota: GCRA spaces requests out with bounded bursts, in
   // one small key per client. Sign-in and checkout are small exact quotas: the default sliding log.
   const apiLimit = rateLimit({
@@ -177,7 +191,7 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
     apiRoutes({
       shop,
       limit: [apiLimit],
-      signInLimit: [signInLimit],
+      signInLimit: signInGuard,
       checkoutLimit: [checkoutLimit],
       productCache: [apiCache],
       onStockChange,
@@ -186,12 +200,12 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
   app.use(express.urlencoded({ extended: false, limit: '8kb' }), emptyFormBody, verifyCsrf(render));
   app.use(catalogPages(shop, render, [pageCache]));
   app.use(cartPages({ shop, render, checkoutLimit: [checkoutLimit], onStockChange }));
-  app.use(accountPages({ shop, render, sessions, signInLimit: [signInLimit] }));
+  app.use(accountPages({ shop, render, sessions, signInLimit: signInGuard }));
   app.use(
     adminPages(
       {
         views,
-        limiters: [signInLimit, apiLimit, checkoutLimit],
+        limiters: [signInAccountLimit, signInIpLimit, apiLimit, checkoutLimit],
         orders: shop.orders,
         cache: () => sumCacheStats(caches),
       },
@@ -213,12 +227,12 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
 
   const worker = new OrderWorker(redis, shop.keys, {
     log,
-    deliver: async (order) =>
+    onFulfilled: (order) =>
       log(`e-mail: order ${order.id} confirmed, total $${(order.totalCents / 100).toFixed(2)}`),
   });
   if (options.worker ?? true) await worker.start();
 
-  const limiters = [signInLimit, apiLimit, checkoutLimit];
+  const limiters = [signInAccountLimit, signInIpLimit, apiLimit, checkoutLimit];
   return {
     app,
     shop,
@@ -230,6 +244,18 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
       await worker.stop();
       await Promise.all([...limiters.map((l) => l.close()), views.close()]);
     },
+  };
+}
+
+/** The sign-in refusal: an HTML page for the form, JSON for the API. */
+function signInRefused(render: ReturnType<typeof createRenderer>) {
+  return async (req: Request, res: Response, retryAfterMs: number) => {
+    const minutes = Math.max(1, Math.ceil(retryAfterMs / 60_000));
+    if (req.baseUrl === '/api') {
+      res.status(429).json({ error: 'too_many_failed_sign_ins', message: signInLockedMessage(minutes) });
+      return;
+    }
+    await render(req, res, { title: 'Sign-in locked', body: signInLockedPage(minutes), status: 429 });
   };
 }
 

@@ -8,5 +8,8 @@ export const shopDataDir = (): string =>
 
 export const shopPort = (): number => Number(process.env.PORT ?? 3000);
 
-/** Put in front of every key the shop and its middlewares write (default none: `shop:`, `sess:`, ...). */
-export const shopKeyPrefix = (): string => process.env.SHOP_KEY_PREFIX ?? '';
+/**
+ * Put in front of every key the shop and its middlewares write, so the shop keeps to its own namespace in a
+ * Redis that holds other data too (`kettle:shop:...`, `kettle:sess:...`, ...). `npm run seed` empties it.
+ */
+export const shopKeyPrefix = (): string => process.env.SHOP_KEY_PREFIX ?? 'kettle:';

@@ -2,7 +2,9 @@
 import { type RequestHandler, Router } from 'express';
 import type { SessionMiddleware } from 'express-redis-kit';
 import { csrfToken } from '../middleware/csrf.js';
+import { type SignInLimit, usernameOf } from '../middleware/sign-in-limit.js';
 import type { RenderPage } from '../render.js';
+import { deviceName, readableIp } from '../shop/devices.js';
 import type { Shop } from '../shop/index.js';
 import { signInWithCart } from '../shop/session-flows.js';
 import { devicesPage, signInPage } from '../views/account.js';
@@ -11,8 +13,8 @@ export interface AccountRouteOptions {
   shop: Shop;
   render: RenderPage;
   sessions: SessionMiddleware;
-  /** Middlewares in front of POST /signin (the sign-in rate limit). */
-  signInLimit: RequestHandler[];
+  /** The failed-sign-in limits. */
+  signInLimit: SignInLimit;
 }
 
 /** Only local paths, so `?next=` cannot send a user to another site after signing in. */
@@ -27,13 +29,11 @@ export function accountPages({ shop, render, sessions, signInLimit }: AccountRou
     await render(req, res, { title: 'Sign in', body: signInPage(csrfToken(req), safeNext(req.query.next)) });
   });
 
-  router.post('/signin', ...signInLimit, async (req, res) => {
-    const username = String(req.body.username ?? '')
-      .trim()
-      .toLowerCase();
-    const user = await shop.users.verify(username, String(req.body.password ?? ''));
+  router.post('/signin', signInLimit.check, async (req, res) => {
+    const user = await shop.users.verify(usernameOf(req), String(req.body.password ?? ''));
     const next = safeNext(req.body.next);
     if (!user) {
+      await signInLimit.failed(req);
       const body = signInPage(csrfToken(req), next, 'That username and password do not match.');
       await render(req, res, { title: 'Sign in', body, status: 401 });
       return;
@@ -58,8 +58,9 @@ export function accountPages({ shop, render, sessions, signInLimit }: AccountRou
     const rows = await sessions.listForUser(req.session.userId as string, { current: req.session.handle });
     const devices = rows.map((row) => ({
       handle: row.handle,
+      name: deviceName(row.userAgent ?? ''),
       userAgent: row.userAgent ?? '',
-      ip: row.ip ?? '',
+      ip: readableIp(row.ip ?? ''),
       createdAt: row.createdAt.getTime(),
       lastSeenAt: row.lastSeenAt.getTime(),
       expiresAt: row.expiresAt.getTime(),

@@ -1,17 +1,20 @@
 // The JSON API: the same shop actions as the pages, JSON bodies only, never from another site.
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import { isCrossSite } from '../middleware/csrf.js';
+import { type SignInLimit, usernameOf } from '../middleware/sign-in-limit.js';
+import { clampNotice } from '../shop/cart.js';
 import { viewCart } from '../shop/cart-view.js';
 import { InvalidIdempotencyKeyError } from '../shop/checkout.js';
 import type { Shop } from '../shop/index.js';
-import { cartIdOf, checkoutSession, signInWithCart } from '../shop/session-flows.js';
+import { cartIdOf, checkoutSession, shortageNotice, signInWithCart } from '../shop/session-flows.js';
 import { InputError, productIdOf, quantityOf } from '../shop/validate.js';
 
 export interface ApiOptions {
   shop: Shop;
   /** Middlewares in front of every API route (the API rate limit). */
   limit: RequestHandler[];
-  signInLimit: RequestHandler[];
+  /** The failed-sign-in limits. */
+  signInLimit: SignInLimit;
   checkoutLimit: RequestHandler[];
   /** Cache in front of the product reads. */
   productCache: RequestHandler[];
@@ -77,13 +80,15 @@ export function apiRoutes(options: ApiOptions): Router {
       const productId = productIdOf(req.body?.productId);
       const qty = quantityOf(req.body?.qty);
       const hadCart = req.session.cartId !== undefined;
-      const added = await shop.carts.add(cartIdOf(req, true) as string, productId, qty);
-      if (added === null) {
+      const change = await shop.carts.change(cartIdOf(req, true) as string, productId, qty, 'add');
+      if (change === null) {
         // Nothing was added: a visitor without a cart gets none, so a refused request stores no session.
         if (!hadCart) delete req.session.cartId;
         return void res.status(404).json({ error: 'not_found', message: 'No such product.' });
       }
-      res.json(await cartJson(shop, req));
+      const product = change.qty < change.requested ? await shop.catalog.get(productId) : null;
+      const notice = product ? clampNotice(change, product.name) : undefined;
+      res.json({ ...(await cartJson(shop, req)), ...(notice ? { notice } : {}) });
     } catch (error) {
       inputError(res, error);
     }
@@ -113,7 +118,11 @@ export function apiRoutes(options: ApiOptions): Router {
             .json({ orderId: result.orderId, totalCents: result.totalCents });
           return;
         case 'out_of_stock':
-          res.status(409).json({ error: 'out_of_stock', productId: result.productId });
+          res.status(409).json({
+            error: 'out_of_stock',
+            message: await shortageNotice(shop, result.short),
+            lines: result.short,
+          });
           return;
         case 'empty':
           res.status(400).json({ error: 'empty_cart', message: 'The cart is empty.' });
@@ -124,15 +133,14 @@ export function apiRoutes(options: ApiOptions): Router {
     }
   });
 
-  router.post('/session', ...options.signInLimit, async (req, res) => {
-    const username = String(req.body?.username ?? '')
-      .trim()
-      .toLowerCase();
-    const user = await shop.users.verify(username, String(req.body?.password ?? ''));
-    if (!user)
+  router.post('/session', options.signInLimit.check, async (req, res) => {
+    const user = await shop.users.verify(usernameOf(req), String(req.body?.password ?? ''));
+    if (!user) {
+      await options.signInLimit.failed(req);
       return void res
         .status(401)
         .json({ error: 'invalid_credentials', message: 'Wrong username or password.' });
+    }
     await signInWithCart(req, shop, user);
     res.json({ user: { id: user.id, name: user.name, role: user.role } });
   });

@@ -3,9 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { type Request, type RequestHandler, type Response, Router } from 'express';
 import { csrfToken } from '../middleware/csrf.js';
 import type { RenderPage } from '../render.js';
+import { clampNotice } from '../shop/cart.js';
 import { viewCart } from '../shop/cart-view.js';
 import type { Shop } from '../shop/index.js';
-import { cartIdOf, checkoutSession, mayViewOrder } from '../shop/session-flows.js';
+import { cartIdOf, checkoutSession, mayViewOrder, shortageNotice } from '../shop/session-flows.js';
 import { InputError, productIdOf, quantityOf } from '../shop/validate.js';
 import { cartPage, checkoutPage, orderPage } from '../views/cart.js';
 import { errorPage, notFoundPage } from '../views/errors.js';
@@ -45,8 +46,9 @@ export function cartPages({ shop, render, checkoutLimit, onStockChange }: CartRo
       const qty = quantityOf(req.body.qty ?? '1');
       const product = await shop.catalog.get(productId);
       if (!product) throw new InputError('invalid_product', 'That product does not exist.');
-      await shop.carts.add(cartIdOf(req, true) as string, productId, qty);
-      req.session.flash = `Added ${qty} × ${product.name} to your cart.`;
+      const change = await shop.carts.change(cartIdOf(req, true) as string, productId, qty, 'add');
+      if (!change) throw new InputError('invalid_product', 'That product does not exist.');
+      req.session.flash = clampNotice(change, product.name) ?? `Added ${qty} × ${product.name} to your cart.`;
       res.redirect(303, '/cart');
     }),
   );
@@ -56,9 +58,10 @@ export function cartPages({ shop, render, checkoutLimit, onStockChange }: CartRo
     form(async (req, res) => {
       const productId = productIdOf(req.params.productId);
       const qty = quantityOf(req.body.qty, 0);
-      const cartId = cartIdOf(req, true) as string;
-      const current = (await shop.carts.lines(cartId)).get(productId) ?? 0;
-      await shop.carts.add(cartId, productId, qty - current);
+      const change = await shop.carts.change(cartIdOf(req, true) as string, productId, qty, 'set');
+      const product = change && change.qty < change.requested && (await shop.catalog.get(productId));
+      const notice = change && product ? clampNotice(change, product.name) : undefined;
+      if (notice) req.session.flash = notice;
       res.redirect(303, '/cart');
     }),
   );
@@ -90,12 +93,10 @@ export function cartPages({ shop, render, checkoutLimit, onStockChange }: CartRo
       case 'replayed':
         res.redirect(303, `/orders/${result.orderId}`);
         return;
-      case 'out_of_stock': {
-        const product = await shop.catalog.get(result.productId);
-        req.session.flash = `Sorry, there are not enough of ${product?.name ?? 'one product'} left. Lower the quantity and try again.`;
+      case 'out_of_stock':
+        req.session.flash = await shortageNotice(shop, result.short);
         res.redirect(303, '/cart');
         return;
-      }
       case 'empty':
         res.redirect(303, '/cart');
     }

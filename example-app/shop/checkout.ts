@@ -12,7 +12,13 @@ export type CheckoutResult =
   | { status: 'created'; orderId: string; totalCents: number; productIds: string[] }
   | { status: 'replayed'; orderId: string; totalCents: number }
   | { status: 'empty' }
-  | { status: 'out_of_stock'; productId: string };
+  | { status: 'out_of_stock'; short: ShortLine[] };
+
+/** A cart line the stock cannot cover, and how many of its product are left. */
+export interface ShortLine {
+  productId: string;
+  left: number;
+}
 
 export interface CheckoutRequest {
   cartId: string;
@@ -50,7 +56,7 @@ export class Checkout {
         this.keys.cart(cartId),
         idempotency,
         this.keys.order(orderId),
-        this.keys.queue,
+        this.keys.orderStream,
         this.keys.userOrders(userId || 'anonymous'),
         this.keys.revenue,
         this.keys.ordersPerDay,
@@ -77,8 +83,7 @@ export class Checkout {
         case 'empty':
           return { status: 'empty' };
         case 'out_of_stock':
-        case 'gone':
-          return { status: 'out_of_stock', productId: String(first) };
+          return { status: 'out_of_stock', short: shortLines(reply.slice(1)) };
         case 'changed':
           continue;
         default:
@@ -87,4 +92,12 @@ export class Checkout {
     }
     throw new Error('the cart kept changing during checkout; try again');
   }
+}
+
+function shortLines(pairs: (string | number)[]): ShortLine[] {
+  const lines: ShortLine[] = [];
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    lines.push({ productId: String(pairs[i]), left: Number(pairs[i + 1]) });
+  }
+  return lines;
 }

@@ -42,20 +42,28 @@ export function createShop(redis: ShopRedis, prefix = 'shop:'): Shop {
       return true;
     },
     async reset() {
-      await deleteShopKeys(redis, `${prefix}{shop}:*`);
+      await deleteMatching(redis, `${globEscape(prefix)}{shop}:*`);
       await seed();
     },
   };
 }
 
-async function deleteShopKeys(redis: ShopRedis, pattern: string): Promise<void> {
+/** `text` matched literally in a SCAN MATCH pattern. */
+export function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/** Deletes every key matching a SCAN pattern, on every master (never KEYS: it would block Redis). */
+export async function deleteMatching(redis: ShopRedis, pattern: string): Promise<number> {
+  let deleted = 0;
   const nodes = redis.isCluster ? (redis as Cluster).nodes('master') : [redis as Redis];
   for (const node of nodes) {
     let cursor = '0';
     do {
       const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
       cursor = next;
-      if (keys.length > 0) await node.unlink(...keys);
+      if (keys.length > 0) deleted += await node.unlink(...keys);
     } while (cursor !== '0');
   }
+  return deleted;
 }

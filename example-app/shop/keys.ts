@@ -22,12 +22,12 @@ export function shopKeys(prefix = 'shop:') {
     /** Hash of one order; sorted set of a user's order ids by time. */
     order: (orderId: string) => `${base}order:${orderId}`,
     userOrders: (userId: string) => `${base}orders:user:${userId}`,
-    /** Reliable queue: new orders, orders being processed, and poison messages. */
-    queue: `${base}orders:queue`,
-    processing: `${base}orders:processing`,
+    /** Stream of order events (field orderId), read by the order workers' consumer group. */
+    orderStream: `${base}orders:stream`,
+    /** Stream of order events that failed too many deliveries, with the reason. */
     dead: `${base}orders:dead`,
-    /** Hash orderId → delivery attempts so far. */
-    attempts: `${base}orders:attempts`,
+    /** Stream of confirmation e-mails, one per fulfilled order (the outbox a mailer would send from). */
+    emails: `${base}emails`,
     /** String holding the order id created for an idempotency key (24 h). */
     idempotency: (scope: string, key: string) => `${base}idem:${scope}:${key}`,
     /** Hash of a demo user: id, username, name, role, passwordHash. */

@@ -1,4 +1,4 @@
-// Orders: reading them back, and the queue depths the admin dashboard shows.
+// Orders: reading them back, and the state of their stream the admin dashboard shows.
 import type { ShopRedis } from './catalog.js';
 import type { ShopKeys } from './keys.js';
 
@@ -19,9 +19,25 @@ export interface Order {
   fulfilledAt?: number;
 }
 
-export interface QueueDepths {
-  queued: number;
+/** The consumer group of the order workers on the order stream. */
+export const ORDER_GROUP = 'order-workers';
+
+/** One worker process as its consumer group sees it. */
+export interface OrderConsumer {
+  name: string;
+  /** Orders it has read and not acknowledged yet (being processed, or left behind by a crash). */
   processing: number;
+  /** Milliseconds since it last read from the stream. */
+  idleMs: number;
+}
+
+export interface QueueDepths {
+  /** Orders no worker has read yet. */
+  pending: number;
+  /** Orders read and not acknowledged yet, over all consumers. */
+  processing: number;
+  consumers: OrderConsumer[];
+  /** Orders in the dead-letter stream. */
   dead: number;
 }
 
@@ -44,12 +60,27 @@ export class Orders {
   }
 
   async queueDepths(): Promise<QueueDepths> {
-    const [queued, processing, dead] = await Promise.all([
-      this.redis.llen(this.keys.queue),
-      this.redis.llen(this.keys.processing),
-      this.redis.llen(this.keys.dead),
+    const [groups, dead] = await Promise.all([
+      this.redis.xinfo('GROUPS', this.keys.orderStream).catch(noStream),
+      this.redis.xlen(this.keys.dead),
     ]);
-    return { queued, processing, dead };
+    const group = (groups as unknown[][]).map(fieldsOf).find((g) => g.name === ORDER_GROUP);
+    if (!group) {
+      // No worker has started yet: every order in the stream is waiting.
+      return { pending: await this.redis.xlen(this.keys.orderStream), processing: 0, consumers: [], dead };
+    }
+    const consumers = (
+      (await this.redis.xinfo('CONSUMERS', this.keys.orderStream, ORDER_GROUP)) as unknown[][]
+    )
+      .map(fieldsOf)
+      .map((c) => ({ name: String(c.name), processing: Number(c.pending), idleMs: Number(c.idle) }));
+    return {
+      // `lag` is null when Redis cannot tell (after entries were deleted from the middle): show 0 then.
+      pending: Number(group.lag ?? 0),
+      processing: Number(group.pending),
+      consumers,
+      dead,
+    };
   }
 
   /** Orders and revenue per day (YYYY-MM-DD → counts), for the dashboard. */
@@ -83,4 +114,16 @@ export function parseOrder(hash: Record<string, string>): Order | null {
     lines,
     ...(hash.fulfilledAt ? { fulfilledAt: Number(hash.fulfilledAt) } : {}),
   };
+}
+
+/** XINFO replies are flat field/value lists. */
+function fieldsOf(reply: unknown[]): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < reply.length; i += 2) fields[String(reply[i])] = reply[i + 1];
+  return fields;
+}
+
+function noStream(error: Error): unknown[] {
+  if (/no such key/i.test(error.message)) return [];
+  throw error;
 }

@@ -1,7 +1,7 @@
 // The session steps several routes share: finding the cart, signing in with a cart merge, placing an order.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Request } from 'express';
-import type { CheckoutResult } from './checkout.js';
+import type { CheckoutResult, ShortLine } from './checkout.js';
 import type { Shop } from './index.js';
 import type { User } from './users.js';
 
@@ -54,4 +54,14 @@ export async function checkoutSession(
 export function mayViewOrder(req: Request, order: { id: string; userId: string }): boolean {
   if (order.userId && order.userId === req.session.userId) return true;
   return (req.session.orders ?? []).includes(order.id);
+}
+
+/** Checkout's refusal for lines the stock cannot cover: each product by name, with how many are left. */
+export async function shortageNotice(shop: Shop, short: readonly ShortLine[]): Promise<string> {
+  const products = await shop.catalog.getMany(short.map((line) => line.productId));
+  const parts = short.map((line, i) => {
+    const name = products[i]?.name ?? `Product ${line.productId}`;
+    return `${name} (${line.left === 0 ? 'sold out' : `only ${line.left} left`})`;
+  });
+  return `Not enough in stock: ${parts.join(', ')}. Nothing was ordered: lower the quantities and try again.`;
 }

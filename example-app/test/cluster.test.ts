@@ -1,5 +1,5 @@
 // The shop on a real 3-master Redis Cluster: cart, merge at sign-in, the atomic checkout race, the order
-// worker's BLMOVE queue, and the whole web app with its four middlewares.
+// workers' stream and consumer group, and the whole web app with its four middlewares.
 import type { Cluster } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -8,8 +8,9 @@ import { createShopApp, type ShopApp } from '../app.js';
 import { MAX_QTY } from '../shop/cart.js';
 import { Checkout } from '../shop/checkout.js';
 import { createShop, type Shop } from '../shop/index.js';
-import { OrderWorker } from '../shop/order-worker.js';
+import { type ConfirmationEmail, OrderWorker } from '../shop/order-worker.js';
 import type { Order } from '../shop/orders.js';
+import { ORDER_GROUP } from '../shop/orders.js';
 import { PRODUCTS } from '../shop/seed-data.js';
 import { csrfOf, TEST_SECRET } from './helpers.js';
 
@@ -43,11 +44,12 @@ async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Pr
   }
 }
 
-function worker(deliver: (order: Order) => Promise<void>, log: string[] = []): OrderWorker {
+function worker(confirmation: (order: Order) => ConfirmationEmail, log: string[] = []): OrderWorker {
   const w = new OrderWorker(client, shop.keys, {
-    deliver,
+    confirmation,
     log: (line) => log.push(line),
-    blockSeconds: 0.2,
+    blockMs: 200,
+    visibilityTimeoutMs: 300,
   });
   workers.push(w);
   return w;
@@ -71,13 +73,15 @@ describe('the shop data layer on Redis Cluster', () => {
 
   it('adds to a cart, caps quantities, removes lines, and merges an anonymous cart at sign-in', async () => {
     expect(await shop.carts.add('anon-1', '1', 2)).toBe(2);
-    expect(await shop.carts.add('anon-1', '5', 25)).toBe(MAX_QTY);
+    expect(await shop.carts.add('anon-1', '11', 25)).toBe(MAX_QTY);
+    expect(await shop.carts.change('anon-1', '14', 25, 'add')).toEqual({ qty: 5, requested: 25, stock: 5 });
+    await shop.carts.remove('anon-1', '14');
     expect(await shop.carts.add('anon-1', '404', 1)).toBeNull();
     await shop.carts.add('anon-1', '7', 1);
     await shop.carts.remove('anon-1', '7');
     await shop.carts.add('user-u9', '1', 1);
     expect(await shop.carts.merge('anon-1', 'user-u9')).toBe(2);
-    expect(Object.fromEntries(await shop.carts.lines('user-u9'))).toEqual({ '1': 3, '5': MAX_QTY });
+    expect(Object.fromEntries(await shop.carts.lines('user-u9'))).toEqual({ '1': 3, '11': MAX_QTY });
     expect(await client.exists(shop.keys.cart('anon-1'))).toBe(0);
     expect(await shop.carts.merge('anon-1', 'user-u9')).toBe(0);
     expect(await client.pttl(shop.keys.cart('user-u9'))).toBeGreaterThan(0);
@@ -115,26 +119,38 @@ describe('the shop data layer on Redis Cluster', () => {
     expect(await shop.orders.listForUser('u7')).toHaveLength(1);
   });
 
-  it('the order worker moves orders with BLMOVE, fulfils them, retries, dead-letters, and recovers', async () => {
-    // Recovery first: an order left in processing by a crashed worker.
+  it("the order workers fulfil orders from the stream, take over a crashed consumer's, dead-letter", async () => {
+    // A first worker creates the group and leaves; then a consumer reads an order and dies.
+    const first = worker(() => ({ subject: '', text: '' }));
+    await first.start();
+    await first.stop();
     await shop.carts.add('w0', '8', 1);
     const crashed = await shop.checkout.run({ cartId: 'w0' });
     if (crashed.status !== 'created') throw new Error(crashed.status);
-    await client.lmove(shop.keys.queue, shop.keys.processing, 'RIGHT', 'LEFT');
+    await client.xreadgroup(
+      'GROUP',
+      ORDER_GROUP,
+      'crashed',
+      'COUNT',
+      100,
+      'STREAMS',
+      shop.keys.orderStream,
+      '>',
+    );
 
-    const delivered: string[] = [];
+    const confirmed: string[] = [];
     const log: string[] = [];
     const poison = '00000000-0000-7000-8000-000000000000';
     let failures = 0;
-    // Orders of product 9 fail to deliver.
-    await worker(async (order) => {
+    // Orders of product 9 fail to confirm.
+    await worker((order) => {
       if (order.lines[0]?.productId === '9') {
         failures += 1;
-        throw new Error('smtp down');
+        throw new Error('template broken');
       }
-      delivered.push(order.id);
+      confirmed.push(order.id);
+      return { subject: `Order ${order.id}`, text: '' };
     }, log).start();
-    expect(log.some((l) => l.includes('requeued 1'))).toBe(true);
 
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
@@ -146,26 +162,31 @@ describe('the shop data layer on Redis Cluster', () => {
     await shop.carts.add('w-flaky', '9', 1);
     const flaky = await shop.checkout.run({ cartId: 'w-flaky' });
     if (flaky.status !== 'created') throw new Error(flaky.status);
-    await client.lpush(shop.keys.queue, poison);
+    await client.xadd(shop.keys.orderStream, '*', 'orderId', poison);
 
     await eventually(async () => {
       const orders = await Promise.all([crashed.orderId, ...ids].map((id) => shop.orders.get(id)));
       return orders.every((o) => o?.status === 'fulfilled');
     });
     await eventually(async () => (await shop.orders.queueDepths()).dead === 2);
-    // Earlier tests' orders were queued too; the worker delivered them as well.
-    expect(delivered).toEqual(expect.arrayContaining([crashed.orderId, ...ids]));
-    expect(new Set(delivered).size).toBe(delivered.length);
+    expect(log.some((l) => /took over \d+ unfinished/.test(l))).toBe(true);
+    expect(confirmed).toEqual(expect.arrayContaining([crashed.orderId, ...ids]));
     expect(failures).toBe(3);
-    expect((await client.lrange(shop.keys.dead, 0, -1)).sort()).toEqual([poison, flaky.orderId].sort());
-    expect(await shop.orders.queueDepths()).toEqual({ queued: 0, processing: 0, dead: 2 });
+    const dead = await client.xrange(shop.keys.dead, '-', '+');
+    expect(dead.map(([, f]) => f[f.indexOf('orderId') + 1]).sort()).toEqual([poison, flaky.orderId].sort());
+    const emails = (await client.xrange(shop.keys.emails, '-', '+')).map(
+      ([, f]) => f[f.indexOf('orderId') + 1],
+    );
+    expect(new Set(emails).size).toBe(emails.length);
+    expect(emails).toEqual(expect.arrayContaining([crashed.orderId, ...ids]));
+    expect(await shop.orders.queueDepths()).toMatchObject({ pending: 0, processing: 0, dead: 2 });
   });
 
   it('reset() deletes the shop keys on every master and seeds again', async () => {
     await client.hset(shop.keys.product('3'), 'stock', 0);
     await shop.reset();
     expect(await stock('3')).toBe(PRODUCTS.find((p) => p.id === '3')?.stock);
-    expect(await shop.orders.queueDepths()).toEqual({ queued: 0, processing: 0, dead: 0 });
+    expect(await shop.orders.queueDepths()).toMatchObject({ pending: 0, processing: 0, dead: 0 });
     expect(await client.exists(shop.keys.cart('user-u9'))).toBe(0);
   });
 });
@@ -261,7 +282,12 @@ describe('the shop web app on Redis Cluster', () => {
     const data = (await admin.get('/admin/data.json').expect(200)).body;
     expect(data.todayViews).toBeGreaterThanOrEqual(3);
     expect(data.orders.orders).toBeGreaterThanOrEqual(2);
-    expect(data.rateLimits.map((l: { name: string }) => l.name)).toEqual(['signin', 'api', 'checkout']);
+    expect(data.rateLimits.map((l: { name: string }) => l.name)).toEqual([
+      'signin',
+      'signin-ip',
+      'api',
+      'checkout',
+    ]);
 
     // Nothing went wrong quietly: no Redis error was reported by any middleware or the worker.
     expect(log.filter((l) => /error/i.test(l))).toEqual([]);

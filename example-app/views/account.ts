@@ -18,12 +18,15 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
     <tr><th>Username</th><th>Password</th><th>Role</th></tr>
     ${DEMO_USERS.map((u) => html`<tr><td><code>${u.username}</code></td><td><code>${u.password}</code></td><td>${u.role}</td></tr>`)}
   </table>
-  <p>Your cart comes with you when you sign in. Five wrong passwords in 15 minutes for one account lock it for a while.</p>
+  <p>Your cart comes with you when you sign in. Five wrong passwords for one account within 15 minutes lock it until the oldest is 15 minutes old; correct sign-ins never count.</p>
 </aside>`;
 }
 
 export interface DeviceRow {
   handle: string;
+  /** "Chrome 130 on Linux". */
+  name: string;
+  /** The full user agent, shown on hover. */
   userAgent: string;
   ip: string;
   createdAt: number;
@@ -32,7 +35,11 @@ export interface DeviceRow {
   current: boolean;
 }
 
-const when = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 16);
+/** UTC with its zone until /static/local-time.js rewrites it in the viewer's locale and time zone. */
+const when = (ms: number) => {
+  const iso = new Date(ms).toISOString();
+  return html`<time datetime="${iso}" data-local>${iso.replace('T', ' ').slice(0, 16)} UTC</time>`;
+};
 
 export function devicesPage(devices: DeviceRow[], csrf: string): SafeHtml {
   return html`<h1>Your devices</h1>
@@ -41,9 +48,10 @@ export function devicesPage(devices: DeviceRow[], csrf: string): SafeHtml {
   <thead><tr><th>Device</th><th>IP</th><th>Signed in</th><th>Last seen</th><th>Expires</th><th></th></tr></thead>
   <tbody>
   ${devices.map(
-    (d) => html`<tr data-testid="device">
-    <td>${d.userAgent || 'unknown browser'} ${d.current ? html`<span class="badge">this device</span>` : ''}</td>
-    <td>${d.ip}</td><td>${when(d.createdAt)}</td><td>${when(d.lastSeenAt)}</td><td>${when(d.expiresAt)}</td>
+    (d) => html`<tr data-testid="device"${d.current ? html` class="current"` : ''}>
+    <td><span data-testid="device-name" title="${d.userAgent}">${d.name}</span>
+      ${d.current ? html`<span class="badge" data-testid="this-device">this device</span>` : ''}</td>
+    <td data-testid="device-ip">${d.ip}</td><td>${when(d.createdAt)}</td><td>${when(d.lastSeenAt)}</td><td>${when(d.expiresAt)}</td>
     <td>${
       d.current
         ? ''
@@ -60,5 +68,6 @@ export function devicesPage(devices: DeviceRow[], csrf: string): SafeHtml {
 <form method="post" action="/account/devices/revoke-all">
   <input type="hidden" name="_csrf" value="${csrf}">
   <button>Sign out all other devices</button>
-</form>`;
+</form>
+<script src="/static/local-time.js" defer></script>`;
 }

@@ -21,6 +21,17 @@ export function tooManyRequestsPage(retryAfterSeconds: number | undefined): Safe
 <p><a href="/">Back to the shop</a></p>`;
 }
 
+/** The documented refusal after five wrong passwords for one account (or too many from one address). */
+export function signInLockedMessage(minutes: number): string {
+  return `Too many wrong passwords. Sign-in is locked for ${minutes} minute${minutes === 1 ? '' : 's'}; try again later.`;
+}
+
+export function signInLockedPage(minutes: number): SafeHtml {
+  return html`<h1>Sign-in locked</h1>
+<p data-testid="signin-locked">${signInLockedMessage(minutes)}</p>
+<p><a href="/">Back to the shop</a></p>`;
+}
+
 export function errorPage(message: string): SafeHtml {
   return html`<h1>Something went wrong</h1><p>${message}</p><p><a href="/">Back to the shop</a></p>`;
 }

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestRedis } from '../../../test/helpers/redis.js';
 import { Checkout, InvalidIdempotencyKeyError } from '../../shop/checkout.js';
 import { createShop, type Shop } from '../../shop/index.js';
+import { shortageNotice } from '../../shop/session-flows.js';
 
 const redis = useTestRedis();
 let shop: Shop;
@@ -24,7 +25,8 @@ describe('checkout', () => {
     expect(result.totalCents).toBe(2 * 1290 + 4900);
     expect([await stock('1'), await stock('2')]).toEqual([(before[0] ?? 0) - 2, (before[1] ?? 0) - 1]);
     expect(await redis.client.exists(shop.keys.cart('c1'))).toBe(0);
-    expect(await redis.client.lrange(shop.keys.queue, 0, -1)).toContain(result.orderId);
+    const events = await redis.client.xrange(shop.keys.orderStream, '-', '+');
+    expect(events.map(([, fields]) => fields)).toContainEqual(['orderId', result.orderId]);
     const order = await shop.orders.get(result.orderId);
     expect(order).toMatchObject({ userId: 'u1', status: 'pending', totalCents: 7480 });
     expect(order?.lines).toEqual([
@@ -34,16 +36,30 @@ describe('checkout', () => {
     expect((await shop.orders.listForUser('u1')).map((o) => o.id)).toContain(result.orderId);
   });
 
-  it('changes nothing when one line is out of stock', async () => {
-    await redis.client.hset(shop.keys.product('9'), 'stock', 1);
+  it('changes nothing when lines are out of stock, and names each with how many are left', async () => {
     const kettleBefore = await stock('2');
+    const streamBefore = await redis.client.xlen(shop.keys.orderStream);
     await shop.carts.add('c2', '2', 1);
     await shop.carts.add('c2', '9', 2);
+    await shop.carts.add('c2', '7', 3);
+    // Others bought meanwhile.
+    await redis.client.hset(shop.keys.product('9'), 'stock', 1);
+    await redis.client.hset(shop.keys.product('7'), 'stock', 0);
     const result = await shop.checkout.run({ cartId: 'c2' });
-    expect(result).toEqual({ status: 'out_of_stock', productId: '9' });
+    expect(result.status).toBe('out_of_stock');
+    if (result.status !== 'out_of_stock') return;
+    expect([...result.short].sort((a, b) => a.left - b.left)).toEqual([
+      { productId: '7', left: 0 },
+      { productId: '9', left: 1 },
+    ]);
     expect(await stock('2')).toBe(kettleBefore);
     expect(await stock('9')).toBe(1);
-    expect(Object.fromEntries(await shop.carts.lines('c2'))).toEqual({ '2': 1, '9': 2 });
+    expect(await redis.client.xlen(shop.keys.orderStream)).toBe(streamBefore);
+    expect(Object.fromEntries(await shop.carts.lines('c2'))).toEqual({ '2': 1, '9': 2, '7': 3 });
+    expect(await shortageNotice(shop, [...result.short].sort((a, b) => b.left - a.left))).toBe(
+      'Not enough in stock: Ceramic vase (only 1 left), Wool throw (sold out). Nothing was ordered: ' +
+        'lower the quantities and try again.',
+    );
   });
 
   it('reports an empty cart', async () => {
