@@ -104,11 +104,21 @@ describe('checkout API', () => {
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(await redis.client.hget(shop.shop.keys.product('7'), 'stock')).toBe('1');
 
-    await agent.post('/api/cart/items').send({ productId: '7', qty: 2 });
+    // Only 1 left: the cart is clamped to it, and says so.
+    const clamped = await agent.post('/api/cart/items').send({ productId: '7', qty: 2 });
+    expect(clamped.body.notice).toBe('Only 1 left: your cart holds 1.');
+    expect(clamped.body.items).toEqual([expect.objectContaining({ productId: '7', qty: 1 })]);
+    // Someone else buys the last one before this checkout.
+    await redis.client.hset(shop.shop.keys.product('7'), 'stock', 0);
     const short = await agent.post('/api/checkout').set('Idempotency-Key', 'order-attempt-0002');
     expect(short.status).toBe(409);
-    expect(short.body).toEqual({ error: 'out_of_stock', productId: '7' });
-    expect(await redis.client.hget(shop.shop.keys.product('7'), 'stock')).toBe('1');
+    expect(short.body).toEqual({
+      error: 'out_of_stock',
+      message:
+        'Not enough in stock: Wool throw (sold out). Nothing was ordered: lower the quantities and try again.',
+      lines: [{ productId: '7', left: 0 }],
+    });
+    expect(await redis.client.hget(shop.shop.keys.product('7'), 'stock')).toBe('0');
 
     const bad = await agent.post('/api/checkout').set('Idempotency-Key', 'no spaces allowed');
     expect(bad.status).toBe(400);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { redisUrl, useTestRedis } from '../../test/helpers/redis.js';
 import { freePort, isListening } from '../../test/helpers/redis-server.js';
+import { shopKeyPrefix } from '../settings.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const tsxCli = join(root, 'node_modules/tsx/dist/cli.mjs');
@@ -45,6 +46,17 @@ function run(script: string, env: Record<string, string>): Running {
   const r = { child, output: () => output, exited };
   running.push(r);
   return r;
+}
+
+async function keysMatching(pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.client.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found;
 }
 
 const startShop = (env: Record<string, string>) => run('example-app/server.ts', env);
@@ -118,19 +130,51 @@ describe('npm start', () => {
     expect(shop.output()).toMatch(/REDIS_URL/);
   });
 
-  it('writes its keys under SHOP_KEY_PREFIX, and `npm run seed` resets the catalog there', async () => {
+  it('keeps its keys under one namespace by default: kettle:', () => {
+    const saved = process.env.SHOP_KEY_PREFIX;
+    delete process.env.SHOP_KEY_PREFIX;
+    try {
+      expect(shopKeyPrefix()).toBe('kettle:');
+    } finally {
+      if (saved !== undefined) process.env.SHOP_KEY_PREFIX = saved;
+    }
+  });
+
+  it('writes every key under SHOP_KEY_PREFIX, and `npm run seed` empties only that namespace', async () => {
     const port = await freePort();
     const shop = startShop({ PORT: String(port), REDIS_URL: redisUrl(), SHOP_DATA_DIR: tempDataDir() });
     await waitForLine(shop, /listening on/);
     const product = `${redis.namespace}shop:{shop}:product:1`;
     expect(await redis.client.hget(product, 'stock')).toBe('40');
+    // A session, rate-limit entries and page views: every key the shop wrote is in its namespace.
+    const base = `http://127.0.0.1:${port}`;
+    const added = await fetch(`${base}/api/cart/items`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': 'Mozilla/5.0 Chrome/130.0.0.0' },
+      body: JSON.stringify({ productId: '1', qty: 1 }),
+    });
+    expect(added.status).toBe(200);
     shop.child.kill('SIGTERM');
     expect(await shop.exited).toBe(0);
+    const written = await keysMatching(`${redis.namespace}*`);
+    for (const part of ['shop:', 'sess:', 'rl:']) {
+      expect(written.some((key) => key.startsWith(`${redis.namespace}${part}`))).toBe(true);
+    }
 
+    // Another application's key in the same database, and one that only looks similar.
+    const foreign = [`other-app:${redis.namespace}`, `${redis.namespace.slice(0, -1)}x:kept`];
+    for (const key of foreign) await redis.client.set(key, 'theirs');
     await redis.client.hset(product, 'stock', 0);
-    const seed = run('example-app/seed.ts', { REDIS_URL: redisUrl(), SHOP_DATA_DIR: tempDataDir() });
-    expect(await seed.exited).toBe(0);
-    expect(seed.output()).toMatch(/back to the demo catalog/);
-    expect(await redis.client.hget(product, 'stock')).toBe('40');
+    try {
+      const seed = run('example-app/seed.ts', { REDIS_URL: redisUrl(), SHOP_DATA_DIR: tempDataDir() });
+      expect(await seed.exited).toBe(0);
+      expect(seed.output()).toMatch(/deleted \d+ key\(s\) under .* and seeded the demo catalog/);
+      expect(await redis.client.hget(product, 'stock')).toBe('40');
+      const left = await keysMatching(`${redis.namespace}*`);
+      expect(left.filter((key) => !key.startsWith(`${redis.namespace}shop:`))).toEqual([]);
+      for (const key of foreign) expect(await redis.client.get(key)).toBe('theirs');
+    } finally {
+      await redis.client.del(...foreign);
+    }
   });
 });

@@ -3,6 +3,7 @@ import request from 'supertest';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { useTestRedis } from '../../test/helpers/redis.js';
 import type { ShopApp } from '../app.js';
+import { deviceName, readableIp } from '../shop/devices.js';
 import { csrfOf, testShop } from './helpers.js';
 
 const redis = useTestRedis();
@@ -123,22 +124,52 @@ describe('signing in', () => {
     ]);
   });
 
-  it('refuses a wrong password, and rate-limits guessing per IP and account with a friendly page', async () => {
-    const agent = request.agent(shop.app);
-    const token = csrfOf((await agent.get('/signin')).text);
-    const attempt = () =>
-      agent.post('/signin').type('form').send({ _csrf: token, username: 'admin', password: 'guess' });
-    for (let i = 0; i < 5; i++) expect((await attempt()).status).toBe(401);
-    const limited = await attempt();
-    expect(limited.status).toBe(429);
-    expect(limited.headers['retry-after']).toMatch(/^\d+$/);
-    expect(limited.text).toContain('Slow down a little');
-    // Another account from the same address is not locked out.
-    const other = await agent
-      .post('/signin')
-      .type('form')
-      .send({ _csrf: token, username: 'bob', password: 'bob-demo' });
-    expect(other.status).toBe(303);
+  it('never counts correct sign-ins: six in a row as alice all pass', async () => {
+    for (let i = 0; i < 6; i++) await signedInAgent('alice');
+    const sixth = await signedInAgent('alice');
+    expect((await sixth.get('/account/devices')).status).toBe(200);
+  });
+
+  it('locks an account after five wrong passwords, with the page saying so, even for the right one', async () => {
+    const attacker = request.agent(shop.app);
+    const token = csrfOf((await attacker.get('/signin')).text);
+    const attempt = (password: string) =>
+      attacker.post('/signin').type('form').send({ _csrf: token, username: 'admin', password });
+    for (let i = 0; i < 5; i++) {
+      const wrong = await attempt(`guess-${i}`);
+      expect(wrong.status).toBe(401);
+      expect(wrong.text).toContain('That username and password do not match.');
+    }
+    const locked = await attempt('admin-demo');
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(14 * 60);
+    expect(locked.text).toContain(
+      'Too many wrong passwords. Sign-in is locked for 15 minutes; try again later.',
+    );
+    expect((await attacker.get('/account/devices')).status).toBe(303);
+    // The JSON API shares the lock.
+    const api = await request(shop.app)
+      .post('/api/session')
+      .send({ username: 'Admin ', password: 'admin-demo' });
+    expect(api.status).toBe(429);
+    expect(api.body.error).toBe('too_many_failed_sign_ins');
+    // Another account from the same address is not locked.
+    await signedInAgent('bob');
+    // The dashboard's limiter stats count the refusals as blocks.
+    const stats = await shop.limiters[0]?.stats();
+    expect(stats).toMatchObject({ name: 'signin', allowed: 5 });
+    expect(stats?.blocked).toBeGreaterThanOrEqual(2);
+  });
+
+  it('limits failed sign-ins per address over every account', async () => {
+    const strict = await testShop(redis, 'strict-ip', { signIn: { limit: 5, window: '15m', perIp: 3 } });
+    const sprayer = request.agent(strict.app);
+    const token = csrfOf((await sprayer.get('/signin')).text);
+    const attempt = (username: string, password = 'password1') =>
+      sprayer.post('/signin').type('form').send({ _csrf: token, username, password });
+    for (const username of ['alice', 'bob', 'carol']) expect((await attempt(username)).status).toBe(401);
+    expect((await attempt('dave')).status).toBe(429);
+    expect((await attempt('alice', 'alice-demo')).status).toBe(429);
   });
 });
 
@@ -160,6 +191,90 @@ describe('devices', () => {
     expect(after.status).toBe(303);
     expect(after.headers.location).toMatch(/^\/signin/);
     expect((await laptop.get('/account/devices')).status).toBe(200);
+  });
+});
+
+describe('devices, as people read them', () => {
+  const CHROME_LINUX =
+    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36';
+  const SAFARI_IPHONE =
+    'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
+
+  it('names browsers, shows the IP without its IPv6 mapping, and marks this device', async () => {
+    const signIn = async (userAgent: string) => {
+      const agent = request.agent(shop.app);
+      const page = await agent.get('/signin').set('User-Agent', userAgent);
+      await agent
+        .post('/signin')
+        .set('User-Agent', userAgent)
+        .type('form')
+        .send({ _csrf: csrfOf(page.text), username: 'bob', password: 'bob-demo' })
+        .expect(303);
+      return agent;
+    };
+    const laptop = await signIn(CHROME_LINUX);
+    await signIn(SAFARI_IPHONE);
+    const page = (await laptop.get('/account/devices').set('User-Agent', CHROME_LINUX).expect(200)).text;
+    expect(page).toMatch(/data-testid="device-name" title="[^"]*Chrome\/130[^"]*">Chrome 130 on Linux</);
+    expect(page).toContain('>Safari 17 on iOS<');
+    expect(page).toMatch(/data-testid="device-ip">127\.0\.0\.1</);
+    expect(page).not.toContain('::ffff:');
+    // The current device carries the mark, in its own row.
+    expect(page).toMatch(/class="current">\s*<td><span data-testid="device-name"[^>]*>Chrome 130 on Linux/);
+    expect(page.match(/data-testid="this-device"/g)).toHaveLength(1);
+    // Times carry their zone; the page's script shows them in the viewer's locale and time zone.
+    expect(page).toMatch(/<time datetime="\d{4}-\d\d-\d\dT[^"]+Z" data-local>[^<]+ UTC<\/time>/);
+    expect(page).toContain('/static/local-time.js');
+  });
+
+  it('reads user agents it cannot place as well as it can', () => {
+    expect(deviceName('')).toBe('Unknown browser');
+    expect(deviceName('curl/8.5.0')).toMatch(/^[^<>]+$/);
+    expect(readableIp('::ffff:10.1.2.3')).toBe('10.1.2.3');
+    expect(readableIp('2001:db8::1')).toBe('2001:db8::1');
+  });
+});
+
+describe('a cart that knows the stock', () => {
+  it('clamps an addition or an update to what is left and says so', async () => {
+    const customer = request.agent(shop.app);
+    // Mechanical keyboard: 5 in stock.
+    await customer.post('/cart/items').type('form').send({ productId: '14', qty: '20' }).expect(303);
+    const cart = await customer.get('/cart');
+    expect(cart.text).toContain('Only 5 left: your cart holds 5.');
+    expect(cart.text).toContain('data-testid="cart-count">5<');
+    await customer
+      .post('/cart/items/14')
+      .type('form')
+      .send({ _csrf: csrfOf(cart.text), qty: '7' })
+      .expect(303);
+    const updated = await customer.get('/cart');
+    expect(updated.text).toContain('Only 5 left: your cart holds 5.');
+    expect(updated.text).toContain('data-testid="cart-count">5<');
+  });
+
+  it('refuses a checkout the stock cannot cover, naming each product and how many are left', async () => {
+    const customer = request.agent(shop.app);
+    await customer.post('/cart/items').type('form').send({ productId: '15', qty: '3' }).expect(303);
+    const token = csrfOf((await customer.get('/cart')).text);
+    await customer
+      .post('/cart/items')
+      .type('form')
+      .send({ _csrf: token, productId: '16', qty: '2' })
+      .expect(303);
+    await redis.client.hset(shop.shop.keys.product('15'), 'stock', 2);
+    await redis.client.hset(shop.shop.keys.product('16'), 'stock', 0);
+    const checkout = await customer.get('/checkout');
+    await customer
+      .post('/checkout')
+      .type('form')
+      .send({ _csrf: csrfOf(checkout.text), idempotencyKey: 'short-stock-order' })
+      .expect(303)
+      .expect('location', '/cart');
+    const cart = (await customer.get('/cart')).text;
+    expect(cart).toContain('Monitor stand (only 2 left)');
+    expect(cart).toContain('Trail backpack (sold out)');
+    expect(cart).toContain('Nothing was ordered');
   });
 });
 
@@ -196,9 +311,14 @@ describe('admin dashboard', () => {
     expect(data.todayViews).toBeGreaterThanOrEqual(4);
     expect(data.todayUniques).toBeGreaterThanOrEqual(1);
     expect(data.topPages[0]).toMatchObject({ route: '/products/:id' });
-    expect(data.rateLimits.map((l: { name: string }) => l.name)).toEqual(['signin', 'api', 'checkout']);
+    expect(data.rateLimits.map((l: { name: string }) => l.name)).toEqual([
+      'signin',
+      'signin-ip',
+      'api',
+      'checkout',
+    ]);
     expect(data.rateLimits[0].blockedPerMinute).toHaveLength(60);
-    expect(data.queue).toEqual({ queued: expect.any(Number), processing: 0, dead: 0 });
+    expect(data.queue).toMatchObject({ pending: expect.any(Number), processing: 0, dead: 0 });
   });
 });
 

@@ -56,7 +56,12 @@ describe('checkout', () => {
     expect(await stock('9')).toBe(1);
     expect(await redis.client.xlen(shop.keys.orderStream)).toBe(streamBefore);
     expect(Object.fromEntries(await shop.carts.lines('c2'))).toEqual({ '2': 1, '9': 2, '7': 3 });
-    expect(await shortageNotice(shop, [...result.short].sort((a, b) => b.left - a.left))).toBe(
+    expect(
+      await shortageNotice(
+        shop,
+        [...result.short].sort((a, b) => b.left - a.left),
+      ),
+    ).toBe(
       'Not enough in stock: Ceramic vase (only 1 left), Wool throw (sold out). Nothing was ordered: ' +
         'lower the quantities and try again.',
     );
