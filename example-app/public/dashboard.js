@@ -51,7 +51,7 @@
     $('cache-ratio').textContent =
       data.cache?.hitRatio == null ? '–' : `${Math.round(data.cache.hitRatio * 100)}%`;
     $('orders-today').textContent = `${data.orders.orders} · ${money(data.orders.revenueCents)}`;
-    $('queue').textContent = `${data.queue.queued} / ${data.queue.processing} / ${data.queue.dead}`;
+    $('queue').textContent = `${data.queue.pending} / ${data.queue.processing} / ${data.queue.dead}`;
     const days = data.days.map((d) => d.slice(5));
     chart(
       'views-chart',
@@ -110,6 +110,15 @@
         [l.topBlocked.map((k) => `${k.key} (${k.blocked})`).join(', ') || '–'],
       ]),
     );
+    rows(
+      $('workers'),
+      data.queue.consumers.map((c) => [[c.name], [c.processing, true], [idle(c.idleMs), true]]),
+    );
+  }
+
+  function idle(ms) {
+    if (ms < 60_000) return `${Math.round(ms / 1000)} s`;
+    return ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 3_600_000)} h`;
   }
 
   function live() {

@@ -14,7 +14,7 @@ export function dashboardPage(): SafeHtml {
   ${kpi('time-on-page', 'Avg. time on page')}
   ${kpi('cache-ratio', 'Cache hit ratio')}
   ${kpi('orders-today', 'Orders today')}
-  ${kpi('queue', 'Order queue (queued / processing / dead)')}
+  ${kpi('queue', 'Orders waiting / processing / dead')}
 </section>
 <section class="panels">
   <div class="panel"><h2>Page views per day, by route</h2><canvas id="views-chart" height="220"></canvas></div>
@@ -29,6 +29,11 @@ export function dashboardPage(): SafeHtml {
   <div class="panel"><h2>Rate-limit blocks, last hour</h2><canvas id="limits-chart" height="220"></canvas>
     <table><thead><tr><th>Limiter</th><th class="num">Allowed</th><th class="num">Blocked</th><th>Most blocked</th></tr></thead>
     <tbody id="limits"></tbody></table></div>
+  <div class="panel"><h2>Order workers</h2>
+    <table><thead><tr><th>Consumer</th><th class="num">Processing</th><th class="num">Last read</th></tr></thead>
+    <tbody id="workers" data-testid="workers"></tbody></table>
+    <p class="hint">One consumer per shop process, reading the order stream as a group. An order a crashed
+    worker held is taken over after 30 s; one that fails three deliveries goes to the dead-letter stream.</p></div>
 </section>
 <script src="/vendor/chart.js/chart.umd.js"></script>
 <script src="/static/dashboard.js" defer></script>`;
