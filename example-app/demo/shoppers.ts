@@ -109,8 +109,8 @@ const scraper: Shopper = async (browser) => {
 
 /** Who visits, and how often (weights). */
 export const SHOPPERS: readonly [Shopper, number][] = [
-  [windowShopper, 10],
-  [buyer, 6],
+  [windowShopper, 14],
+  [buyer, 5],
   [guesser, 1],
   [scraper, 1],
 ];

@@ -1,8 +1,12 @@
 // Shows every <time data-local> in the viewer's own locale and time zone (the server only knows UTC).
 (() => {
+  // Spelled out field by field: dateStyle and timeStyle cannot be combined with timeZoneName.
   const format = new Intl.DateTimeFormat(undefined, {
-    dateStyle: 'medium',
-    timeStyle: 'short',
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
     timeZoneName: 'short',
   });
   for (const element of document.querySelectorAll('time[data-local]')) {

@@ -40,10 +40,11 @@ afterAll(async () => {
   await shop?.close();
 });
 
-async function newPage(): Promise<Page> {
+async function newPage(options: { locale?: string; timezoneId?: string } = {}): Promise<Page> {
   const context = await browser.newContext({
     userAgent: DESKTOP_CHROME,
     viewport: { width: 1280, height: 900 },
+    ...options,
   });
   const page = await context.newPage();
   page.on('pageerror', (error) => {
@@ -128,5 +129,63 @@ describe('the shop in Chromium', () => {
     );
     await admin.waitForSelector('#views-chart');
     await shot(admin, '05-dashboard');
+  });
+
+  it('clamps a cart to the stock left and says so', async () => {
+    const page = await newPage();
+    // Mechanical keyboard: 5 in stock.
+    await page.goto(`${base}/products/14`);
+    expect(await page.textContent('main')).toContain('Only 5 left');
+    await page.fill('input[name=qty]', '20');
+    await page.click('[data-testid=add-14]');
+    await page.waitForURL(`${base}/cart`);
+    expect(await page.textContent('.flash')).toBe('Only 5 left: your cart holds 5.');
+    expect(await page.textContent('[data-testid=cart-count]')).toBe('5');
+    expect(await page.inputValue('[data-testid=line-14] input[name=qty]')).toBe('5');
+    await shot(page, '06-cart-clamped');
+  });
+
+  it('refuses a wrong password, then signs in with the right one, and lists the devices as people read them', async () => {
+    const page = await newPage({ locale: 'en-GB', timezoneId: 'Europe/Berlin' });
+    await page.goto(`${base}/signin`);
+    await page.fill('input[name=username]', 'alice');
+    await page.fill('input[name=password]', 'not-her-password');
+    await page.click('[data-testid=signin]');
+    expect(await page.textContent('[role=alert]')).toBe('That username and password do not match.');
+    await page.fill('input[name=username]', 'alice');
+    await page.fill('input[name=password]', 'alice-demo');
+    await page.click('[data-testid=signin]');
+    await page.waitForURL(`${base}/`);
+    expect(await page.textContent('.flash')).toBe('Welcome back, Alice.');
+
+    // A second device, a phone, signs in too.
+    const phone = await (
+      await browser.newContext({
+        userAgent:
+          'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
+      })
+    ).newPage();
+    await phone.goto(`${base}/signin`);
+    await phone.fill('input[name=username]', 'alice');
+    await phone.fill('input[name=password]', 'alice-demo');
+    await phone.click('[data-testid=signin]');
+    await phone.waitForURL(`${base}/`);
+
+    await page.click('text=Your devices');
+    await page.waitForURL(`${base}/account/devices`);
+    const current = page.locator('tr.current');
+    expect(await current.locator('[data-testid=device-name]').textContent()).toBe('Chrome 130 on Linux');
+    expect(await current.locator('[data-testid=this-device]').textContent()).toBe('this device');
+    expect(await current.locator('[data-testid=device-ip]').textContent()).toBe('127.0.0.1');
+    const names = await page.locator('[data-testid=device-name]').allTextContents();
+    expect(names).toContain('Safari 17 on iOS');
+    expect(await page.locator('[data-testid=this-device]').count()).toBe(1);
+    // Times in the viewer's locale and time zone (Berlin in December: CET), not the server's UTC.
+    const times = await current.locator('time').allTextContents();
+    expect(times).toHaveLength(3);
+    for (const text of times) {
+      expect(text).toMatch(/^\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} (CET|CEST|GMT\+1|GMT\+2)$/);
+    }
+    await shot(page, '07-devices');
   });
 });
