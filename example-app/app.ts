@@ -230,7 +230,10 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
     onFulfilled: (order) =>
       log(`e-mail: order ${order.id} confirmed, total $${(order.totalCents / 100).toFixed(2)}`),
   });
-  if (options.worker ?? true) await worker.start();
+  if (options.worker ?? true) {
+    await worker.start();
+    log(`order worker ${worker.consumer} is reading the order stream`);
+  }
 
   const limiters = [signInAccountLimit, signInIpLimit, apiLimit, checkoutLimit];
   return {

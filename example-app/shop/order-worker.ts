@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ShopRedis } from './catalog.js';
 import type { ShopKeys } from './keys.js';
-import { ORDER_GROUP, type Order, Orders } from './orders.js';
+import { fieldsOf, ORDER_GROUP, type Order, Orders } from './orders.js';
 import { type ShopCommands, shopCommands } from './scripts.js';
 
 /** The confirmation e-mail of an order, as the e-mail log keeps it. */
@@ -191,14 +191,14 @@ export class OrderWorker {
   private async trim(): Promise<void> {
     const stream = this.keys.orderStream;
     const groups = (await this.redis.xinfo('GROUPS', stream)) as unknown[][];
-    const group = groups.map((g) => Object.fromEntries(pairs(g))).find((g) => g.name === ORDER_GROUP);
+    const group = groups.map(fieldsOf).find((g) => g.name === ORDER_GROUP);
     if (!group) return;
     let minId = String(group['last-delivered-id']);
     const [count, oldest] = (await this.redis.xpending(stream, ORDER_GROUP)) as [number, string | null];
     if (count > 0 && oldest && compareIds(oldest, minId) < 0) minId = oldest;
     if (minId !== '0-0') await this.redis.xtrim(stream, 'MINID', minId);
     const consumers = (await this.redis.xinfo('CONSUMERS', stream, ORDER_GROUP)) as unknown[][];
-    for (const consumer of consumers.map((c) => Object.fromEntries(pairs(c)))) {
+    for (const consumer of consumers.map(fieldsOf)) {
       if (Number(consumer.pending) === 0 && Number(consumer.idle) > FORGET_CONSUMER_MS) {
         await this.redis.xgroup('DELCONSUMER', stream, ORDER_GROUP, String(consumer.name));
       }
@@ -206,9 +206,9 @@ export class OrderWorker {
   }
 
   private async process([entryId, fields]: Entry): Promise<void> {
-    const orderId = fields ? (Object.fromEntries(pairs(fields)).orderId ?? '') : '';
+    const orderId = fields ? String(fieldsOf(fields).orderId ?? '') : '';
     try {
-      const order = await this.orders.get(String(orderId));
+      const order = await this.orders.get(orderId);
       if (!order) throw new PoisonOrderError(`order ${orderId || entryId} does not exist`);
       const email = await (this.options.confirmation ?? defaultConfirmation)(order);
       const outcome = await this.commands.shopOrderFulfil(
@@ -244,12 +244,6 @@ function defaultConfirmation(order: Order): ConfirmationEmail {
     subject: `Your order ${order.id.slice(0, 8)} is confirmed`,
     text: [...lines, `Total: $${(order.totalCents / 100).toFixed(2)}`].join('\n'),
   };
-}
-
-function pairs(flat: unknown[]): [string, unknown][] {
-  const result: [string, unknown][] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) result.push([String(flat[i]), flat[i + 1]]);
-  return result;
 }
 
 /** Orders stream ids (`<ms>-<seq>`) numerically. */

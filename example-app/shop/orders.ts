@@ -116,8 +116,8 @@ export function parseOrder(hash: Record<string, string>): Order | null {
   };
 }
 
-/** XINFO replies are flat field/value lists. */
-function fieldsOf(reply: unknown[]): Record<string, unknown> {
+/** Stream entries and XINFO replies are flat field/value lists. */
+export function fieldsOf(reply: unknown[]): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   for (let i = 0; i + 1 < reply.length; i += 2) fields[String(reply[i])] = reply[i + 1];
   return fields;
