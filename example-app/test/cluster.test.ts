@@ -290,6 +290,9 @@ describe('the shop web app on Redis Cluster', () => {
     ]);
 
     // Nothing went wrong quietly: no Redis error was reported by any middleware or the worker.
-    expect(log.filter((l) => /error/i.test(l))).toEqual([]);
+    expect(
+      log.filter((l) => /error/i.test(l)),
+      log.join('\n'),
+    ).toEqual([]);
   });
 });
