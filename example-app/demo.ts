@@ -72,6 +72,7 @@ async function lane(): Promise<void> {
         if (hit.status >= 500) counters.errors += 1;
       },
       TIME_SCALE,
+      deadline,
     );
     try {
       await nextShopper()(browser, counters);

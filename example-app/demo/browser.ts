@@ -18,6 +18,8 @@ export class SimulatedBrowser {
     private readonly record: (hit: Hit) => void,
     /** Seconds of simulated reading per real second, so a bounded demo still shows realistic times on page. */
     private readonly timeScale: number,
+    /** When the demo ends: reading stops short of it, so the run stays within its time. */
+    private readonly deadline: number,
   ) {}
 
   /** GET a page; sends the previous page's time-on-page beacon first, as leaving a page does. */
@@ -87,7 +89,8 @@ export class SimulatedBrowser {
   /** Marks how long the reader stays on the page (in real time; scaled when the beacon is sent). */
   read(ms: number): Promise<void> {
     if (this.openView) this.openView.dwellMs = ms;
-    return new Promise((resolve) => setTimeout(resolve, ms));
+    const wait = Math.max(0, Math.min(ms, this.deadline - Date.now()));
+    return new Promise((resolve) => setTimeout(resolve, wait));
   }
 
   private async request(

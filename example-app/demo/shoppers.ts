@@ -52,8 +52,8 @@ const buyer: Shopper = async (browser, counters) => {
     const product = await browser.page(`/products/${id}`);
     await browser.read(between(300, 1_200));
     token = formField(product.html, '_csrf') || token;
-    // One in five wants a lot: the cart clamps it to the stock left and says so.
-    const qty = Math.random() < 0.2 ? '20' : String(between(1, 2));
+    // Some want a lot: the cart clamps it to the stock left and says so.
+    const qty = Math.random() < 0.3 ? '20' : String(between(1, 2));
     const cart = await browser.submit('/cart/items', { _csrf: token, productId: id, qty });
     if (cart.html.includes('left: your cart holds') || cart.html.includes('sold out')) counters.clamped += 1;
     token = formField(cart.html, '_csrf') || token;
