@@ -61,7 +61,8 @@ let visitor = 0;
 async function lane(): Promise<void> {
   while (Date.now() < deadline) {
     visitor += 1;
-    const userAgent = USER_AGENTS[visitor % USER_AGENTS.length] as string;
+    const visit = visitor;
+    const userAgent = USER_AGENTS[visit % USER_AGENTS.length] as string;
     const browser = new SimulatedBrowser(
       base,
       userAgent,
@@ -75,7 +76,7 @@ async function lane(): Promise<void> {
       deadline,
     );
     try {
-      await nextShopper()(browser, counters);
+      await nextShopper(visit)(browser, counters);
     } catch (error) {
       counters.errors += 1;
       if (counters.errors <= 3) console.error(`\n[demo] a shopper failed: ${(error as Error).message}`);

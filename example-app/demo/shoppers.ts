@@ -115,7 +115,10 @@ export const SHOPPERS: readonly [Shopper, number][] = [
   [scraper, 1],
 ];
 
-export function nextShopper(): Shopper {
+/** The shopper for a visit: each kind once first (so even a short run fills every panel), then by weight. */
+export function nextShopper(visit: number): Shopper {
+  const first = SHOPPERS[visit - 1];
+  if (first) return first[0];
   const total = SHOPPERS.reduce((sum, [, weight]) => sum + weight, 0);
   let roll = Math.random() * total;
   for (const [shopper, weight] of SHOPPERS) {
