@@ -3,8 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { freePort } from '../test/helpers/redis-server.js';
 import { detectLoadTool, type LoadResult, load } from './lib/load.js';
+import type { ProcessSample } from './lib/meter.js';
 import { countClientCommands, startBenchRedis } from './lib/redis.js';
-import { resultsTable, summarise, type VariantSummary } from './lib/report.js';
+import { costTable, resultsTable, summarise, type VariantSummary } from './lib/report.js';
 import { startVariantServer, type VariantServer } from './lib/server.js';
 import type { Scenario } from './lib/types.js';
 import { memoryTable } from './memory.js';
@@ -43,7 +44,7 @@ const results: { scenario: Scenario; rows: VariantSummary[] }[] = [];
 try {
   for (const scenario of selected) results.push({ scenario, rows: await runScenario(scenario) });
   const memory = await memoryTable(redis.admin);
-  const report = renderReport(resultsTable(results), memory, redis.version, tool);
+  const report = renderReport(resultsTable(results), costTable(results), memory, redis.version, tool);
   console.log(`\n${report}`);
   if (wanted.length === 0) {
     writeFileSync(new URL('./RESULTS.md', import.meta.url), report);
@@ -71,6 +72,7 @@ async function runScenario(scenario: Scenario): Promise<VariantSummary[]> {
     }
     const headers = await Promise.all(servers.map((s) => scenario.prepare?.(s.url) ?? Promise.resolve({})));
     const rounds = scenario.variants.map(() => [] as LoadResult[]);
+    const samples = scenario.variants.map(() => [] as ProcessSample[]);
     const commands = scenario.variants.map(() => 0);
     for (let round = 0; round < settings.rounds; round++) {
       // Rotate the order each round so drift of the machine hits every variant alike.
@@ -83,11 +85,15 @@ async function runScenario(scenario: Scenario): Promise<VariantSummary[]> {
           rotatingHeader: scenario.rotatingHeader,
           cpus: SIDE_CPU,
         };
+        const server = servers[i] as VariantServer;
         await load(tool, { ...options, durationSeconds: settings.warmupSeconds });
         const before = await redis.commandCount();
+        await server.startSample();
         const result = await load(tool, { ...options, durationSeconds: settings.durationSeconds });
+        const sample = await server.sample();
         commands[i] = (commands[i] ?? 0) + (await redis.commandCount()) - before;
         rounds[i]?.push(result);
+        samples[i]?.push(sample);
         console.log(
           `  round ${round + 1} ${scenario.variants[i]?.name}: ${Math.round(result.rps)} req/s, ` +
             `p99 ${result.p99Ms.toFixed(2)} ms${result.non2xx + result.errors ? ` (${result.non2xx} non-2xx, ${result.errors} errors)` : ''}`,
@@ -99,7 +105,7 @@ async function runScenario(scenario: Scenario): Promise<VariantSummary[]> {
       wire.push(await probeCommandsOnWire(scenario, server.url, headers[i] ?? {}));
     }
     return scenario.variants.map((variant, i) =>
-      summarise(variant, rounds[i] ?? [], commands[i] ?? 0, wire[i] ?? 0),
+      summarise(variant, rounds[i] ?? [], samples[i] ?? [], commands[i] ?? 0, wire[i] ?? 0),
     );
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
@@ -119,7 +125,13 @@ async function probeCommandsOnWire(scenario: Scenario, baseUrl: string, headers:
   return count / PROBE_REQUESTS;
 }
 
-function renderReport(table: string, memory: string, redisVersion: string, loadTool: string): string {
+function renderReport(
+  table: string,
+  cost: string,
+  memory: string,
+  redisVersion: string,
+  loadTool: string,
+): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   return [
     '# Benchmark results',
@@ -138,6 +150,18 @@ function renderReport(table: string, memory: string, redisVersion: string, loadT
       'Redis-backed check can do on this machine.',
     '',
     table,
+    '',
+    '## Cost per request',
+    '',
+    "Measured inside each app's process over the same measured runs as the table above (medians of the rounds). " +
+      'CPU is the whole process (main thread and V8 helper threads) per request served; "above bare" and "above ' +
+      'the floor" subtract the bare Express and floor rows of the same scenario, so they are the JavaScript a ' +
+      'middleware adds (plus, above bare, its Redis round trips). Heap allocated is what V8 allocated per request ' +
+      '(growth of the used heap plus what each collection freed; Buffers outside the heap are not counted); GC is ' +
+      "the main thread's collection pauses as a share of the process's CPU time. `npm run bench:profile` shows " +
+      'which functions the microseconds go to.',
+    '',
+    cost,
     '',
     '## Memory per structure (MEMORY USAGE)',
     '',

@@ -1,5 +1,6 @@
-// Turns measurements into the markdown results table (ratios to bare Express and to the peers).
+// Turns measurements into the markdown tables: throughput (ratios to bare Express and to the peers) and cost.
 import type { LoadResult } from './load.js';
+import type { ProcessSample } from './meter.js';
 import type { Scenario, Variant } from './types.js';
 
 export interface VariantSummary {
@@ -12,11 +13,18 @@ export interface VariantSummary {
   commandsPerRequest: number;
   /** Commands sent by clients per request (MONITOR probe): the Redis round trips, before pipelining merges them. */
   wirePerRequest: number;
+  /** CPU time of the app's process per request, in µs (median of the rounds). */
+  cpuUsPerRequest: number;
+  /** V8 heap bytes allocated per request (median of the rounds). */
+  allocatedBytesPerRequest: number;
+  /** GC pauses as a share of the process's CPU time, 0–1 (median of the rounds). */
+  gcShare: number;
 }
 
 export function summarise(
   variant: Variant,
   rounds: LoadResult[],
+  samples: ProcessSample[],
   commands: number,
   wirePerRequest: number,
 ): VariantSummary {
@@ -30,7 +38,18 @@ export function summarise(
     non2xx: rounds.reduce((sum, r) => sum + r.non2xx, 0),
     commandsPerRequest: requests > 0 ? commands / requests : 0,
     wirePerRequest,
+    cpuUsPerRequest: median(perRequest(rounds, samples, (s) => s.cpuUs)),
+    allocatedBytesPerRequest: median(perRequest(rounds, samples, (s) => s.allocatedBytes)),
+    gcShare: median(samples.map((s) => (s.cpuUs > 0 ? s.gcUs / s.cpuUs : 0))),
   };
+}
+
+/** One value per round: a sample's measure divided by the requests of the same round. */
+function perRequest(rounds: LoadResult[], samples: ProcessSample[], measure: (s: ProcessSample) => number) {
+  return samples.map((sample, i) => {
+    const requests = rounds[i]?.requests ?? 0;
+    return requests > 0 ? measure(sample) / requests : 0;
+  });
 }
 
 export function median(values: number[]): number {
@@ -40,11 +59,11 @@ export function median(values: number[]): number {
 }
 
 const HEADER =
-  '| scenario | variant | req/s | p50 ms | p99 ms | × bare Express | ours ÷ this | round trips/req | Redis cmds/req | target |\n' +
+  '| scenario | variant | req/s | p50 ms | p99 ms | × bare Express | ours ÷ this | round trips/req | Redis cmds/req | goal |\n' +
   '|---|---|--:|--:|--:|--:|--:|--:|--:|---|';
 
 /**
- * One markdown table for all scenarios; each of our rows shows the target and whether it was met, and
+ * One markdown table for all scenarios; each of our rows shows the goal and whether it was met, and
  * "ours ÷ this" compares each peer with our first row (the default configuration).
  */
 export function resultsTable(results: { scenario: Scenario; rows: VariantSummary[] }[]): string {
@@ -60,27 +79,58 @@ export function resultsTable(results: { scenario: Scenario; rows: VariantSummary
       lines.push(
         `| ${index === 0 ? scenario.title : ''} | ${row.variant.name}${flags} | ${Math.round(row.rps)} | ` +
           `${row.p50Ms.toFixed(2)} | ${row.p99Ms.toFixed(2)} | ${vsBare} | ${oursVs} | ` +
-          `${row.wirePerRequest.toFixed(2)} | ${row.commandsPerRequest.toFixed(3)} | ${row.variant.kind === 'ours' ? targetCell(scenario, row, bare, peers) : ''} |`,
+          `${row.wirePerRequest.toFixed(2)} | ${row.commandsPerRequest.toFixed(3)} | ${row.variant.kind === 'ours' ? goalCell(scenario, row, bare, peers) : ''} |`,
       );
     });
   }
   return lines.join('\n');
 }
 
-function targetCell(
+function goalCell(
   scenario: Scenario,
   ours: VariantSummary,
   bare: VariantSummary | undefined,
   peers: VariantSummary[],
 ): string {
   const parts: string[] = [];
-  if (scenario.target !== undefined && bare) {
+  if (scenario.goal !== undefined && bare) {
     const ratio = ours.rps / bare.rps;
-    parts.push(`≥ ${scenario.target} × bare ${ratio >= scenario.target ? '✓' : '✗'}`);
+    parts.push(`≥ ${scenario.goal} × bare ${ratio >= scenario.goal ? '✓' : '✗'}`);
   }
-  if (scenario.peerTarget !== undefined && peers.length > 0) {
+  if (scenario.peerGoal !== undefined && peers.length > 0) {
     const best = Math.max(...peers.map((p) => p.rps));
-    parts.push(`≥ ${scenario.peerTarget} × each peer ${ours.rps / best >= scenario.peerTarget ? '✓' : '✗'}`);
+    parts.push(`≥ ${scenario.peerGoal} × each peer ${ours.rps / best >= scenario.peerGoal ? '✓' : '✗'}`);
   }
   return parts.join(', ');
+}
+
+const COST_HEADER =
+  '| scenario | variant | CPU µs/req | above bare | above the floor | heap KB allocated/req | GC share of CPU |\n' +
+  '|---|---|--:|--:|--:|--:|--:|';
+
+/**
+ * What each variant costs per request, measured inside its process: CPU µs, and the difference to the bare
+ * Express and floor rows of the same scenario (the same run), heap allocated and the share of GC.
+ */
+export function costTable(results: { scenario: Scenario; rows: VariantSummary[] }[]): string {
+  const lines = [COST_HEADER];
+  for (const { scenario, rows } of results) {
+    const bare = rows.find((r) => r.variant.kind === 'bare');
+    const floor = rows.find((r) => r.variant.kind === 'reference');
+    rows.forEach((row, index) => {
+      const aboveBare = bare && row !== bare ? signedUs(row.cpuUsPerRequest - bare.cpuUsPerRequest) : '';
+      const aboveFloor =
+        floor && row !== floor && row !== bare ? signedUs(row.cpuUsPerRequest - floor.cpuUsPerRequest) : '';
+      lines.push(
+        `| ${index === 0 ? scenario.title : ''} | ${row.variant.name} | ${row.cpuUsPerRequest.toFixed(1)} | ` +
+          `${aboveBare} | ${aboveFloor} | ${(row.allocatedBytesPerRequest / 1024).toFixed(1)} | ` +
+          `${(row.gcShare * 100).toFixed(1)} % |`,
+      );
+    });
+  }
+  return lines.join('\n');
+}
+
+function signedUs(us: number): string {
+  return `${us >= 0 ? '+' : '−'}${Math.abs(us).toFixed(1)}`;
 }

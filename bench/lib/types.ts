@@ -33,10 +33,10 @@ export interface Scenario {
   title: string;
   /** The path every variant serves. */
   path: string;
-  /** Minimum ratio of our variant to bare Express (from the benchmarks issue), if any. */
-  target?: number;
-  /** Minimum ratio of our variant to the best peer, if any. */
-  peerTarget?: number;
+  /** The throughput we aim for, as a minimum ratio of our variant to bare Express, if any. */
+  goal?: number;
+  /** The minimum ratio we aim for between our variant and the fastest peer, if any. */
+  peerGoal?: number;
   variants: Variant[];
   /** Runs once per variant before load (e.g. sign in); returns headers every request sends. */
   prepare?(baseUrl: string): Promise<Record<string, string>>;

@@ -2,7 +2,7 @@
 
 import type { Scenario } from '../lib/types.js';
 import { cacheRendered, cacheTrivial, cacheWaiting } from './cache.js';
-import { fullStack } from './full-stack.js';
+import { fullStack, fullStackTrivial } from './full-stack.js';
 import { pageViewsScenario } from './page-views.js';
 import { rateLimitOneKeyScenario, rateLimitScenario } from './rate-limit.js';
 import { sessionRead, sessionWrite } from './session.js';
@@ -17,4 +17,5 @@ export const scenarios: Scenario[] = [
   cacheWaiting,
   pageViewsScenario,
   fullStack,
+  fullStackTrivial,
 ];

@@ -116,7 +116,8 @@ export const rateLimitScenario: Scenario = {
   id: 'rate-limit',
   title: 'rate limit, under the limit (10,000 clients)',
   path: '/api/ping',
-  target: 0.85,
+  goal: 0.9,
+  peerGoal: 1.0,
   variants: [
     bare,
     oursVariant(undefined),
@@ -138,8 +139,8 @@ export const rateLimitOneKeyScenario: Scenario = {
   id: 'rate-limit-one-key',
   title: 'rate limit, one client at 1,000,000 per hour',
   path: '/api/ping',
-  target: 0.9,
-  peerTarget: 1.0,
+  goal: 0.9,
+  peerGoal: 1.0,
   variants: [
     bare,
     oursVariant('sliding-window', BIG_LIMIT, HOUR_MS),
