@@ -13,6 +13,9 @@ export interface ProcessSample {
   gcUs: number;
   /** GC pauses in the window. */
   gcCount: number;
+  /** Start and end of the window on the monotonic clock, in µs (the clock CPU profiles are timed with). */
+  fromUs: number;
+  toUs: number;
 }
 
 export type MeterRequest = { meter: 'start' } | { meter: 'stop' };
@@ -39,7 +42,8 @@ export function serveMeter(): void {
       reply({ meter: 'started' });
     } else if (message?.meter === 'stop' && window) {
       const cpu = process.cpuUsage(window.cpu);
-      const wallUs = Number(process.hrtime.bigint() - window.wall) / 1000;
+      const now = process.hrtime.bigint();
+      const wallUs = Number(now - window.wall) / 1000;
       const used = getHeapStatistics().used_heap_size;
       const gcs = window.profiler.stop()?.statistics ?? [];
       let freed = 0;
@@ -58,6 +62,8 @@ export function serveMeter(): void {
           allocatedBytes,
           gcUs,
           gcCount: gcs.length,
+          fromUs: Number(now / 1000n) - wallUs,
+          toUs: Number(now / 1000n),
         },
       });
     }
