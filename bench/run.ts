@@ -157,8 +157,8 @@ function renderReport(
       'CPU is the whole process (main thread and V8 helper threads) per request served; "above bare" and "above ' +
       'the floor" subtract the bare Express and floor rows of the same scenario, so they are the JavaScript a ' +
       'middleware adds (plus, above bare, its Redis round trips). Heap allocated is what V8 allocated per request ' +
-      '(growth of the used heap plus what each collection freed; Buffers outside the heap are not counted); GC is ' +
-      "the main thread's collection pauses as a share of the process's CPU time. `npm run bench:profile` shows " +
+      '(growth of the used heap plus what each collection freed; Buffers outside the heap are not counted); time in GC ' +
+      'pauses is the share of the measured time the main thread spent collecting. `npm run bench:profile` shows ' +
       'which functions the microseconds go to.',
     '',
     cost,

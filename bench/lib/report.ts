@@ -17,7 +17,7 @@ export interface VariantSummary {
   cpuUsPerRequest: number;
   /** V8 heap bytes allocated per request (median of the rounds). */
   allocatedBytesPerRequest: number;
-  /** GC pauses as a share of the process's CPU time, 0–1 (median of the rounds). */
+  /** Main-thread GC pauses as a share of the measured window's wall time, 0–1 (median of the rounds). */
   gcShare: number;
 }
 
@@ -40,7 +40,7 @@ export function summarise(
     wirePerRequest,
     cpuUsPerRequest: median(perRequest(rounds, samples, (s) => s.cpuUs)),
     allocatedBytesPerRequest: median(perRequest(rounds, samples, (s) => s.allocatedBytes)),
-    gcShare: median(samples.map((s) => (s.cpuUs > 0 ? s.gcUs / s.cpuUs : 0))),
+    gcShare: median(samples.map((s) => (s.wallUs > 0 ? s.gcUs / s.wallUs : 0))),
   };
 }
 
@@ -105,7 +105,7 @@ function goalCell(
 }
 
 const COST_HEADER =
-  '| scenario | variant | CPU µs/req | above bare | above the floor | heap KB allocated/req | GC share of CPU |\n' +
+  '| scenario | variant | CPU µs/req | above bare | above the floor | heap KB allocated/req | time in GC pauses |\n' +
   '|---|---|--:|--:|--:|--:|--:|';
 
 /**
