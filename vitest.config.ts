@@ -1,8 +1,9 @@
 // Unit and integration tests: real redis-server started by the global setup, files in parallel.
 import { defineConfig } from 'vitest/config';
+import { ioredisAlias } from './test/helpers/ioredis-version.js';
 
 export default defineConfig({
-  resolve: { conditions: ['source'] },
+  resolve: { conditions: ['source'], alias: ioredisAlias() },
   ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
   test: {
     include: ['test/**/*.test.ts', 'example-app/test/**/*.test.ts'],

@@ -1,8 +1,9 @@
 // Browser tests: headless Chromium (Debian's, found on PATH) driven by playwright-core against the real shop.
 import { defineConfig } from 'vitest/config';
+import { ioredisAlias } from './test/helpers/ioredis-version.js';
 
 export default defineConfig({
-  resolve: { conditions: ['source'] },
+  resolve: { conditions: ['source'], alias: ioredisAlias() },
   ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
   test: {
     include: ['test/e2e/**/*.test.ts'],

@@ -1,6 +1,7 @@
 // The order worker: one consumer of the order stream's consumer group, fulfilling each order exactly once.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { Cluster } from 'ioredis';
 import type { ShopRedis } from './catalog.js';
 import type { ShopKeys } from './keys.js';
 import { fieldsOf, ORDER_GROUP, type Order, Orders } from './orders.js';
@@ -90,7 +91,7 @@ export class OrderWorker {
     this.running = true;
     await this.ensureGroup();
     // A blocking read needs a connection of its own.
-    this.blocking = this.redis.duplicate();
+    this.blocking = this.redis instanceof Cluster ? this.redis.duplicate() : this.redis.duplicate();
     this.blocking.on('error', () => {});
     this.loop = this.consume(this.blocking);
   }

@@ -1,6 +1,6 @@
 // Server-sent events of live summaries: one Redis subscriber per middleware, shared by every browser.
 import type { Request, Response } from 'express';
-import type { RedisClient, RedisErrorReporter } from '../redis/index.js';
+import { duplicateClient, type RedisClient, type RedisErrorReporter } from '../redis/index.js';
 
 /** Options of `views.live()`. */
 export interface LiveOptions {
@@ -109,7 +109,7 @@ export class LiveHub {
   private acquire(): Promise<void> {
     this.open += 1;
     if (this.subscriber === undefined) {
-      const subscriber = this.client.duplicate();
+      const subscriber = duplicateClient(this.client);
       subscriber.on('error', (error: unknown) => this.report(error, 'pageViews live subscriber'));
       subscriber.on('message', (_channel: string, message: string) => this.broadcast(message));
       this.subscriber = subscriber;

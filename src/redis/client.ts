@@ -29,6 +29,14 @@ export function assertRedisClient(value: unknown, where: string): asserts value 
   }
 }
 
+/**
+ * A new connection with the same options, e.g. for a subscriber (a subscribed connection runs nothing else).
+ * Narrowed per kind because ioredis 6 types `duplicate` differently on `Redis` and `Cluster`.
+ */
+export function duplicateClient(client: RedisClient): RedisClient {
+  return isCluster(client) ? client.duplicate() : client.duplicate();
+}
+
 /** The command timeout the client itself enforces, if any (ioredis `commandTimeout`). */
 export function clientCommandTimeout(client: RedisClient): number | undefined {
   const options = isCluster(client)

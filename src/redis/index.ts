@@ -1,5 +1,11 @@
 // The shared Redis layer: what every middleware folder imports (and nothing imports from another middleware).
-export { assertRedisClient, clientCommandTimeout, isCluster, type RedisClient } from './client.js';
+export {
+  assertRedisClient,
+  clientCommandTimeout,
+  duplicateClient,
+  isCluster,
+  type RedisClient,
+} from './client.js';
 export {
   DEFAULT_REDIS_TIMEOUT_MS,
   type RedisCaller,
