@@ -16,6 +16,14 @@ export function isCluster(client: RedisClient): client is Cluster {
  */
 export function assertRedisClient(value: unknown, where: string): asserts value is RedisClient {
   const candidate = value as { defineCommand?: unknown; sendCommand?: unknown } | null | undefined;
+  if (isNodeRedisClient(value)) {
+    throw new ConfigError(
+      'ERR_REDIS_CLIENT',
+      `${where}: the \`redis\` option is a node-redis client (the \`redis\` package), but express-redis-kit ` +
+        'needs an ioredis client. Install ioredis (`npm install ioredis`) and pass ' +
+        "`new Redis(url)` (`import { Redis } from 'ioredis'`), or `new Cluster(nodes)` for a Redis Cluster.",
+    );
+  }
   if (
     candidate === null ||
     typeof candidate !== 'object' ||
@@ -44,6 +52,16 @@ export function clientCommandTimeout(client: RedisClient): number | undefined {
     : client.options;
   const timeout = options?.commandTimeout;
   return typeof timeout === 'number' && timeout > 0 ? timeout : undefined;
+}
+
+/**
+ * node-redis clients, clusters, sentinels and pools (`createClient()` and friends) name their commands in
+ * camelCase (`hGetAll`) and have no `defineCommand`; ioredis names them in lower case.
+ */
+function isNodeRedisClient(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  const candidate = value as { defineCommand?: unknown; hGetAll?: unknown };
+  return typeof candidate.hGetAll === 'function' && typeof candidate.defineCommand !== 'function';
 }
 
 function describe(value: unknown): string {
