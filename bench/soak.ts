@@ -1,4 +1,4 @@
-// `npx tsx --conditions=source bench/soak.ts`: the shop under mixed traffic (browse, add to cart, sign in,
+// `npx tsx --conditions=@express-redis-kit/source bench/soak.ts`: the shop under mixed traffic (browse, add to cart, sign in,
 // check out, sign out) for minutes on loopback. Reports errors (must be 0), latency percentiles, and Node and
 // Redis memory at start and end, and exits 1 when an error occurred or memory grew beyond the stated bounds.
 import { type ChildProcess, fork } from 'node:child_process';
@@ -84,7 +84,7 @@ const child: ChildProcess = fork(
   fileURLToPath(new URL('./soak-server.ts', import.meta.url)),
   [server.url, PREFIX],
   {
-    execArgv: ['--import', 'tsx', '--conditions=source', '--expose-gc'],
+    execArgv: ['--import', 'tsx', '--conditions=@express-redis-kit/source', '--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   },
 );

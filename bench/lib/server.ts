@@ -32,7 +32,7 @@ export async function startVariantServer(options: StartOptions): Promise<Variant
   const nodeArgs = [
     '--import',
     'tsx',
-    '--conditions=source',
+    '--conditions=@express-redis-kit/source',
     ...(options.nodeFlags ?? []),
     entry,
     options.scenarioId,

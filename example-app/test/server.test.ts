@@ -30,7 +30,7 @@ afterEach(async () => {
 const redis = useTestRedis();
 
 function run(script: string, env: Record<string, string>): Running {
-  const child = spawn(process.execPath, [tsxCli, '--conditions=source', script], {
+  const child = spawn(process.execPath, [tsxCli, '--conditions=@express-redis-kit/source', script], {
     cwd: root,
     env: { ...process.env, SHOP_KEY_PREFIX: redis.namespace, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

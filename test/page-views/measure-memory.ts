@@ -1,4 +1,4 @@
-// Measures the Redis memory of page-view keys with MEMORY USAGE (for the README): `npx tsx --conditions=source test/page-views/measure-memory.ts redis://127.0.0.1:6379`.
+// Measures the Redis memory of page-view keys with MEMORY USAGE (for the README): `npx tsx --conditions=@express-redis-kit/source test/page-views/measure-memory.ts redis://127.0.0.1:6379`.
 import { Redis } from 'ioredis';
 import { pageViews } from '../../src/index.js';
 

@@ -20,7 +20,11 @@ afterAll(() => {
 function startInstance(name: string): Promise<{ port: number; child: ChildProcess }> {
   const child = spawn(
     process.execPath,
-    ['node_modules/tsx/dist/cli.mjs', '--conditions=source', 'test/rate-limit/fixtures/limited-server.ts'],
+    [
+      'node_modules/tsx/dist/cli.mjs',
+      '--conditions=@express-redis-kit/source',
+      'test/rate-limit/fixtures/limited-server.ts',
+    ],
     {
       cwd: process.cwd(),
       env: {
