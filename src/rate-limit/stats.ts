@@ -127,11 +127,7 @@ export class StatsRecorder {
     }
     const [unionError, union] = results[HOUR_MINUTES] ?? [];
     if (unionError) throw unionError;
-    const flat = (union as string[] | undefined) ?? [];
-    const topBlocked: { key: string; blocked: number }[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      topBlocked.push({ key: flat[i] as string, blocked: Number(flat[i + 1]) });
-    }
+    const topBlocked = scoredMembers(union).map(([key, blocked]) => ({ key, blocked }));
     topBlocked.sort((x, y) => y.blocked - x.blocked || (x.key < y.key ? -1 : 1));
     return { name, minutes, allowed, blocked, topBlocked: topBlocked.slice(0, top) };
   }
@@ -162,4 +158,20 @@ export class StatsRecorder {
       report(error, `rateLimit '${name}' stats`);
     }
   }
+}
+
+/**
+ * Member/score pairs of a `WITHSCORES` reply in either shape ioredis returns: flat `[member, score, …]`
+ * strings (RESP2, and ioredis 6's default mapping) or `[[member, score], …]` pairs with numeric scores
+ * (ioredis 6 with `replyMapping: 'resp3'`).
+ */
+function scoredMembers(reply: unknown): [string, number][] {
+  const items = Array.isArray(reply) ? (reply as unknown[]) : [];
+  const pairs: [string, number][] = [];
+  if (Array.isArray(items[0])) {
+    for (const pair of items as [unknown, unknown][]) pairs.push([String(pair[0]), Number(pair[1])]);
+    return pairs;
+  }
+  for (let i = 0; i + 1 < items.length; i += 2) pairs.push([String(items[i]), Number(items[i + 1])]);
+  return pairs;
 }
