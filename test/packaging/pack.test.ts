@@ -88,6 +88,8 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  // Installs a test did not wait for (a failed or filtered run) must end before their directory goes.
+  await Promise.allSettled(installs.values());
   await redis?.stop();
   rmSync(work, { recursive: true, force: true });
 });
