@@ -262,7 +262,7 @@ interface RunningApp {
 function start(dir: string, entry: string, redisUrl: string): Promise<RunningApp> {
   const child: ChildProcess = spawn(process.execPath, [entry], {
     cwd: dir,
-    env: { ...process.env, REDIS_URL: redisUrl, NODE_NO_WARNINGS: '1' },
+    env: { ...process.env, REDIS_URL: redisUrl },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
