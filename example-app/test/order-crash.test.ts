@@ -29,7 +29,12 @@ function startWorker(name: string, confirmMs: number): WorkerProcess {
   const child = spawn(
     process.execPath,
     // tsx as a loader in this process (its CLI would run the script in a child that a SIGKILL misses).
-    ['--conditions=@express-redis-kit/source', '--import', 'tsx', 'example-app/test/fixtures/order-worker-process.ts'],
+    [
+      '--conditions=@express-redis-kit/source',
+      '--import',
+      'tsx',
+      'example-app/test/fixtures/order-worker-process.ts',
+    ],
     {
       cwd: root,
       env: {

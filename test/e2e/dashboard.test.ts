@@ -43,11 +43,15 @@ afterAll(async () => {
 
 /** `npm run demo` against this shop, as a user runs it; resolves with its output once it has exited. */
 function runDemo(seconds: number): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--conditions=@express-redis-kit/source', '--import', 'tsx', 'example-app/demo.ts'], {
-    cwd: root,
-    env: { ...process.env, SHOP_URL: base, DEMO_SECONDS: String(seconds) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@express-redis-kit/source', '--import', 'tsx', 'example-app/demo.ts'],
+    {
+      cwd: root,
+      env: { ...process.env, SHOP_URL: base, DEMO_SECONDS: String(seconds) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout.on('data', (d: Buffer) => {
     output += d.toString();
