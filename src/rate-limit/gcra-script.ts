@@ -1,6 +1,6 @@
 // The GCRA Lua script: one theoretical arrival time per rule, a steady rate with bounded bursts.
-import { defineScript, type RedisClient, registerScript, type ScriptRunner } from '../redis/index.js';
-import { decodeReply, type LimitReply, type LimitScript } from './script.js';
+import { defineScript, type RedisClient } from '../redis/index.js';
+import { type ClockedScript, createClockedScript, LUA_NOW } from './clocked-script.js';
 
 /**
  * KEYS[1]: one client's hash, field r (the rule's position from 1) holding its theoretical arrival time
@@ -18,14 +18,7 @@ import { decodeReply, type LimitReply, type LimitScript } from './script.js';
 const LUA = `
 local key = KEYS[1]
 local cost = tonumber(ARGV[1])
-local now
-if ARGV[3] == '' then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-else
-  now = tonumber(ARGV[3])
-end
-local rules = (#ARGV - 3) / 3
+${LUA_NOW}local rules = (#ARGV - 3) / 3
 local names = {}
 for r = 1, rules do names[r] = r end
 local stored = redis.call('HMGET', key, unpack(names))
@@ -82,27 +75,9 @@ export interface GcraRule {
   readonly burst: number;
 }
 
-/** The GCRA runner, plus a way to pass the time explicitly (tests only). */
-export interface Gcra extends LimitScript {
-  /** Like `hit`, with `nowUs` instead of Redis `TIME`: for tests that replay arrival times exactly. */
-  hitAt(key: string, cost: number, record: boolean, nowUs: number): Promise<LimitReply>;
-}
-
 /** Registers the script on `client` and precomputes the arguments for `rules` (longest window first). */
-export function createGcra(client: RedisClient, rules: readonly GcraRule[]): Gcra {
-  const run: ScriptRunner<number[]> = registerScript(client, GCRA_SCRIPT);
+export function createGcra(client: RedisClient, rules: readonly GcraRule[]): ClockedScript {
   const ruleArgs: number[] = [];
   for (const rule of rules) ruleArgs.push(rule.windowMs, rule.limit, rule.burst);
-  const recordOne = [1, 1, '', ...ruleArgs];
-  const peekOne = [1, 0, '', ...ruleArgs];
-  const count = rules.length;
-  return {
-    async hit(key, cost, record) {
-      const args = cost === 1 ? (record ? recordOne : peekOne) : [cost, record ? 1 : 0, '', ...ruleArgs];
-      return decodeReply(await run([key], args), count);
-    },
-    async hitAt(key, cost, record, nowUs) {
-      return decodeReply(await run([key], [cost, record ? 1 : 0, nowUs, ...ruleArgs]), count);
-    },
-  };
+  return createClockedScript(client, GCRA_SCRIPT, ruleArgs, rules.length);
 }

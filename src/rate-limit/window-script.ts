@@ -1,6 +1,6 @@
 // The bucketed sliding-window Lua script: a few counters per client, never more than the limit in any window.
-import { defineScript, type RedisClient, registerScript, type ScriptRunner } from '../redis/index.js';
-import { decodeReply, type LimitReply, type LimitScript } from './script.js';
+import { defineScript, type RedisClient } from '../redis/index.js';
+import { type ClockedScript, createClockedScript, LUA_NOW } from './clocked-script.js';
 
 /**
  * KEYS[1]: one client's buckets, a hash whose field `b * 8 + r` (b: bucket number, counted in buckets of
@@ -17,14 +17,7 @@ import { decodeReply, type LimitReply, type LimitScript } from './script.js';
 const LUA = `
 local key = KEYS[1]
 local cost = tonumber(ARGV[1])
-local now
-if ARGV[3] == '' then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-else
-  now = tonumber(ARGV[3])
-end
-local rules = (#ARGV - 3) / 3
+${LUA_NOW}local rules = (#ARGV - 3) / 3
 local windows, limits, sizes, firsts, totals, oldest = {}, {}, {}, {}, {}, {}
 for r = 1, rules do
   windows[r] = tonumber(ARGV[3 * r + 1]) * 1000
@@ -129,31 +122,13 @@ export function bucketMicros(windowMs: number, precision: number): number {
   return Math.ceil((windowMs * 1000) / precision);
 }
 
-/** The sliding-window runner, plus a way to pass the time explicitly (tests only). */
-export interface SlidingWindow extends LimitScript {
-  /** Like `hit`, with `nowUs` instead of Redis `TIME`: for tests that replay arrival times exactly. */
-  hitAt(key: string, cost: number, record: boolean, nowUs: number): Promise<LimitReply>;
-}
-
 /** Registers the script on `client` and precomputes the arguments for `rules` (longest window first). */
 export function createSlidingWindow(
   client: RedisClient,
   rules: readonly WindowRule[],
   precision: number,
-): SlidingWindow {
-  const run: ScriptRunner<number[]> = registerScript(client, SLIDING_WINDOW_SCRIPT);
+): ClockedScript {
   const ruleArgs: number[] = [];
   for (const rule of rules) ruleArgs.push(rule.windowMs, rule.limit, bucketMicros(rule.windowMs, precision));
-  const recordOne = [1, 1, '', ...ruleArgs];
-  const peekOne = [1, 0, '', ...ruleArgs];
-  const count = rules.length;
-  return {
-    async hit(key, cost, record) {
-      const args = cost === 1 ? (record ? recordOne : peekOne) : [cost, record ? 1 : 0, '', ...ruleArgs];
-      return decodeReply(await run([key], args), count);
-    },
-    async hitAt(key, cost, record, nowUs) {
-      return decodeReply(await run([key], [cost, record ? 1 : 0, nowUs, ...ruleArgs]), count);
-    },
-  };
+  return createClockedScript(client, SLIDING_WINDOW_SCRIPT, ruleArgs, rules.length);
 }
