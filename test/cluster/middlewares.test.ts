@@ -3,9 +3,9 @@
 import express5 from 'express';
 import type { Cluster } from 'ioredis';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { responseCache, type SessionMiddleware, session } from '../../src/index.js';
-import { readEntries, scanKeys } from '../cache/support.js';
+import { readEntries, scanKeys, waitFor } from '../cache/support.js';
 import { type RedisCluster, startCluster } from '../helpers/cluster.js';
 import { type ExpressFactory, expressVersions } from '../helpers/express.js';
 import { FULL_STACK_SECRET, type FullStack, fullStackApp, recordingLogger } from '../helpers/full-stack.js';
@@ -70,12 +70,11 @@ describe.each(expressVersions)('%s: the four middlewares together on Redis Clust
     // The product page: miss + store, then a hit, HEAD from the GET entry, and a 304 for its ETag.
     const miss = await request(app).get('/products/3').set('User-Agent', BROWSER).expect(200);
     expect(miss.headers['cache-status']).toBe('express-redis-kit; fwd=miss; stored');
-    // The entry is written just after the response ends; until then a request shares the fill in process.
-    const hit = await vi.waitFor(async () => {
-      const response = await request(app).get('/products/3').set('User-Agent', BROWSER).expect(200);
-      expect(response.headers['cache-status']).toMatch(/^express-redis-kit; hit; ttl=\d+$/);
-      return response;
-    });
+    // The entry is written just after the response ends; a GET before that would share the fill in process
+    // (and be one more page view), so wait for the write without requesting the page.
+    await waitFor(() => s.cache.stats().stored === 1, 'the product page stored');
+    const hit = await request(app).get('/products/3').set('User-Agent', BROWSER).expect(200);
+    expect(hit.headers['cache-status']).toMatch(/^express-redis-kit; hit; ttl=\d+$/);
     expect(hit.text).toBe(miss.text);
     expect((await request(app).head('/products/3')).headers['cache-status']).toMatch(/hit/);
     await request(app).get('/products/3').set('If-None-Match', String(hit.headers.etag)).expect(304);
@@ -150,16 +149,21 @@ describe.each(expressVersions)('%s: the four middlewares together on Redis Clust
 
   it('invalidates cached pages by tag across masters and clear() removes only this cache', async () => {
     const { app, cache } = s;
+    const stored = cache.stats().stored;
     for (const id of ['1', '2', '6', '7', '8', '9']) await request(app).get(`/products/${id}`).expect(200);
-    await sleep(50);
+    await waitFor(() => cache.stats().stored === stored + 6, 'six entries stored');
     const entries = (await keysByMaster(`${prefix}cache:pages:e:`)).values();
     expect([...entries].filter((keys) => keys.length > 0).length).toBeGreaterThan(1);
     expect(await cache.invalidate('product:2')).toBe(1);
     expect((await request(app).get('/products/2')).headers['cache-status']).toMatch(/fwd=miss/);
+    await waitFor(() => cache.stats().stored === stored + 7, 'product 2 stored again');
     expect((await request(app).get('/products/1')).headers['cache-status']).toMatch(/hit/);
-    expect(await cache.invalidate('catalog')).toBeGreaterThanOrEqual(6);
+    // Every entry of this cache carries the tag (the six pages, and any other product a test stored).
+    const tagged = (await readEntries(client, `${prefix}cache:pages:`)).length;
+    expect(tagged).toBeGreaterThanOrEqual(6);
+    expect(await cache.invalidate('catalog')).toBe(tagged);
     expect((await request(app).get('/products/1')).headers['cache-status']).toMatch(/fwd=miss/);
-    await sleep(50);
+    await waitFor(() => cache.stats().stored === stored + 8, 'product 1 stored again');
     expect(await cache.clear()).toBeGreaterThan(0);
     // Entries, tag sets and locks are gone from every master (tombstones stay: they guard racing renders).
     expect(await readEntries(client, `${prefix}cache:pages:`)).toEqual([]);
@@ -275,7 +279,8 @@ describe('response cache on Redis Cluster: stale serving, hit-for-miss, private 
     expect((await request(app).get('/v').set('Accept-Language', 'de')).text).toBe('v1 de ');
     expect((await request(app).get('/v').set('Accept-Language', 'fr')).text).toBe('v1 fr ');
     expect((await request(app).get('/r')).text).toBe('r1');
-    await sleep(50);
+    // Entries land just after their responses end.
+    await waitFor(() => cache.stats().stored === 2 && rescue.stats().stored === 1, 'three entries stored');
     expect((await request(app).get('/v').set('Accept-Language', 'fr')).text).toBe('v1 fr ');
     expect((await request(app).get('/v').set('Accept-Language', 'de')).headers['cache-status']).toMatch(
       /hit/,
@@ -284,7 +289,7 @@ describe('response cache on Redis Cluster: stale serving, hit-for-miss, private 
     // Per-user entries with a credential header.
     const u1 = await request(app).get('/v').set('Authorization', 'x').set('X-User', 'u1');
     expect(u1.text).toBe('v1  u1');
-    await sleep(50);
+    await waitFor(() => cache.stats().stored === 3, "u1's entry stored");
     const u1again = await request(app).get('/v').set('Authorization', 'x').set('X-User', 'u1');
     expect(u1again.headers['cache-status']).toMatch(/hit/);
     const u2 = await request(app).get('/v').set('Authorization', 'x').set('X-User', 'u2');
@@ -313,8 +318,10 @@ describe('response cache on Redis Cluster: stale serving, hit-for-miss, private 
     failing = false;
 
     // Hit-for-miss: a private answer is never stored, and later requests are not queued behind a lock.
+    const entryKeys = async () => (await scanKeys(client, 'swr:cache:c:e:*')).length;
+    const before = await entryKeys();
     await request(app).get('/private').expect(200);
-    await sleep(50);
+    await waitFor(async () => (await entryKeys()) === before + 1, 'the hit-for-miss marker');
     const second = await request(app).get('/private').expect(200);
     expect(second.headers['cache-status']).toBe('express-redis-kit; fwd=miss; detail=uncacheable');
     expect(uncacheableRenders).toBe(2);
