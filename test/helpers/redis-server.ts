@@ -128,7 +128,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   let paused = false;
 
   const launch = async (): Promise<void> => {
-    const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: withoutShiftedClock() });
     child = proc;
     let output = '';
     proc.stdout?.on('data', (chunk: Buffer) => {
@@ -197,4 +197,18 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       if (ownDir && !keepDir) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The environment without libfaketime: `npm run test:dates` shifts the tests' clock with it, but redis-server
+ * (jemalloc) cannot start under it, so Redis keeps the real clock. The shifted days lie ahead of the real one,
+ * so absolute expiry times the tests write stay in Redis's future.
+ */
+function withoutShiftedClock(): NodeJS.ProcessEnv {
+  const { LD_PRELOAD, FAKETIME, ...env } = process.env;
+  const preload = (LD_PRELOAD ?? '')
+    .split(/[:\s]+/)
+    .filter((lib) => lib !== '' && !lib.includes('libfaketime'))
+    .join(':');
+  return preload === '' ? env : { ...env, LD_PRELOAD: preload };
 }

@@ -4,7 +4,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type PageViewsMiddleware, pageViews } from '../../src/index.js';
 import { recordCommands } from '../helpers/commands.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { BROWSER_UA, HTML_PAGE, type Listening, listen, load, sleep, todayUtc } from './helpers.js';
+import {
+  BROWSER_UA,
+  eventually,
+  HTML_PAGE,
+  type Listening,
+  listen,
+  load,
+  sleep,
+  todayUtc,
+} from './helpers.js';
 
 const redis = useTestRedis();
 const open: PageViewsMiddleware[] = [];
@@ -15,12 +24,11 @@ afterAll(async () => {
   await Promise.all(open.map((v) => v.close().catch(() => {})));
 });
 
-function app(views: PageViewsMiddleware, delayMs = 0) {
+function app(views: PageViewsMiddleware) {
   const a = express();
   a.use(views);
   a.get('/p/:id', (_req, res) => {
-    if (delayMs === 0) res.send(HTML_PAGE);
-    else setTimeout(() => res.send(HTML_PAGE), delayMs);
+    res.send(HTML_PAGE);
   });
   return a;
 }
@@ -107,10 +115,23 @@ describe('batched writes', () => {
 
   it('loses nothing on a graceful shutdown: close the server, then the middleware', async () => {
     const views = pageViews({ redis: redis.client, prefix: redis.prefix('shutdown:'), flushInterval: '1h' });
-    const server = await listen(app(views, 300));
+    // every request is held inside the handler until the server is closing
+    let arrived = 0;
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const shop = express();
+    shop.use(views);
+    shop.get('/p/:id', (_req, res) => {
+      arrived += 1;
+      held.then(() => res.send(HTML_PAGE));
+    });
+    const server = await listen(shop);
     const inFlight = load(server.url, 40, (i) => ({ path: `/p/${i}`, headers: { connection: 'close' } }), 40);
-    await sleep(100); // all 40 requests are inside the handler now
+    await eventually(() => arrived === 40);
     const closing = server.closeGracefully();
+    release();
     await inFlight;
     await closing;
     await views.close();

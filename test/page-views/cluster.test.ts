@@ -9,10 +9,12 @@ import {
   BROWSER_UA,
   configOf,
   HTML_PAGE,
+  isoWeek,
   type Listening,
   listen,
   openEventStream,
   scriptSrc,
+  shiftDay,
   todayUtc,
 } from './helpers.js';
 
@@ -80,7 +82,9 @@ describe('on Redis Cluster', () => {
       .set('content-type', 'text/plain')
       .send(JSON.stringify({ t: configOf(script.text).t, s: 1, ms: 20_000 }))
       .expect(204);
-    views.record({ route: '/products/:id', visitor: 'late', at: Date.parse('2026-12-31T12:00:00Z') });
+    // A view on another day of this year, in another ISO week: a week before (or, early in January, after).
+    const other = otherDayThisYear();
+    views.record({ route: '/products/:id', visitor: 'late', at: Date.parse(`${other}T12:00:00Z`) });
     await views.flush();
 
     const today = todayUtc();
@@ -89,15 +93,17 @@ describe('on Redis Cluster', () => {
       ['/products/:id', 6, 2, null],
       ['/', 1, 1, 20_000],
     ]);
-    const top = await views.top({ granularity: 'year', period: '2026', limit: 1 });
+    const top = await views.top({ granularity: 'year', period: today.slice(0, 4), limit: 1 });
     expect(top.map((r) => [r.route, r.views, r.uniques])).toEqual([['/products/:id', 7, 3]]);
-    expect(await views.totals({ from: '2026-W53', to: '2026-W53', granularity: 'week' })).toEqual([
-      { period: '2026-W53', views: 1, uniques: 1 },
+    const week = isoWeek(other);
+    expect(week).not.toBe(isoWeek(today));
+    expect(await views.totals({ from: week, to: week, granularity: 'week' })).toEqual([
+      { period: week, views: 1, uniques: 1 },
     ]);
 
     await stream.until((text) => text.includes('event: summary'));
     const summary = JSON.parse(stream.events().find((e) => e.event === 'summary')?.data ?? '{}');
-    // the view recorded for 31 December is not live
+    // the view recorded for another day is not live
     expect(summary.views).toEqual({ '/products/:id': 6, '/': 1 });
     expect(summary.live.visitors).toBe(3);
     stream.close();
@@ -112,3 +118,10 @@ describe('on Redis Cluster', () => {
     expect(keys.every((k) => k.startsWith('pv:{pv}:'))).toBe(true);
   });
 });
+
+/** A day 7 days before today (UTC) in the same year, or 7 days after when today is in the first week. */
+function otherDayThisYear(): string {
+  const today = todayUtc();
+  const before = shiftDay(today, -7);
+  return before.slice(0, 4) === today.slice(0, 4) ? before : shiftDay(today, 7);
+}
