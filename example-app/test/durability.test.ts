@@ -1,5 +1,6 @@
-// The shop on Redis with appendfsync always: SIGKILL right after a checkout answered, restart, and the order,
-// the stock decrement and the emptied cart are all there.
+// The shop on Redis with the append-only file: SIGKILL right after a checkout answered, restart, and the order,
+// the stock decrement and the emptied cart are all there. A killed process leaves its written file to the OS,
+// so this proves "AOF on survives a Redis crash"; fsync before the reply (a machine crash) is Redis's promise.
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
