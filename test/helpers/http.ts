@@ -7,6 +7,12 @@ import { afterAll } from 'vitest';
 export const BROWSER_UA =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 
+/**
+ * What a deadline assert allows past the timeout that sets the deadline: scheduling, HTTP and the handler on a
+ * busy 2-core machine. Far below the seconds a request waiting on a frozen Redis would take.
+ */
+export const DEADLINE_MARGIN_MS = 400;
+
 export interface Listening {
   readonly url: string;
   /** Closes every connection at once. */

@@ -4,6 +4,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Logger, type SessionMiddleware, session } from '../../src/index.js';
 import { expressVersions } from '../helpers/express.js';
+import { DEADLINE_MARGIN_MS } from '../helpers/http.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 import { cookieOf, cookieValue, keyOf, SECRET, sessionApp } from './app.js';
 
@@ -38,6 +39,16 @@ function recordingLogger(): Logger & { warnings: string[] } {
   };
 }
 
+/** The middleware's `timeout` in these tests: the deadline of a request that needs Redis. */
+const TIMEOUT_MS = 300;
+
+/** Sends a request (a 5 s cap turns a hang into a failure) and measures it. */
+async function timed(test: request.Test): Promise<{ res: request.Response; ms: number }> {
+  const started = Date.now();
+  const res = await test.timeout(5_000);
+  return { res, ms: Date.now() - started };
+}
+
 function build(express: typeof express5, onRedisError: 'fail-closed' | 'anonymous') {
   const logger = recordingLogger();
   const sessions: SessionMiddleware = session({
@@ -46,7 +57,7 @@ function build(express: typeof express5, onRedisError: 'fail-closed' | 'anonymou
     prefix: 'out:',
     onRedisError,
     logger,
-    timeout: '300ms',
+    timeout: TIMEOUT_MS,
   });
   return { app: sessionApp(express, sessions), sessions, logger };
 }
@@ -68,11 +79,10 @@ describe('Redis paused (no answers)', () => {
     for (const express of [express4, express5]) {
       const { app, logger } = build(express, 'fail-closed');
       const cookie = `sid=${cookieValue(await request(app).post('/set?cart=1'))}`;
-      const started = Date.now();
-      const res = await whilePaused(() => request(app).get('/state').set('Cookie', cookie).timeout(5_000));
+      const { res, ms } = await whilePaused(() => timed(request(app).get('/state').set('Cookie', cookie)));
       expect(res.status).toBe(503);
       expect(res.body).toEqual({ error: 'ERR_SESSION_STORE' });
-      expect(Date.now() - started).toBeLessThan(4_000);
+      expect(ms).toBeLessThan(TIMEOUT_MS + DEADLINE_MARGIN_MS);
       expect(cookieOf(res)).toBeUndefined();
       expect(logger.warnings.some((w) => w.includes('Redis error'))).toBe(true);
       // Afterwards the session is intact.
@@ -105,18 +115,22 @@ describe('Redis paused (no answers)', () => {
   });
 
   it("9. the client's own commandTimeout bounds the request when the middleware sets no timeout", async () => {
-    const timed = new Redis(server.port, '127.0.0.1', { maxRetriesPerRequest: 1, commandTimeout: 300 });
-    timed.on('error', () => {});
+    const withTimeout = new Redis(server.port, '127.0.0.1', {
+      maxRetriesPerRequest: 1,
+      commandTimeout: TIMEOUT_MS,
+    });
+    withTimeout.on('error', () => {});
     try {
       const app = sessionApp(
         express5,
-        session({ redis: timed, secret: SECRET, prefix: 'out:', logger: recordingLogger() }),
+        session({ redis: withTimeout, secret: SECRET, prefix: 'out:', logger: recordingLogger() }),
       );
       const cookie = `sid=${cookieValue(await request(app).post('/set?cart=1'))}`;
-      const res = await whilePaused(() => request(app).get('/state').set('Cookie', cookie).timeout(5_000));
+      const { res, ms } = await whilePaused(() => timed(request(app).get('/state').set('Cookie', cookie)));
       expect(res.status).toBe(503);
+      expect(ms).toBeLessThan(TIMEOUT_MS + DEADLINE_MARGIN_MS);
     } finally {
-      timed.disconnect();
+      withTimeout.disconnect();
     }
   });
 
