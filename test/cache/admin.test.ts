@@ -4,11 +4,13 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { entryHash } from '../../src/cache/key.js';
 import { responseCache } from '../../src/index.js';
+import { useCountingServer } from '../helpers/counting-server.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { readEntries, scanKeys, sleep } from './support.js';
+import { readEntries, scanKeys, sleep, waitFor } from './support.js';
 
 const redis = useTestRedis();
+const counting = useCountingServer();
 let names = 0;
 
 describe('clear()', () => {
@@ -36,7 +38,10 @@ describe('clear()', () => {
     }
     await redis.client.set(redis.prefix(`cache:${name}`), 'a neighbour key');
     await redis.client.set(redis.prefix(`cache:${name}:l:{held}`), 'a lock', 'PX', 10_000);
-    await sleep(50);
+    await waitFor(
+      () => mine.cache.stats().stored === 30 && sibling.cache.stats().stored === 30,
+      'the entries stored',
+    );
     expect(await mine.cache.clear()).toBe(30 + 1 + 1);
     expect(await scanKeys(redis.client, redis.prefix(`cache:${name}:*`))).toEqual([]);
     expect(await scanKeys(redis.client, redis.prefix(`cache:${name}-2:e:*`))).toHaveLength(30);
@@ -44,6 +49,24 @@ describe('clear()', () => {
     expect((await request(mine.app).get('/1')).headers['cache-status']).toBe(
       'express-redis-kit; fwd=miss; stored',
     );
+  });
+});
+
+describe('clear() on a Redis of its own', () => {
+  it('walks the keys with SCAN: no KEYS, no FLUSHDB, from any connection', async () => {
+    const cache = responseCache({ redis: counting.client, prefix: 'cache:', name: 'pages', tags: ['all'] });
+    const express = expressVersions[1]?.[1] as (typeof expressVersions)[number][1];
+    const app = express();
+    app.get('/:id', cache, (req, res) => {
+      res.send(req.params.id);
+    });
+    for (let i = 0; i < 5; i++) await request(app).get(`/${i}`);
+    await waitFor(() => cache.stats().stored === 5, 'the entries stored');
+    const { result, commands } = await counting.count(() => cache.clear());
+    expect(result).toBeGreaterThanOrEqual(5);
+    const names = new Set(commands.map((c) => c[0]));
+    expect(names).toContain('scan');
+    expect([...names].filter((n) => n === 'keys' || n === 'flushdb' || n === 'flushall')).toEqual([]);
   });
 });
 

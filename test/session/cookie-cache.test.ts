@@ -53,10 +53,14 @@ describe('CookieCache', () => {
       string,
     ];
     const first = cache.verify(a);
-    cache.verify(b);
-    cache.verify(c);
-    // `a` was dropped: verifying it again builds a new entry; `c` is still the cached one.
+    const second = cache.verify(b);
+    const third = cache.verify(c);
+    // the two newest are kept
+    expect(cache.verify(b)).toBe(second);
+    expect(cache.verify(c)).toBe(third);
+    // `a` was dropped: verifying it again builds a new entry, which drops `b`, now the oldest
     expect(cache.verify(a)).not.toBe(first);
-    expect(cache.verify(c)).toBe(cache.verify(c));
+    expect(cache.verify(c)).toBe(third);
+    expect(cache.verify(b)).not.toBe(second);
   });
 });
