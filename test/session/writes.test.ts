@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type SessionMiddleware, session } from '../../src/index.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { cookieValue, keyOf, SECRET, sessionApp } from './app.js';
+import { cookieValue, data, keyOf, SECRET, sessionApp, wrap } from './app.js';
 
 const redis = useTestRedis();
 
@@ -13,10 +13,58 @@ describe.each(expressVersions)('%s', (_name, express) => {
   let sessions: SessionMiddleware;
   let app: ReturnType<typeof sessionApp>;
 
+  /** The request `lateWrite` holds: it signals once its session is loaded and waits to be released. */
+  let held: { loaded: () => void; release: Promise<void> } | undefined;
+
   beforeAll(() => {
     prefix = redis.prefix(`w${Math.random().toString(36).slice(2, 6)}:`);
     sessions = session({ redis: redis.client, secret: SECRET, prefix });
     app = sessionApp(express, sessions);
+    app.post(
+      '/set-late',
+      wrap(async (req, res) => {
+        const hold = held;
+        if (hold === undefined) throw new Error('no lateWrite pending');
+        hold.loaded();
+        await hold.release;
+        data(req).late = 1;
+        res.json({ userId: req.session.userId ?? null });
+      }),
+    );
+  });
+
+  /**
+   * Starts a request that changes the session, and resolves once its handler runs (so the session was read
+   * before whatever the test does next); `finish()` lets it write and answer.
+   */
+  async function lateWrite(cookie: string) {
+    let loaded: () => void = () => {};
+    let open: () => void = () => {};
+    const inHandler = new Promise<void>((resolve) => {
+      loaded = resolve;
+    });
+    const release = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    held = { loaded, release };
+    const response = request(app)
+      .post('/set-late')
+      .set('Cookie', cookie)
+      .then((r) => r);
+    await inHandler;
+    return {
+      finish: () => {
+        open();
+        return response;
+      },
+    };
+  }
+
+  it('4. a late write to a session nobody ended does persist (the races below would show it)', async () => {
+    const { cookie, key } = await start('a=1');
+    const late = await lateWrite(cookie);
+    expect((await late.finish()).status).toBe(200);
+    expect(await redis.client.hget(key, 'late')).toBe('1');
   });
 
   async function start(query: string): Promise<{ cookie: string; key: string }> {
@@ -66,14 +114,10 @@ describe.each(expressVersions)('%s', (_name, express) => {
     const value = cookieValue(signedIn) as string;
     const cookie = `sid=${value}`;
     const key = keyOf(prefix, value);
-    const slow = request(app)
-      .post('/set?late=1&wait=500')
-      .set('Cookie', cookie)
-      .then((r) => r);
-    await new Promise((r) => setTimeout(r, 150));
+    const late = await lateWrite(cookie);
     const out = await request(app).post('/sign-out').set('Cookie', cookie);
     expect(out.status).toBe(200);
-    expect((await slow).status).toBe(200);
+    expect((await late.finish()).status).toBe(200);
     expect(await redis.client.exists(key)).toBe(0);
     const after = await request(app).get('/state').set('Cookie', cookie);
     expect(after.body).toMatchObject({ isNew: true, data: {}, userId: null });
@@ -82,13 +126,9 @@ describe.each(expressVersions)('%s', (_name, express) => {
 
   it('4. a request that finishes after destroy does not bring back an anonymous session', async () => {
     const { cookie, key } = await start('a=1');
-    const slow = request(app)
-      .post('/set?a=2&wait=500')
-      .set('Cookie', cookie)
-      .then((r) => r);
-    await new Promise((r) => setTimeout(r, 150));
-    await request(app).post('/destroy').set('Cookie', cookie);
-    await slow;
+    const late = await lateWrite(cookie);
+    await request(app).post('/destroy').set('Cookie', cookie).expect(200);
+    expect((await late.finish()).status).toBe(200);
     expect(await redis.client.exists(key)).toBe(0);
   });
 
@@ -97,13 +137,9 @@ describe.each(expressVersions)('%s', (_name, express) => {
       const signedIn = await request(app).post('/sign-in/bob');
       const value = cookieValue(signedIn) as string;
       const cookie = `sid=${value}`;
-      const slow = request(app)
-        .post('/set?late=1&wait=500')
-        .set('Cookie', cookie)
-        .then((r) => r);
-      await new Promise((r) => setTimeout(r, 150));
+      const late = await lateWrite(cookie);
       await end(signedIn.body.handle);
-      await slow;
+      expect((await late.finish()).status).toBe(200);
       expect(await redis.client.exists(keyOf(prefix, value))).toBe(0);
       expect((await request(app).get('/state').set('Cookie', cookie)).body.userId).toBeNull();
     }
