@@ -71,6 +71,13 @@ function browserPage(script: string, { visible = true, beacon = true } = {}) {
       fire('pageshow', { persisted: true });
     },
     listeners,
+    /** The names defined on the page's global object and on the browser objects it was given. */
+    names: () => ({
+      global: Object.keys(context).sort(),
+      window: Object.keys(window).sort(),
+      document: Object.keys(document).sort(),
+      navigator: Object.keys(navigator).sort(),
+    }),
   };
 }
 
@@ -85,6 +92,23 @@ async function payload(sent: Sent): Promise<{ t: string; s: number; ms: number }
 }
 
 describe('the client script', () => {
+  it('defines no globals and sets no cookie or storage, before and after it reports', async () => {
+    const page = browserPage(await servedScript());
+    const given = {
+      global: ['Blob', 'document', 'navigator', 'window'],
+      window: ['addEventListener', 'performance'],
+      document: ['addEventListener', 'visibilityState'],
+      navigator: ['sendBeacon'],
+    };
+    expect(page.names()).toEqual(given);
+    page.advance(2_000);
+    page.hide();
+    page.show();
+    page.pagehide();
+    expect(page.sent).toHaveLength(1);
+    expect(page.names()).toEqual(given);
+  });
+
   it('sends the visible time as a text/plain Blob on hide and on pagehide, cumulatively', async () => {
     const script = await servedScript();
     const { t } = configOf(script);
