@@ -1,4 +1,5 @@
 // Behaviour 5 (Express 4 and 5): each flush publishes a summary; live() streams it as SSE with heartbeat and cleanup.
+import { connect } from 'node:net';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pageViews } from '../../src/index.js';
@@ -80,6 +81,31 @@ describe.each(expressVersions)('%s', (versionName, express) => {
     cleanups.push(async () => stream.close());
     await stream.until((text) => text.split(': heartbeat').length > 2);
   });
+
+  it('cuts a stream whose client stops reading once 1 MB is pending, and keeps serving the others', async () => {
+    const { views, server, channel } = await setup();
+    const reader = await openEventStream(`${server.url}/admin/live`);
+    cleanups.push(async () => reader.close());
+    await reader.until((text) => text.includes('event: snapshot'));
+    // a client that sends its request and never reads a byte
+    const { port } = new URL(server.url);
+    const stalled = connect(Number(port), '127.0.0.1');
+    cleanups.push(async () => stalled.destroy());
+    stalled.pause();
+    stalled.on('error', () => {});
+    stalled.write('GET /admin/live HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n');
+    await eventually(() => views.stats().liveStreams === 2);
+    // summaries of 256 KB each, until the stalled stream's socket buffers are full and 1 MB more is pending
+    const big = JSON.stringify({ type: 'summary', pad: 'x'.repeat(256 * 1024) });
+    for (let i = 1; i <= 100 && views.stats().liveStreams === 2; i++) {
+      await redis.client.publish(channel, big);
+      await reader.until((text) => text.length > i * big.length);
+    }
+    expect(views.stats().liveStreams).toBe(1);
+    // the reading stream is still served
+    await redis.client.publish(channel, JSON.stringify({ type: 'summary', last: true }));
+    await reader.until((text) => text.includes('"last":true'));
+  }, 30_000);
 
   it('cleans up on disconnect: the last stream to leave closes the subscriber', async () => {
     const { views, server, channel } = await setup();
