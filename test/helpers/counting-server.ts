@@ -29,7 +29,9 @@ export function useCountingServer(): CountingServer {
     server = await startRedisServer();
     admin = new Redis(server.url);
     adminAddr = /(?:^| )addr=(\S+)/.exec(String(await admin.call('CLIENT', 'INFO')))?.[1] ?? '';
-    monitor = await new Redis(server.url).monitor();
+    const base = new Redis(server.url);
+    monitor = await base.monitor();
+    base.disconnect();
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
       const r = recording;
       if (r === undefined || source === 'lua') return;

@@ -150,6 +150,46 @@ describe('Redis outages', () => {
     expect(views.stats().bufferedViews).toBe(0);
   }, 30_000);
 
+  it('keeps one flush outstanding at a time, however often a flush is asked for', async () => {
+    const { server } = await dedicated();
+    const proxy = await faultyProxy(server.port);
+    cleanups.push(() => proxy.close());
+    const client = new Redis(proxy.port, '127.0.0.1', { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+    client.on('error', () => {});
+    cleanups.push(async () => client.disconnect());
+    const views = track(client, { flushInterval: '50ms', timeout: '300ms' });
+    views.record({ route: '/a', visitor: 'x' });
+    await views.flush();
+    // every flush script Redis runs, from any connection (MONITOR sees a command once it ran)
+    const direct = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    direct.on('error', () => {});
+    cleanups.push(async () => direct.disconnect());
+    const monitor = await direct.monitor();
+    monitor.on('error', () => {});
+    cleanups.push(async () => monitor.disconnect());
+    const flushes: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (/^eval/i.test(String(args[0])) && args.some((a) => a.includes(':f:'))) flushes.push(args);
+    });
+
+    // The replies are lost: the first flush stays unanswered, times out, and its outcome stays unknown, while
+    // views keep coming and flushes are asked for (by hand and by the 50 ms timer) for three timeouts more.
+    proxy.dropReplies = true;
+    views.record({ route: '/a', visitor: 'y' });
+    const asked = [views.flush(), views.flush(), views.flush()].map((p) => p.catch((e: unknown) => e));
+    for (let i = 0; i < 8; i++) {
+      await sleep(100);
+      views.record({ route: '/b', visitor: `z${i}` });
+      asked.push(views.flush().catch((e: unknown) => e));
+    }
+    await eventually(() => flushes.length > 0);
+    await sleep(200);
+    // one script ran; nothing went out behind it while its outcome was unknown
+    expect(flushes).toHaveLength(1);
+    proxy.dropReplies = false;
+    await Promise.all(asked);
+  }, 30_000);
+
   it('bounds the buffer: drops the oldest batch with a warning and keeps the newest', async () => {
     const { server, client } = await dedicated();
     await server.kill();
