@@ -3,11 +3,13 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { rateLimit } from '../../src/index.js';
 import { recordCommands } from '../helpers/commands.js';
+import { useCountingServer } from '../helpers/counting-server.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { limitedApp, nameSource, sleep } from './app.js';
 
 const redis = useTestRedis();
+const counting = useCountingServer();
 const prefix = redis.prefix('rl:');
 const nextName = nameSource('stats');
 const [, express5] = expressVersions[1] ?? [];
@@ -76,17 +78,20 @@ describe('behaviour 8: stats() for the admin page', () => {
   });
 
   it('keeps no timer alive that would hold the process open, and writes nothing without traffic', async () => {
-    const client = redis.connect();
+    // a Redis of its own, so a command from any connection would be seen
+    const client = counting.connect();
     const limiter = rateLimit({ redis: client, prefix, name: nextName(), limit: 5, window: '1m' });
     await limiter.peek('x');
     const before = timeouts();
     await limiter.consume('x');
     expect(timeouts()).toBe(before); // the flush timer is unref'd
     await limiter.close();
-    const recorder = await recordCommands(client);
-    await limiter.close();
-    await sleep(50);
-    expect(await recorder.stop()).toEqual([]);
+    const { commands, processed } = await counting.count(async () => {
+      await limiter.close();
+      await sleep(50);
+    });
+    expect(commands).toEqual([]);
+    expect(processed).toBe(0);
   });
 
   it('bounds the blocked-key sets when a flood comes from many keys', async () => {
