@@ -16,13 +16,13 @@ import {
 } from '../redis/index.js';
 import { ResponseCapture } from './capture.js';
 import { CACHE_NAME, NO_GENERATION } from './constants.js';
+import { hasCredentials } from './credentials.js';
 import { type DecodedEntry, decodeEntry, KIND_ENTRY, KIND_MARKER } from './entry.js';
 import { Fill } from './fill.js';
 import { UnsafeInvalidator } from './invalidate.js';
 import { acceptsCoding, defaultKey, entryHash, normalizedHeader, varyKeyPart } from './key.js';
 import type { ResolvedCacheConfig } from './options.js';
 import { stripOwnField } from './own-field.js';
-import { hasCredentials } from './policy.js';
 import { ENTRY_PUT, LOCK_RELEASE, TAG_ADD } from './scripts.js';
 import { hitStatus, sendEntry } from './serve.js';
 import type { CacheOutcome, ResponseCacheStats } from './types.js';
@@ -174,7 +174,7 @@ export class CacheEngine {
     let key: string | undefined;
     try {
       let scope: string | undefined;
-      if (hasCredentials(req.headers, cfg.publicCookieNames, cfg.publicCookiePatterns)) {
+      if (hasCredentials(req, cfg.publicCookieNames, cfg.publicCookiePatterns)) {
         const value = cfg.privateScope === undefined ? undefined : cfg.privateScope(req);
         if (value === undefined || value === null || value === '') {
           this.pass(req, res, next, 'bypass', this.status.bypass);

@@ -1,5 +1,5 @@
 // What may be cached (RFC 9111 storability, safe for shared caching) and for how long.
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { parseHttpDate } from './http-date.js';
 import { OWN_CACHE_CONTROL, parseDictionary, type TargetedValue } from './targeted.js';
 
@@ -333,35 +333,6 @@ function sameValue(a: OutgoingHttpHeaders[string], b: OutgoingHttpHeaders[string
     return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => v === b[i]);
   }
   return String(a) === String(b);
-}
-
-/**
- * Whether a request carries credentials: `Authorization`, `Proxy-Authorization`, or a cookie that is not on
- * the public list. Unknown cookie names count as credentials, so any session cookie name is caught.
- */
-export function hasCredentials(
-  headers: IncomingHttpHeaders,
-  publicNames: ReadonlySet<string>,
-  publicPatterns: readonly RegExp[],
-): boolean {
-  if (headers.authorization !== undefined || headers['proxy-authorization'] !== undefined) return true;
-  const cookie = headers.cookie;
-  if (cookie === undefined || cookie === '') return false;
-  let start = 0;
-  while (start < cookie.length) {
-    let end = cookie.indexOf(';', start);
-    if (end === -1) end = cookie.length;
-    const eq = cookie.indexOf('=', start);
-    const name = cookie.slice(start, eq === -1 || eq > end ? end : eq).trim();
-    if (name !== '' && !publicNames.has(name) && !matchesAny(publicPatterns, name)) return true;
-    start = end + 1;
-  }
-  return false;
-}
-
-function matchesAny(patterns: readonly RegExp[], name: string): boolean {
-  for (const pattern of patterns) if (pattern.test(name)) return true;
-  return false;
 }
 
 /** RFC 9110 §13.1.2 weak comparison of an If-None-Match list with an ETag. */

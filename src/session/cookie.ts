@@ -1,5 +1,6 @@
 // The session cookie: `<id>.<HMAC-SHA256 signature>`, found in the Cookie header and written as Set-Cookie.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { type CookieReading, cookieValues, readCookieHeader } from '../core/cookie-header.js';
 import { ID_PATTERN } from './ids.js';
 
 /** base64url of a SHA-256 HMAC. */
@@ -55,37 +56,34 @@ export function readSessionCookie(
   name: string,
   keys: readonly Buffer[],
 ): VerifiedCookie | undefined {
-  return findSessionCookie(header, name, (value) => verifyCookieValue(value, keys));
+  return findSessionCookie(readCookieHeader(header), name, (value) => verifyCookieValue(value, keys));
 }
 
-/** {@link readSessionCookie} with the verification step given (e.g. a cache in front of it). */
+/**
+ * {@link readSessionCookie} on a header already read, with the verification step given (e.g. a cache in
+ * front of it). Only a cookie the shared reader names `name` counts: `_ga=1, sid=…` or `_ga=1 sid=…` is one
+ * cookie called `_ga`, exactly as the response cache sees it, and never loads a session.
+ */
 export function findSessionCookie<T>(
-  header: string | undefined,
+  reading: CookieReading,
   name: string,
   verify: (value: string) => T | undefined,
 ): T | undefined {
-  if (header === undefined) return undefined;
-  const needle = `${name}=`;
-  let from = 0;
-  for (;;) {
-    const at = header.indexOf(needle, from);
-    if (at === -1) return undefined;
-    const start = at + needle.length;
-    let end = header.indexOf(';', start);
-    if (end === -1) end = header.length;
-    from = end;
-    if (at > 0) {
-      const before = header.charCodeAt(at - 1);
-      // Only a cookie that starts here counts: `xsid=` must not match `sid=`.
-      if (before !== 0x3b && before !== 0x20 && before !== 0x09) continue;
-    }
-    let value = header.slice(start, end).trim();
-    if (value.length > 1 && value.charCodeAt(0) === 0x22 && value.charCodeAt(value.length - 1) === 0x22) {
-      value = value.slice(1, -1);
-    }
-    const verified = verify(value);
+  const first = reading.cookies[name];
+  if (first === undefined) return undefined;
+  if (!reading.repeated) return verify(unquoted(first));
+  for (const value of cookieValues(reading.header, name)) {
+    const verified = verify(unquoted(value));
     if (verified !== undefined) return verified;
   }
+  return undefined;
+}
+
+/** RFC 6265 allows a cookie value in double quotes; the quotes are not part of it. */
+function unquoted(value: string): string {
+  return value.length > 1 && value.charCodeAt(0) === 0x22 && value.charCodeAt(value.length - 1) === 0x22
+    ? value.slice(1, -1)
+    : value;
 }
 
 /**

@@ -2,7 +2,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { assertNotInRequestHandler, createErrorReporter } from '../redis/index.js';
 import { createAdmin, type SessionAdmin } from './admin.js';
-import { findSessionCookie } from './cookie.js';
 import { CookieCache } from './cookie-cache.js';
 import { createResponseHooks } from './hooks.js';
 import { resolveSessionOptions, type SessionOptions } from './options.js';
@@ -72,7 +71,6 @@ export function session(options: SessionOptions): SessionMiddleware {
   const { cookieName, signKeys } = config;
   const { writeHead, end } = ctx.hooks;
   const cookies = new CookieCache(signKeys, (handle, tag) => store.sessionKey(handle, tag));
-  const verify = (value: string) => cookies.verify(value);
 
   function sessionMiddleware(req: Request, res: Response, next: NextFunction): void {
     const slot = res as unknown as Record<symbol, RequestSession | undefined>;
@@ -86,7 +84,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     req.session = state.session as unknown as Session;
     res.writeHead = writeHead;
     res.end = end;
-    const cookie = findSessionCookie(req.headers.cookie, cookieName, verify);
+    const cookie = cookies.find(req, cookieName);
     if (cookie === undefined) {
       next();
       return;
