@@ -9,6 +9,12 @@ export interface CaptureSink {
    */
   onHeaders(capture: ResponseCapture): void;
   /**
+   * Called while storing, once every other `writeHead` hook (a session's, express-session's, anything built
+   * on `on-headers`) has run: `fields` are the ones that actually leave. Clear `capture.storing` to give up;
+   * fields may still be changed while `flushing` is true. Must not throw.
+   */
+  onFinalHeaders(capture: ResponseCapture, fields: OutgoingHttpHeaders, flushing: boolean): void;
+  /**
    * Called once: `complete` with the whole body when `capture.storing`; otherwise the capture gave up
    * (`reason`: 'not-stored', 'too-large', 'aborted' or 'timeout').
    */
@@ -17,6 +23,15 @@ export interface CaptureSink {
 
 type Method = (this: ServerResponse, ...args: unknown[]) => unknown;
 type Callback = (error?: Error | null) => void;
+/**
+ * Node's step that turns the fields into the header block, inside its own `writeHead`: the one moment after
+ * every wrapper of `writeHead` ran and before anything is fixed. Not public API, so storing never depends
+ * on it: the fields are checked again once `writeHead` returns.
+ */
+type StoreHeader = (this: ServerResponse, firstLine: string, fields: unknown) => unknown;
+interface WithStoreHeader {
+  _storeHeader?: StoreHeader;
+}
 
 const STATE: unique symbol = Symbol('express-redis-kit.responseCache.capture');
 const PATCHED = ['writeHead', 'write', 'end'] as const;
@@ -58,6 +73,10 @@ export class ResponseCapture {
   size = 0;
 
   private headDone = false;
+  /** The sink saw the fields that leave (after every `writeHead` hook). */
+  private finalSeen = false;
+  /** Node's own `_storeHeader` while ours stands in for it. */
+  private storeHeader: StoreHeader | undefined;
   private ended = false;
   /** Forward everything to the originals: nothing left to capture. */
   private passthrough = false;
@@ -137,7 +156,7 @@ export class ResponseCapture {
       if (name.startsWith('content-') || name === 'transfer-encoding') res.removeHeader(name);
     }
     res.statusCode = 304;
-    this.original('writeHead').call(res, 304);
+    this.sendHead(304);
     this.original('end').call(res);
   }
 
@@ -156,7 +175,7 @@ export class ResponseCapture {
     applyWriteHeadArguments(res, args);
     this.commit();
     if (this.swallow) return res;
-    return this.original('writeHead').call(res, res.statusCode);
+    return this.sendHead(res.statusCode);
   }
 
   write(chunk: unknown, encoding: unknown, callback: unknown): unknown {
@@ -240,6 +259,53 @@ export class ResponseCapture {
   }
 
   // --- internals ---------------------------------------------------------------------------------------
+
+  /**
+   * Calls the `writeHead` the cache wrapped. With the usual order (a session mounted before the cache) that
+   * is another middleware's hook, which may only now add `Set-Cookie` or `Cache-Control: private`: while
+   * storing, the fields are shown to the sink again once those hooks ran, inside Node's own `writeHead`
+   * (where they can still be changed) and, in any case, once it returns.
+   */
+  private sendHead(status: number): unknown {
+    const res = this.res as Captured & WithStoreHeader;
+    const writeHead = this.original('writeHead');
+    const storeHeader = res._storeHeader;
+    if (!this.storing || typeof storeHeader !== 'function') {
+      const out = writeHead.call(res, status);
+      this.finalHeaders(res.getHeaders(), false);
+      return out;
+    }
+    const hadOwn = Object.hasOwn(res, '_storeHeader');
+    this.storeHeader = storeHeader;
+    res._storeHeader = storeHeaderHook;
+    try {
+      return writeHead.call(res, status);
+    } finally {
+      if (hadOwn) res._storeHeader = storeHeader;
+      else delete res._storeHeader;
+      this.storeHeader = undefined;
+      // Some hook sent the head without Node's writeHead: the fields are final now all the same.
+      this.finalHeaders(res.getHeaders(), false);
+    }
+  }
+
+  /** Inside Node's writeHead, every wrapper has run: shows the sink the fields about to leave. */
+  flushHead(firstLine: string, fields: unknown): unknown {
+    const res = this.res;
+    const storeHeader = this.storeHeader as StoreHeader;
+    this.finalHeaders(res.getHeaderNames().length > 0 ? res.getHeaders() : plainFields(fields), true);
+    return storeHeader.call(res, firstLine, fields);
+  }
+
+  private finalHeaders(fields: OutgoingHttpHeaders, flushing: boolean): void {
+    if (!this.storing || this.finalSeen) return;
+    this.finalSeen = true;
+    this.sink.onFinalHeaders(this, fields, flushing);
+    if (this.storing) return;
+    this.chunks = [];
+    if (!this.swallow) this.restore();
+    this.settle(false, 'not-stored');
+  }
 
   private commit(): void {
     this.headDone = true;
@@ -336,6 +402,23 @@ function applyWriteHeadArguments(res: ServerResponse, args: unknown[]): void {
   }
 }
 
+/** The fields Node was handed directly (`writeHead(status, fields)` with none set before), lower-cased. */
+function plainFields(fields: unknown): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  if (fields === null || typeof fields !== 'object') return out;
+  const grouped = new Map<string, string[]>();
+  if (Array.isArray(fields)) {
+    if (Array.isArray(fields[0]))
+      for (const pair of fields as unknown[][]) addField(grouped, pair[0], pair[1]);
+    else for (let i = 0; i + 1 < fields.length; i += 2) addField(grouped, fields[i], fields[i + 1]);
+  } else {
+    for (const [name, value] of Object.entries(fields))
+      if (value !== undefined) addField(grouped, name, value);
+  }
+  for (const [name, values] of grouped) out[name] = values.length === 1 ? values[0] : values;
+  return out;
+}
+
 function addField(grouped: Map<string, string[]>, name: unknown, value: unknown): void {
   if (typeof name !== 'string' || name === '') return;
   const key = name.toLowerCase();
@@ -407,6 +490,10 @@ const VIRTUAL_HEADERS = {
 
 function virtualHeadersSent(this: ServerResponse): boolean {
   return capture(this).virtualHeadersSent;
+}
+
+function storeHeaderHook(this: ServerResponse, firstLine: string, fields: unknown): unknown {
+  return capture(this).flushHead(firstLine, fields);
 }
 
 function onClose(this: ServerResponse): void {

@@ -55,6 +55,8 @@ export class Fill {
   private status = 0;
   private headers: OutgoingHttpHeaders = {};
   private vary: [string, string][] = [];
+  /** Cache-Status as it was before "stored" was added to it. */
+  private cacheStatus: string | undefined;
   private ifNoneMatch: string | undefined;
   private ifModifiedSince: string | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -97,22 +99,10 @@ export class Fill {
     const now = Date.now();
     const status = capture.status;
     const headers = capture.headers();
-    let verdict = responseVerdict(status, headers, cfg, capture.pendingBody?.length, now, this.requestTime);
+    const verdict = this.decide(status, headers, capture, now);
     // The cache's own field is for the cache alone (RFC 9213): clients never get it.
     if (!this.options.virtual && headers[OWN_CACHE_CONTROL] !== undefined)
       res.removeHeader(OWN_CACHE_CONTROL);
-    if (verdict.store && headers.vary !== undefined) {
-      const pairs: [string, string][] = [];
-      for (const name of varyNames(headers.vary)) {
-        if (cfg.vary.includes(name)) continue;
-        pairs.push([name, normalizedHeader(name, this.req.headers[name])]);
-        engine.warnVary(name);
-      }
-      if (pairs.length > 255 || pairs.some(([n, v]) => n.length > 255 || v.length > 65_535)) {
-        verdict = { store: false, reason: 'vary', marker: true };
-      }
-      this.vary = pairs;
-    }
     this.verdict = verdict;
     this.status = status;
     this.headers = headers;
@@ -146,11 +136,62 @@ export class Fill {
         headers.etag = etag;
       }
       const cacheStatus = res.getHeader('cache-status');
-      if (typeof cacheStatus === 'string') res.setHeader('cache-status', `${cacheStatus}; stored`);
+      if (typeof cacheStatus === 'string') {
+        this.cacheStatus = cacheStatus;
+        res.setHeader('cache-status', `${cacheStatus}; stored`);
+      }
     }
     if (status === 200 && this.validatorsMatch(typeof etag === 'string' ? etag : undefined)) {
       capture.answerNotModified();
     }
+  }
+
+  /**
+   * The fields that actually leave, after every other middleware's `writeHead` hook: a `Set-Cookie`,
+   * `Cache-Control: private` or `Vary: *` added there stops the store (and the URL gets its hit-for-miss
+   * marker), a shorter lifetime shortens the entry. What the client gets is not changed, except that its
+   * Cache-Status no longer says "stored".
+   */
+  onFinalHeaders(capture: ResponseCapture, fields: OutgoingHttpHeaders, flushing: boolean): void {
+    const before = this.verdict;
+    if (before === undefined || !before.store) return;
+    const verdict = this.decide(this.status, fields, capture, Date.now());
+    if (verdict.store) {
+      this.verdict = {
+        store: true,
+        ttl: Math.min(verdict.ttl, before.ttl),
+        age: Math.max(verdict.age, before.age),
+        swr: Math.min(verdict.swr, before.swr),
+        sie: Math.min(verdict.sie, before.sie),
+      };
+      return;
+    }
+    this.verdict = verdict;
+    capture.storing = false;
+    if (flushing && this.cacheStatus !== undefined) this.res.setHeader('cache-status', this.cacheStatus);
+  }
+
+  /** Whether a response with these fields may be stored; also collects the Vary pairs it is stored under. */
+  private decide(
+    status: number,
+    headers: OutgoingHttpHeaders,
+    capture: ResponseCapture,
+    now: number,
+  ): Verdict {
+    const cfg = this.engine.cfg;
+    const verdict = responseVerdict(status, headers, cfg, capture.pendingBody?.length, now, this.requestTime);
+    if (!verdict.store || headers.vary === undefined) return verdict;
+    const pairs: [string, string][] = [];
+    for (const name of varyNames(headers.vary)) {
+      if (cfg.vary.includes(name)) continue;
+      pairs.push([name, normalizedHeader(name, this.req.headers[name])]);
+      this.engine.warnVary(name);
+    }
+    this.vary = pairs;
+    if (pairs.length > 255 || pairs.some(([n, v]) => n.length > 255 || v.length > 65_535)) {
+      return { store: false, reason: 'vary', marker: true };
+    }
+    return verdict;
   }
 
   onDone(capture: ResponseCapture, complete: boolean, reason: string): void {
