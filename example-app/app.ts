@@ -146,31 +146,34 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
     products: new Set((await shop.catalog.list()).map((product) => product.id)),
     categories: new Set(await shop.catalog.categories()),
   };
-  /** The request's product id if the catalog has it; null for a request without one. */
-  const knownProduct = (req: Request): string | null | undefined => {
+  /** Whether the catalog has the request's product (or the request names none) and knows its list filters. */
+  const knownPage = (req: Request): boolean => {
     const id = req.params.id;
-    if (id === undefined) return null;
-    return typeof id === 'string' && known.products.has(id) ? id : undefined;
+    if (id === undefined) return knownListQuery(req, known.categories);
+    // A product page reads no parameter: `?sort=...` there would only make copies of it.
+    return (
+      typeof id === 'string' &&
+      known.products.has(id) &&
+      req.query.sort === undefined &&
+      req.query.category === undefined
+    );
   };
   const pageCache = responseCache({
     ...cacheBase,
     name: 'pages',
     ttl: '5m',
     staleWhileRevalidate: '30s',
-    key: (req) => {
-      const id = knownProduct(req);
-      return id === null ? `${req.path}?${catalogQuery(req, known.categories)}` : id && `/products/${id}`;
-    },
+    // The pages read these two parameters only: other parameters never make entries of their own.
+    query: ['sort', 'category'],
+    key: (req, key) => (knownPage(req) ? key : undefined),
   });
   const apiCache = responseCache({
     ...cacheBase,
     name: 'api',
     ttl: '1m',
     // The handlers ignore the query string, so it is not part of the key.
-    key: (req) => {
-      const id = knownProduct(req);
-      return id === null ? '/api/products' : id && `/api/products/${id}`;
-    },
+    query: [],
+    key: (req, key) => (req.params.id === undefined || knownPage(req) ? key : undefined),
   });
   const caches = [pageCache, apiCache];
   const onStockChange = async (productIds: string[]) => {
@@ -271,15 +274,16 @@ function emptyFormBody(req: Request, _res: Response, next: NextFunction): void {
   next();
 }
 
-/**
- * The list page's query, normalised as the page reads it: a known sort and a known category, in a fixed
- * order; anything else is ignored (the page then shows the full list, so it shares that entry).
- */
-function catalogQuery(req: Request, categories: ReadonlySet<string>): string {
-  const sort = ['price-asc', 'price-desc'].includes(String(req.query.sort)) ? String(req.query.sort) : 'name';
-  const category =
-    typeof req.query.category === 'string' && categories.has(req.query.category) ? req.query.category : '';
-  return `sort=${sort}&category=${category}`;
+/** Whether the list page's `sort` and `category` are absent or ones it knows (only those pages are stored). */
+function knownListQuery(req: Request, categories: ReadonlySet<string>): boolean {
+  const { sort, category } = req.query;
+  // `sort[]=...` is a key of its own to Express 5's parser, yet the cache keys on it as `sort` (qs reads it so).
+  if (Object.keys(req.query).some((name) => /^(?:sort|category)\[/.test(name))) return false;
+  return (
+    (sort === undefined ||
+      (typeof sort === 'string' && ['name', 'price-asc', 'price-desc'].includes(sort))) &&
+    (category === undefined || (typeof category === 'string' && categories.has(category)))
+  );
 }
 
 function sumCacheStats(caches: ResponseCacheMiddleware[]) {

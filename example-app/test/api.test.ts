@@ -1,6 +1,7 @@
 // The shop's JSON API: shapes, JSON-only bodies, no cross-site requests, checkout outcomes and idempotency.
-import request from 'supertest';
+
 import { beforeAll, describe, expect, it } from 'vitest';
+import { request } from '../../test/helpers/http.js';
 import { useTestRedis } from '../../test/helpers/redis.js';
 import type { ShopApp } from '../app.js';
 import { testShop } from './helpers.js';

@@ -1,9 +1,9 @@
 // The shop on a real 3-master Redis Cluster: cart, merge at sign-in, the atomic checkout race, the order
 // workers' stream and consumer group, and the whole web app with its four middlewares.
 import type { Cluster } from 'ioredis';
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type RedisCluster, startCluster } from '../../test/helpers/cluster.js';
+import { request } from '../../test/helpers/http.js';
 import { createShopApp, type ShopApp } from '../app.js';
 import { MAX_QTY } from '../shop/cart.js';
 import { Checkout } from '../shop/checkout.js';

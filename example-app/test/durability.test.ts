@@ -2,8 +2,8 @@
 // the stock decrement and the emptied cart are all there. A killed process leaves its written file to the OS,
 // so this proves "AOF on survives a Redis crash"; fsync before the reply (a machine crash) is Redis's promise.
 import { Redis } from 'ioredis';
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from '../../test/helpers/http.js';
 import { type RedisServer, startRedisServer } from '../../test/helpers/redis-server.js';
 import { createShopApp, type ShopApp } from '../app.js';
 import { csrfOf, TEST_SECRET } from './helpers.js';

@@ -31,9 +31,11 @@ beforeAll(async () => {
     await rawRequest(port, { target: `/products/${id}` });
     await rawRequest(port, { target: `/api/products/${id}` });
   }
+  // The list page is stored for its known `sort` and `category` values, each possibly absent.
   for (const category of ['', ...(await shop.shop.catalog.categories())]) {
-    for (const sort of ['name', 'price-asc', 'price-desc']) {
-      await rawRequest(port, { target: `/?sort=${sort}&category=${category}` });
+    for (const sort of ['', 'name', 'price-asc', 'price-desc']) {
+      const query = [sort && `sort=${sort}`, category && `category=${category}`].filter(Boolean).join('&');
+      await rawRequest(port, { target: query === '' ? '/' : `/?${query}` });
     }
   }
   await rawRequest(port, { target: '/api/products' });

@@ -1,6 +1,7 @@
 // The shop over HTTP: forms with CSRF protection, the cart merged at sign-in, checkout, validation, devices.
-import request from 'supertest';
+
 import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { request } from '../../test/helpers/http.js';
 import { useTestRedis } from '../../test/helpers/redis.js';
 import type { ShopApp } from '../app.js';
 import { deviceName, readableIp } from '../shop/devices.js';

@@ -102,7 +102,15 @@ export class CacheEngine {
     this.tagMargin = 60_000 + cfg.lockTimeout;
     this.markerTtl = Math.min(cfg.ttl, 30_000);
     this.generationKey = `${cfg.keyBase}g`;
-    this.keyOf = cfg.key ?? defaultKey;
+    const query = cfg.query;
+    const key = cfg.key;
+    this.keyOf =
+      key === undefined
+        ? (req) => defaultKey(req, query)
+        : (req) => {
+            const standard = defaultKey(req, query);
+            return standard === undefined ? undefined : key(req, standard);
+          };
     this.invalidator = new UnsafeInvalidator(this);
     const s = (text: string) => (cfg.cacheStatus ? `${CACHE_NAME}; ${text}` : undefined);
     this.status = {

@@ -1,6 +1,7 @@
 // Cache keys: the default request key, variant (Vary) values, and the hash that names an entry in Redis.
 import * as crypto from 'node:crypto';
 import type { Request } from 'express';
+import { requestHost } from '../core/request-host.js';
 
 /** SHA-256 in base64url; the one-shot `crypto.hash` (Node 20.12+) when present, it is faster per call. */
 const sha256: (data: string) => string =
@@ -9,25 +10,64 @@ const sha256: (data: string) => string =
     : (data) => crypto.createHash('sha256').update(data).digest('base64url');
 
 /**
- * The default key: scheme, host (both as Express reports them, so `trust proxy` applies), path and the query
- * parameters sorted, so `?a=1&b=2` and `?b=2&a=1` share an entry. The method is not part of it: HEAD is
- * answered from the GET entry.
+ * The default key of a request: scheme (as Express reports it, so `trust proxy` applies), the host as sent
+ * with its port, the path, and the query parameters sorted by name only, so `?b=2&a=1` shares the entry of
+ * `?a=1&b=2` while `?a=1&a=2` and `?a=2&a=1` (which an app reading the first value answers differently) do
+ * not. With `query`, only the listed parameters are part of the key. Undefined (the request bypasses the
+ * cache) when the host is not a valid `host[:port]`. The method is not part of it: HEAD is answered from the
+ * GET entry.
  */
-export function defaultKey(req: Request): string {
+export function defaultKey(req: Request, query?: ReadonlySet<string>): string | undefined {
+  const host = requestHost(req);
+  if (host === undefined) return undefined;
   const url = req.originalUrl ?? req.url ?? '/';
   const q = url.indexOf('?');
-  const origin = `${req.protocol}://${req.hostname ?? ''}`;
+  const origin = `${req.protocol}://${host}`;
   if (q === -1) return origin + url;
   const path = url.slice(0, q);
-  const params = url.slice(q + 1).split('&');
-  let query = '';
-  if (params.length === 1) query = params[0] as string;
-  else
-    query = params
-      .filter((p) => p !== '')
-      .sort()
-      .join('&');
-  return query === '' ? origin + path : `${origin + path}?${query}`;
+  const search = keyedQuery(url.slice(q + 1), query);
+  return search === '' ? origin + path : `${origin + path}?${search}`;
+}
+
+/** The parameters of a query string that select an entry, stably sorted by (decoded) name. */
+function keyedQuery(search: string, query: ReadonlySet<string> | undefined): string {
+  if (search === '' || query?.size === 0) return '';
+  const params: { name: string; part: string }[] = [];
+  for (const part of search.split('&')) {
+    if (part === '') continue;
+    const name = parameterName(part);
+    if (query === undefined || query.has(name)) params.push({ name, part });
+  }
+  if (params.length === 1) return (params[0] as { part: string }).part;
+  // Array.prototype.sort is stable: repeated parameters keep their order.
+  params.sort(byName);
+  let out = '';
+  for (const p of params) out += out === '' ? p.part : `&${p.part}`;
+  return out;
+}
+
+/**
+ * A parameter's name as the app's query parser sees it: percent-decoded, `+` as a space, and without a
+ * bracket suffix (`page[]`, `page[0]` and `pa%67e` are all `page` to qs), so a listed parameter cannot be
+ * smuggled past the key under another spelling.
+ */
+function parameterName(part: string): string {
+  const eq = part.indexOf('=');
+  let name = eq === -1 ? part : part.slice(0, eq);
+  if (name.includes('+')) name = name.replaceAll('+', ' ');
+  if (name.includes('%')) {
+    try {
+      name = decodeURIComponent(name);
+    } catch {
+      // Left as sent: the app's parser leaves it undecoded as well.
+    }
+  }
+  const bracket = name.indexOf('[');
+  return bracket > 0 ? name.slice(0, bracket) : name;
+}
+
+function byName(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 /**

@@ -78,10 +78,19 @@ export interface ResponseCacheOptions {
    */
   invalidateOnUnsafe?: boolean;
   /**
-   * The cache key of a request, before hashing. Return `undefined` to not cache this request.
-   * @default scheme + host + path + sorted query string of `req.originalUrl` (the method is not part of it)
+   * The cache key of a request, before hashing. Return `undefined` to not cache this request. It gets the
+   * default key as its second argument (only called when the request has a valid Host).
+   * @default scheme + host with port + path + the query parameters of `req.originalUrl`, sorted by name
+   * (repeated ones keep their order; see `query`). The method is not part of it.
    */
-  key?: (req: Request) => string | undefined;
+  key?: (req: Request, defaultKey: string) => string | undefined;
+  /**
+   * The query parameters that select an entry; the others are left out of the key (they should not change
+   * the page). Set it on public pages, so random query strings cannot each fill an entry: `['page', 'sort']`,
+   * or `[]` when the handler ignores the query. Names are matched as your query parser reads them.
+   * @default undefined (every parameter is part of the key)
+   */
+  query?: readonly string[];
   /**
    * Request headers whose values select a variant: each distinct value gets its own entry. List here the
    * headers your responses vary on (`accept-language`, or `accept-encoding` when compression runs inside the
@@ -187,7 +196,9 @@ export interface ResolvedCacheConfig {
   readonly staleWhileRevalidate: number;
   readonly staleIfError: number;
   readonly invalidateOnUnsafe: boolean;
-  readonly key: ((req: Request) => string | undefined) | undefined;
+  readonly key: ((req: Request, defaultKey: string) => string | undefined) | undefined;
+  /** The query parameters that are part of the default key; undefined for all of them. */
+  readonly query: ReadonlySet<string> | undefined;
   /** Lower-case names of the `vary` request headers, sorted. */
   readonly vary: readonly string[];
   readonly tags: readonly string[] | ((req: Request, res: Response) => readonly string[] | undefined);
@@ -217,6 +228,7 @@ const KNOWN: { readonly [K in keyof Required<ResponseCacheOptions>]: true } = {
   staleIfError: true,
   invalidateOnUnsafe: true,
   key: true,
+  query: true,
   vary: true,
   tags: true,
   maxBodyBytes: true,
@@ -298,7 +310,7 @@ export function resolveOptions(options: unknown): ResolvedCacheConfig {
     'fail-open',
     'fail-closed',
   ]);
-  const key = functionOption<(req: Request) => string | undefined>(o.key, 'key', WHERE);
+  const key = functionOption<(req: Request, defaultKey: string) => string | undefined>(o.key, 'key', WHERE);
   const privateScope = functionOption<(req: Request) => string | undefined | null>(
     o.privateScope,
     'privateScope',
@@ -321,6 +333,7 @@ export function resolveOptions(options: unknown): ResolvedCacheConfig {
     staleIfError,
     invalidateOnUnsafe,
     key,
+    query: resolveQuery(o.query),
     vary: resolveVary(o.vary ?? d.vary),
     tags: resolveTags(o.tags),
     maxBodyBytes,
@@ -356,6 +369,17 @@ function resolveVary(value: unknown): readonly string[] {
   return Object.freeze(names);
 }
 
+function resolveQuery(value: unknown): ReadonlySet<string> | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '' || v.length > 256)) {
+    throw new ConfigError(
+      'ERR_CACHE_QUERY_INVALID',
+      `${WHERE}: \`query\` must be a list of query parameter names, e.g. ['page', 'sort'] ([] ignores the query).`,
+    );
+  }
+  return new Set(value as string[]);
+}
+
 function resolveTags(value: unknown): ResolvedCacheConfig['tags'] {
   if (value === undefined) return Object.freeze([]);
   if (typeof value === 'function') return value as ResolvedCacheConfig['tags'];
@@ -372,13 +396,14 @@ function resolveStatuses(value: unknown): ReadonlySet<number> {
   if (
     !Array.isArray(value) ||
     value.some(
-      (s) => typeof s !== 'number' || !Number.isInteger(s) || s < 200 || s > 599 || s === 206 || s === 304,
+      (s) => typeof s !== 'number' || !Number.isInteger(s) || s < 200 || s > 499 || s === 206 || s === 304,
     )
   ) {
     throw new ConfigError(
       'ERR_CACHE_STATUS_INVALID',
-      `${WHERE}: \`statuses\` must be a list of status codes from 200 to 599, without 206 and 304 ` +
-        '(partial and not-modified answers are never stored).',
+      `${WHERE}: \`statuses\` must be a list of status codes from 200 to 499, without 206 and 304 ` +
+        '(partial and not-modified answers are never stored, and a 5xx is a passing failure: use ' +
+        '`staleIfError` to answer from the cache while the origin fails).',
     );
   }
   return new Set(value as number[]);

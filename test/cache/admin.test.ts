@@ -1,11 +1,11 @@
 // clear() and stats(), the capture's double-end guard and restore, and bad input that must never become a 500.
 import type { Request, Response } from 'express';
-import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { entryHash } from '../../src/cache/key.js';
 import { responseCache } from '../../src/index.js';
 import { useCountingServer } from '../helpers/counting-server.js';
 import { expressVersions } from '../helpers/express.js';
+import { request } from '../helpers/http.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { readEntries, scanKeys, sleep, waitFor } from './support.js';
 

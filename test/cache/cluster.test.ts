@@ -5,11 +5,11 @@ import type { AddressInfo } from 'node:net';
 import type { RequestHandler } from 'express';
 import express from 'express';
 import type { Cluster } from 'ioredis';
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ResponseCacheOptions, responseCache } from '../../src/index.js';
 import { type RedisCluster, startCluster } from '../helpers/cluster.js';
-import { gate, readEntries, scanKeys, sleep, waitFor } from './support.js';
+import { request } from '../helpers/http.js';
+import { gate, publicHost, readEntries, scanKeys, sleep, waitFor } from './support.js';
 
 let cluster: RedisCluster;
 let admin: Cluster;
@@ -35,6 +35,7 @@ function instance(name: string, handler: RequestHandler, options: Partial<Respon
     ...options,
   });
   const app = express();
+  app.use(publicHost);
   app.get('/products/:id', cache, handler);
   return { app, cache };
 }

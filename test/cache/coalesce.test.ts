@@ -2,13 +2,13 @@
 import type { RequestHandler } from 'express';
 import express from 'express';
 import type { Redis } from 'ioredis';
-import request from 'supertest';
+
 import { describe, expect, it } from 'vitest';
 import { entryHash } from '../../src/cache/key.js';
 import { type ResponseCacheOptions, responseCache } from '../../src/index.js';
-import { listenUntilAfterAll } from '../helpers/http.js';
+import { listenUntilAfterAll, request } from '../helpers/http.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { gate, readEntries, sleep, waitFor } from './support.js';
+import { gate, publicHost, readEntries, sleep, waitFor } from './support.js';
 
 const redis = useTestRedis();
 const listen = listenUntilAfterAll();
@@ -23,6 +23,7 @@ function instance(name: string, handler: RequestHandler, options: Partial<Respon
   const client: Redis = redis.connect();
   const cache = responseCache({ redis: client, prefix: redis.prefix('cache:'), name, ...options });
   const app = express();
+  app.use(publicHost);
   const state = { arrived: 0 };
   app.use((_req, _res, next) => {
     state.arrived++;

@@ -1,11 +1,13 @@
 // Behaviour 7: the cache works with the compression middleware in front of it or behind it, on Express 4 and 5.
+
 import { gunzipSync } from 'node:zlib';
 import compression from 'compression';
 import type { RequestHandler } from 'express';
-import request from 'supertest';
+import type { Response } from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { type ResponseCacheOptions, responseCache } from '../../src/index.js';
 import { expressVersions } from '../helpers/express.js';
+import { request } from '../helpers/http.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { entryHeader, readEntries, sleep } from './support.js';
 
@@ -19,7 +21,7 @@ const quiet = { warn() {}, error() {} };
 const get = (app: import('express').Express, encoding: string) =>
   request(app).get('/page').set('Accept-Encoding', encoding);
 
-const bodyOf = (res: request.Response) => res.text;
+const bodyOf = (res: Response) => res.text;
 
 describe.each(expressVersions)('%s with compression', (_label, express) => {
   function build(order: 'before' | 'after', options: Partial<ResponseCacheOptions> = {}) {
@@ -132,14 +134,14 @@ describe.each(expressVersions)('%s with compression', (_label, express) => {
     expect(stale.headers['cache-status']).toMatch(/stale-while-revalidate/);
     expect(bodyOf(stale)).toBe(page);
     const v2 = page.replace('catalogue', 'CATALOGUE');
-    let hit: request.Response | undefined;
+    let hit: Response | undefined;
     for (let i = 0; i < 50 && hit?.text !== v2; i++) {
       await sleep(20);
       hit = await get(t.app, 'gzip');
     }
     expect(hit?.headers['cache-status']).toMatch(/^express-redis-kit; hit/);
     expect(hit?.headers['content-encoding']).toBe('gzip');
-    expect(bodyOf(hit as request.Response)).toBe(v2);
+    expect(bodyOf(hit as Response)).toBe(v2);
     const [entry] = await readEntries(redis.client, t.keyBase);
     expect(gunzipSync(entry?.body as Buffer).toString()).toBe(v2);
     expect(t.renders()).toBe(2);

@@ -1,8 +1,9 @@
 // Behaviour 3: Age, Cache-Status (RFC 9211), a strong ETag when the app set none, and 304 answers.
-import request from 'supertest';
+
 import { describe, expect, it } from 'vitest';
 import { responseCache } from '../../src/index.js';
 import { expressVersions } from '../helpers/express.js';
+import { request } from '../helpers/http.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { sleep } from './support.js';
 

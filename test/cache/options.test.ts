@@ -1,7 +1,7 @@
 import express from 'express';
-import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_RESPONSE_CACHE_OPTIONS, responseCache } from '../../src/index.js';
+import { request } from '../helpers/http.js';
 import { useTestRedis } from '../helpers/redis.js';
 
 const redis = useTestRedis();
@@ -40,6 +40,13 @@ describe('responseCache options', () => {
       'ERR_CACHE_STATUS_INVALID',
     );
     expect(codeOf(() => responseCache({ redis: client, statuses: [99] }))).toBe('ERR_CACHE_STATUS_INVALID');
+    expect(codeOf(() => responseCache({ redis: client, statuses: [200, 503] }))).toBe(
+      'ERR_CACHE_STATUS_INVALID',
+    );
+    expect(codeOf(() => responseCache({ redis: client, query: 'page' as never }))).toBe(
+      'ERR_CACHE_QUERY_INVALID',
+    );
+    expect(codeOf(() => responseCache({ redis: client, query: [''] }))).toBe('ERR_CACHE_QUERY_INVALID');
     expect(codeOf(() => responseCache({ redis: client, vary: ['cookie'] }))).toBe('ERR_CACHE_VARY_INVALID');
     expect(codeOf(() => responseCache({ redis: client, vary: ['bad header'] }))).toBe(
       'ERR_CACHE_VARY_INVALID',

@@ -121,15 +121,44 @@ describe('validators', () => {
 });
 
 describe('keys', () => {
-  const req = (originalUrl: string, hostname = 'shop.test', protocol = 'https') =>
-    ({ originalUrl, hostname, protocol }) as unknown as Request;
+  const req = (originalUrl: string, host: string | null = 'shop.test', protocol = 'https') =>
+    ({ originalUrl, headers: host === null ? {} : { host }, protocol }) as unknown as Request;
 
-  it('sorts query parameters, keeps path, scheme and host', () => {
+  it('sorts query parameters by name, keeps path, scheme and host with its port', () => {
     expect(defaultKey(req('/p?b=2&a=1'))).toBe('https://shop.test/p?a=1&b=2');
     expect(defaultKey(req('/p?a=1&&b=2&'))).toBe('https://shop.test/p?a=1&b=2');
     expect(defaultKey(req('/p?'))).toBe('https://shop.test/p');
     expect(defaultKey(req('/p'))).not.toBe(defaultKey(req('/p', 'other.test')));
     expect(defaultKey(req('/p'))).not.toBe(defaultKey(req('/p', 'shop.test', 'http')));
+    expect(defaultKey(req('/p', 'Shop.Test:8080'))).toBe('https://shop.test:8080/p');
+    expect(defaultKey(req('/p', '[::1]:3000'))).toBe('https://[::1]:3000/p');
+  });
+
+  it('keeps repeated parameters in the order they were sent', () => {
+    expect(defaultKey(req('/p?a=2&b=0&a=1'))).toBe('https://shop.test/p?a=2&a=1&b=0');
+    expect(defaultKey(req('/p?a=1&a=2'))).not.toBe(defaultKey(req('/p?a=2&a=1')));
+  });
+
+  it('keys on the listed parameters only, however their names are spelt', () => {
+    const listed = new Set(['page', 'sort']);
+    expect(defaultKey(req('/p?utm=x&sort=a&page=2&r=1'), listed)).toBe('https://shop.test/p?page=2&sort=a');
+    expect(defaultKey(req('/p?pa%67e=2'), listed)).toBe('https://shop.test/p?pa%67e=2');
+    expect(defaultKey(req('/p?page[0]=2'), listed)).toBe('https://shop.test/p?page[0]=2');
+    expect(defaultKey(req('/p?x=1'), listed)).toBe('https://shop.test/p');
+    expect(defaultKey(req('/p?x=1'), new Set())).toBe('https://shop.test/p');
+  });
+
+  it('gives no key (bypass) for a missing or malformed Host', () => {
+    for (const host of [
+      null,
+      '',
+      'shop.example:@evil.example',
+      'a b',
+      'shop.test/x',
+      'shop.test:80:80',
+      'é.test',
+    ])
+      expect(defaultKey(req('/p', host)), String(host)).toBeUndefined();
   });
 
   it('hashes scope so that no scope and any scope differ', () => {

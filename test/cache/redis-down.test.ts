@@ -2,10 +2,10 @@
 import type { RequestHandler } from 'express';
 import express from 'express';
 import { Redis, type RedisOptions } from 'ioredis';
-import request from 'supertest';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ResponseCacheOptions, responseCache } from '../../src/index.js';
-import { DEADLINE_MARGIN_MS } from '../helpers/http.js';
+import { DEADLINE_MARGIN_MS, request } from '../helpers/http.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 import { gate, sleep, waitFor } from './support.js';
 

@@ -1,10 +1,12 @@
 // Behaviour 2: what is never cached, who bypasses the cache, which headers are kept, and what clients cannot force.
+
 import type { Express, RequestHandler } from 'express';
-import request from 'supertest';
+import type { Test } from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { type ResponseCacheOptions, responseCache } from '../../src/index.js';
 import { useCountingServer } from '../helpers/counting-server.js';
 import { type ExpressFactory, expressVersions } from '../helpers/express.js';
+import { request } from '../helpers/http.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { entryHeader, readEntries, sleep } from './support.js';
 
@@ -32,7 +34,7 @@ function setup(
 }
 
 /** Two identical requests; resolves with both responses once any store had time to land. */
-async function twice(app: Express, prepare: (t: request.Test) => request.Test = (t) => t) {
+async function twice(app: Express, prepare: (t: Test) => Test = (t) => t) {
   const first = await prepare(request(app).get('/r'));
   await sleep(30);
   const second = await prepare(request(app).get('/r'));
@@ -152,11 +154,11 @@ describe.each(expressVersions)('%s: safety', (_label, express) => {
     });
     const { commands, processed } = await counting.count(async () => {
       for (const prepare of [
-        (r: request.Test) => r.set('Authorization', 'Bearer abc'),
-        (r: request.Test) => r.set('Cookie', 'sid=1'),
-        (r: request.Test) => r.set('Cookie', 'connect.sid=s%3Axyz'),
-        (r: request.Test) => r.set('Cookie', '_ga=GA1.2.3; erk_sess=whatever'),
-        (r: request.Test) => r.set('Cookie', `x${Math.random().toString(36).slice(2)}=1`),
+        (r: Test) => r.set('Authorization', 'Bearer abc'),
+        (r: Test) => r.set('Cookie', 'sid=1'),
+        (r: Test) => r.set('Cookie', 'connect.sid=s%3Axyz'),
+        (r: Test) => r.set('Cookie', '_ga=GA1.2.3; erk_sess=whatever'),
+        (r: Test) => r.set('Cookie', `x${Math.random().toString(36).slice(2)}=1`),
       ]) {
         const res = await prepare(request(app).get('/r'));
         expect(res.headers['cache-status']).toBe('express-redis-kit; fwd=bypass');

@@ -1,10 +1,10 @@
 // Behaviour 5, second half: stale-if-error answers with the stale entry instead of a 5xx or a thrown handler.
 import type { Response } from 'express';
-import request from 'supertest';
+
 import { describe, expect, it } from 'vitest';
 import { type ResponseCacheOptions, responseCache } from '../../src/index.js';
 import { expressVersions } from '../helpers/express.js';
-import { listenUntilAfterAll } from '../helpers/http.js';
+import { listenUntilAfterAll, request } from '../helpers/http.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { sleep } from './support.js';
 

@@ -1,13 +1,13 @@
 // Behaviour 5, first half: stale-while-revalidate serves stale at once and refreshes exactly once.
 import { Readable } from 'node:stream';
 import type { Response } from 'express';
-import request from 'supertest';
+
 import { describe, expect, it } from 'vitest';
 import { type ResponseCacheOptions, responseCache } from '../../src/index.js';
 import { type ExpressFactory, expressVersions } from '../helpers/express.js';
-import { listenUntilAfterAll } from '../helpers/http.js';
+import { listenUntilAfterAll, request } from '../helpers/http.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { gate, readEntries, sleep, waitFor } from './support.js';
+import { gate, publicHost, readEntries, sleep, waitFor } from './support.js';
 
 const redis = useTestRedis();
 const listen = listenUntilAfterAll();
@@ -29,6 +29,7 @@ function instance(
     ...options,
   });
   const app = express();
+  app.use(publicHost);
   app.get('/page', cache, (_req, res) => handler(res));
   return app;
 }

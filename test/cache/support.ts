@@ -70,3 +70,12 @@ export function entryHeader(
   for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
   return undefined;
 }
+
+/**
+ * Instances behind one load balancer all see the site's public Host, whatever port each test server has:
+ * mount first on every instance of a test that shares entries between instances.
+ */
+export function publicHost(req: { headers: { host?: string } }, _res: unknown, next: () => void): void {
+  req.headers.host = 'shop.test';
+  next();
+}

@@ -1,14 +1,14 @@
 // Behaviour 6 (standalone Redis): invalidate by tag for every instance, no store after invalidation, tag set TTLs.
 import type { RequestHandler } from 'express';
 import express from 'express';
-import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { entryHash } from '../../src/cache/key.js';
 import { ENTRY_PUT, TAG_ADD } from '../../src/cache/scripts.js';
 import { type ResponseCacheOptions, responseCache } from '../../src/index.js';
 import { registerScript } from '../../src/redis/index.js';
+import { request } from '../helpers/http.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { gate, readEntries, sleep, waitFor } from './support.js';
+import { gate, publicHost, readEntries, sleep, waitFor } from './support.js';
 
 const redis = useTestRedis();
 let names = 0;
@@ -23,6 +23,7 @@ function instance(name: string, handler: RequestHandler, options: Partial<Respon
     ...options,
   });
   const app = express();
+  app.use(publicHost);
   app.get('/products/:id', cache, handler);
   return { app, cache };
 }

@@ -2,13 +2,13 @@
 // per-middleware cluster files do not already cover, with a logger that proves no error was absorbed by a policy.
 import express5 from 'express';
 import type { Cluster } from 'ioredis';
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { responseCache, type SessionMiddleware, session } from '../../src/index.js';
 import { readEntries, scanKeys, waitFor } from '../cache/support.js';
 import { type RedisCluster, startCluster } from '../helpers/cluster.js';
 import { type ExpressFactory, expressVersions } from '../helpers/express.js';
 import { FULL_STACK_SECRET, type FullStack, fullStackApp, recordingLogger } from '../helpers/full-stack.js';
+import { request } from '../helpers/http.js';
 import { configOf, scriptSrc, todayUtc } from '../page-views/helpers.js';
 import { cookieValue, keyOf, sessionApp } from '../session/app.js';
 

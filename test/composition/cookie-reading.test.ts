@@ -1,6 +1,5 @@
 // Session and response cache read one Cookie header the same way: a header that loads a session never reaches a shared entry.
 import fc from 'fast-check';
-import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hasCredentials } from '../../src/cache/credentials.js';
 import { resolveOptions } from '../../src/cache/options.js';
@@ -9,6 +8,7 @@ import { signId } from '../../src/session/cookie.js';
 import { CookieCache } from '../../src/session/cookie-cache.js';
 import { resolveSessionOptions } from '../../src/session/options.js';
 import { expressVersions } from '../helpers/express.js';
+import { request } from '../helpers/http.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { cookieValue, SECRET } from '../session/app.js';
 

@@ -4,11 +4,11 @@ import { RedisStore } from 'connect-redis';
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import expressSession from 'express-session';
 import { createClient } from 'redis';
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { responseCache, session } from '../../src/index.js';
 import { readEntries, sleep } from '../cache/support.js';
 import { type ExpressFactory, expressVersions } from '../helpers/express.js';
+import { request } from '../helpers/http.js';
 import { redisUrl, useTestRedis } from '../helpers/redis.js';
 
 const redis = useTestRedis();

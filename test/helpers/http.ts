@@ -1,6 +1,8 @@
 // A real HTTP server for a test's app: started on a free loopback port, closed by the test or after the file.
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
+import supertest from 'supertest';
 import { afterAll } from 'vitest';
 
 /** A desktop browser's User-Agent, for middlewares that tell browsers from bots. */
@@ -56,3 +58,42 @@ export function listenUntilAfterAll(): (app: Express) => Promise<string> {
     return listening.url;
   };
 }
+
+/** One listening server per app for {@link request}, closed after the test file. */
+const servers = new WeakMap<object, Server>();
+const opened: Server[] = [];
+afterAll(
+  () =>
+    new Promise<void>((done) => {
+      let left = opened.length;
+      if (left === 0) done();
+      for (const server of opened.splice(0)) {
+        server.closeAllConnections();
+        server.close(() => {
+          if (--left === 0) done();
+        });
+      }
+    }),
+);
+
+function serverOf(app: App): App {
+  if (typeof app !== 'function') return app;
+  let server = servers.get(app);
+  if (server === undefined) {
+    // Without a host, listen() binds at once, so supertest sees a started server and keeps using it.
+    server = createServer(app as RequestListener).listen(0);
+    servers.set(app, server);
+    opened.push(server);
+  }
+  return server;
+}
+
+type App = Parameters<typeof supertest>[0];
+
+/**
+ * supertest, with every request to one app arriving at one server, so they carry the same `Host` (port
+ * included) as a deployed app's requests do; the response cache keys on it. `request.agent` likewise.
+ */
+export const request = Object.assign((app: App) => supertest(serverOf(app)), {
+  agent: (app: App) => supertest.agent(serverOf(app)),
+});
