@@ -1,6 +1,6 @@
 // Bounds how long a request may wait for Redis, so a paused or unreachable server never hangs a request.
 import { ReplyError } from 'ioredis';
-import { clientCommandTimeout, type RedisClient } from './client.js';
+import { clientCommandTimeout, isCluster, type RedisClient } from './client.js';
 import { parseDuration } from './duration.js';
 import { RedisTimeoutError, RedisUnavailableError } from './errors.js';
 
@@ -12,11 +12,12 @@ export const DEFAULT_REDIS_TIMEOUT_MS = 1_000;
  * `commandTimeout` applies (and we add no timer of our own: 0); otherwise {@link DEFAULT_REDIS_TIMEOUT_MS}.
  * A client with `enableAutoPipelining` always gets our own timer: its command timers start only when a
  * command's batch is sent, and a batch waits for the one before it, so against a frozen server a command would
- * otherwise wait up to twice the client's timeout.
+ * otherwise wait up to twice the client's timeout. So does a `Cluster`: while it is not ready (every node
+ * down, slots being refreshed) it holds commands in its own offline queue, where no `commandTimeout` runs.
  */
 export function resolveTimeout(client: RedisClient, option: unknown, where: string): number {
   const own = clientCommandTimeout(client);
-  const lateTimers = autoPipelines(client);
+  const lateTimers = autoPipelines(client) || isCluster(client);
   if (option !== undefined) {
     const ms = parseDuration(option, `${where} timeout`);
     return own !== undefined && own <= ms && !lateTimers ? 0 : ms;
@@ -144,13 +145,15 @@ export interface RedisCaller {
  * Redis; the first answer from Redis (a result or an error reply) ends that.
  */
 export function redisCaller(client: RedisClient, timeoutMs: number): RedisCaller {
-  const deadlines =
-    timeoutMs > 0
-      ? new DeadlineQueue(timeoutMs, (pending) => {
-          markFailing(client);
-          pending.reject(new RedisTimeoutError(timeoutMs));
-        })
-      : undefined;
+  const expire = (pending: Pending, ms: number) => {
+    markFailing(client);
+    pending.reject(new RedisTimeoutError(ms));
+  };
+  const deadlines = timeoutMs > 0 ? new DeadlineQueue(timeoutMs, (p) => expire(p, timeoutMs)) : undefined;
+  // A probe decides for every middleware on the client whether Redis is back: it always gets a deadline of
+  // ours, or a probe the client never settles would keep every call failing for good.
+  const probeMs = timeoutMs > 0 ? timeoutMs : (clientCommandTimeout(client) ?? DEFAULT_REDIS_TIMEOUT_MS);
+  const probeDeadlines = deadlines ?? new DeadlineQueue(probeMs, (p) => expire(p, probeMs));
   return {
     call<T>(run: () => Promise<T>): Promise<T> {
       const state = failing.get(client);
@@ -161,7 +164,8 @@ export function redisCaller(client: RedisClient, timeoutMs: number): RedisCaller
       }
       return new Promise<T>((resolve, reject) => {
         const pending: Pending = { deadline: 0, settled: false, reject };
-        deadlines?.add(pending);
+        if (state !== undefined) probeDeadlines.add(pending);
+        else deadlines?.add(pending);
         run().then(
           (value) => {
             // Even an answer that came too late shows Redis is back.

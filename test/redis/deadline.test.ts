@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_REDIS_TIMEOUT_MS,
@@ -35,6 +35,17 @@ describe('resolveTimeout', () => {
   it('adds no timer of its own when the client enforces a commandTimeout', () => {
     expect(resolveTimeout(client({ lazyConnect: true, commandTimeout: 300 }), undefined, 'x')).toBe(0);
     expect(resolveTimeout(client({ lazyConnect: true, commandTimeout: 300 }), '1s', 'x')).toBe(0);
+  });
+
+  it('always arms a deadline of its own on a Cluster, whose offline queue has no timer', () => {
+    const cluster = new Cluster([{ host: '127.0.0.1', port: server.port }], {
+      lazyConnect: true,
+      redisOptions: { commandTimeout: 300 },
+    });
+    expect(resolveTimeout(cluster, undefined, 'x')).toBe(300);
+    expect(resolveTimeout(cluster, '1s', 'x')).toBe(1_000);
+    expect(resolveTimeout(cluster, '100ms', 'x')).toBe(100);
+    cluster.disconnect();
   });
 
   it('enforces an explicit timeout shorter than the client one', () => {
@@ -141,6 +152,22 @@ describe('redisCaller', () => {
     } finally {
       server.resume();
     }
+  });
+
+  it('never leaves the probe pending, even when the client enforces the timeout and its command hangs', async () => {
+    const c = client({ lazyConnect: true, commandTimeout: 300 });
+    const caller = redisCaller(c, 0);
+    // A lost connection marks the client failing; 100 ms later one call may probe.
+    await caller.call(() => Promise.reject(new Error('Connection is closed.'))).catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    const started = Date.now();
+    // The probe's command is held by the client and never settles (a Cluster's offline queue does this).
+    const error = await caller.call(() => new Promise<never>(() => {})).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RedisTimeoutError);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    // The next probe is allowed again: the client is not stuck failing for good.
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(await caller.call(() => Promise.resolve('back'))).toBe('back');
   });
 
   it('is not tripped by an error reply from Redis', async () => {
