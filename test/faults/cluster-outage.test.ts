@@ -11,7 +11,6 @@ import {
   type Listening,
   listen,
   sessionCookie,
-  sleep,
   watchUnhandledRejections,
 } from './support.js';
 
