@@ -1,5 +1,11 @@
 // The cache's admin operations: tag invalidation and clear(), for every instance and on Redis Cluster.
-import { isCluster, registerScript, type ScriptRunner, withDeadline } from '../redis/index.js';
+import {
+  clientKeyPrefix,
+  isCluster,
+  registerScript,
+  type ScriptRunner,
+  withDeadline,
+} from '../redis/index.js';
 import type { CacheEngine } from './engine.js';
 import { ENTRY_DROP, ENTRY_TOMBSTONE, GENERATION_BUMP, TAG_INVALIDATE } from './scripts.js';
 
@@ -59,7 +65,9 @@ export class CacheAdmin {
     const engine = this.engine;
     const client = engine.client;
     const base = engine.cfg.keyBase;
-    const pattern = `${escapeGlob(base)}*`;
+    // SCAN sees the keys as stored, with the client's keyPrefix; commands sent through the client add it again.
+    const keyPrefix = clientKeyPrefix(client);
+    const pattern = `${escapeGlob(keyPrefix + base)}*`;
     const nodes = isCluster(client) ? client.nodes('master') : [client];
     const timeout = this.timeout;
     let removed = 0;
@@ -70,7 +78,8 @@ export class CacheAdmin {
         cursor = next;
         // One call per key: on Cluster the keys of one node still sit in many slots.
         const counts = await Promise.all(
-          keys.map((key) => {
+          keys.map((stored) => {
+            const key = stored.slice(keyPrefix.length);
             const kind = key.charAt(base.length);
             if (kind === 'e') return withDeadline(this.entryDrop([key]), timeout);
             if (kind === 't' || kind === 'l') return withDeadline(client.unlink(key), timeout);

@@ -64,6 +64,16 @@ function isNodeRedisClient(value: unknown): boolean {
   return typeof candidate.hGetAll === 'function' && typeof candidate.defineCommand !== 'function';
 }
 
+/**
+ * The ioredis `keyPrefix` the client puts before every key it sends ('' for none). Key arguments get it
+ * from the client; what it does not touch (SCAN MATCH patterns, the key names SCAN returns) must add or
+ * strip it by hand.
+ */
+export function clientKeyPrefix(client: RedisClient): string {
+  const prefix = (client.options as { keyPrefix?: unknown }).keyPrefix;
+  return typeof prefix === 'string' ? prefix : '';
+}
+
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value !== 'object') return typeof value;

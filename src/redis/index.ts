@@ -2,6 +2,7 @@
 export {
   assertRedisClient,
   clientCommandTimeout,
+  clientKeyPrefix,
   duplicateClient,
   isCluster,
   type RedisClient,
