@@ -27,6 +27,8 @@ export function createBeaconEndpoints(
   signer: TokenSigner,
   store: VariadicRunner<number>,
   report: RedisErrorReporter,
+  /** Folds a route key into `(other)` beyond `maxRoutes` distinct routes today. */
+  fold: (routeKey: string) => string,
 ): BeaconEndpoints {
   const { beaconPath, clock, granularities, maxTimeOnPageMs, tokenTtlMs, retentionMs } = config;
   const caller = redisCaller(config.redis, config.timeoutMs);
@@ -50,7 +52,8 @@ export function createBeaconEndpoints(
     const ms = Math.min(Math.round(beacon.ms), maxTimeOnPageMs);
     const day = clock.dayOf(token.issued);
     const timeKeys = [keys.token(token.nonce)];
-    const args: (string | number)[] = [beacon.s, ms, token.issued + tokenTtlMs, token.routeKey];
+    // A signed route may come from a page rendered on another day or instance: the cap applies here too.
+    const args: (string | number)[] = [beacon.s, ms, token.issued + tokenTtlMs, fold(token.routeKey)];
     for (const g of granularities) {
       const period = periodOfDay(day, g);
       timeKeys.push(keys.time(g, period));
@@ -84,7 +87,7 @@ export function createBeaconEndpoints(
       ) {
         return reply(res, 400, 'invalid page reference');
       }
-      const body = servedScript(beaconPath, signer.mint(routeKey, Date.now()));
+      const body = servedScript(beaconPath, signer.mint(fold(routeKey), Date.now()));
       res.statusCode = 200;
       res.setHeader('Content-Type', 'text/javascript; charset=utf-8');
       res.setHeader('X-Content-Type-Options', 'nosniff');

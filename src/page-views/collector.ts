@@ -77,6 +77,8 @@ export class Collector {
    */
   private readonly visitorHashes = new Map<string, Map<string, string>>();
   private readonly routeKeys = new Map<string, string>();
+  /** The distinct route keys of today (views, script URLs and beacons): at most `maxRoutes`. */
+  private readonly keysToday = new Set<string>();
   private today: Map<string, RouteTally> | undefined;
   private day = '';
   private minuteEnd = 0;
@@ -206,17 +208,31 @@ export class Collector {
       this.today = this.buffer.days.get(day);
       // maxRoutes counts distinct routes per day
       this.routeKeys.clear();
+      this.keysToday.clear();
     }
   }
 
-  private routeKey(route: string): string {
+  /**
+   * The field a route is counted under: its key, or `(other)` beyond `maxRoutes` distinct routes today. The
+   * script URLs and beacons use it too, so no path to Redis can add fields past the cap.
+   */
+  routeKey(route: string): string {
     let key = this.routeKeys.get(route);
     if (key === undefined) {
-      if (this.routeKeys.size >= this.config.maxRoutes) return OTHER_ROUTE;
-      key = keyPart(route);
+      key = this.foldRouteKey(keyPart(route));
+      if (key === OTHER_ROUTE) return key;
       this.routeKeys.set(route, key);
       if (key !== route) this.buffer.names.set(key, route.slice(0, 1_000));
     }
+    return key;
+  }
+
+  /** A route key (e.g. from a signed script URL or a beacon token) folded into `(other)` beyond the cap. */
+  foldRouteKey(key: string): string {
+    const known = this.keysToday;
+    if (known.has(key)) return key;
+    if (known.size >= this.config.maxRoutes) return OTHER_ROUTE;
+    known.add(key);
     return key;
   }
 

@@ -121,7 +121,9 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
   const beaconStore = registerVariadicScript(redis, BEACON_SCRIPT);
   const collector = new Collector(config, keys, scripts, report, instance);
   const signer = createTokenSigner(config.secrets);
-  const endpoints = createBeaconEndpoints(config, keys, signer, beaconStore, report);
+  const endpoints = createBeaconEndpoints(config, keys, signer, beaconStore, report, (key) =>
+    collector.foldRouteKey(key),
+  );
   const reporter = createReporter(config, keys);
   const hub = new LiveHub(redis, keys.channel, report, () => {
     const summary = JSON.stringify({ type: 'snapshot', at: Date.now(), instance });
@@ -181,7 +183,8 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
 
   const scriptUrls = new Map<string, string>();
   const scriptUrl = (req: Request): string => {
-    const routeKey = keyPart(routeOf(req, req.res as Response));
+    // Beyond maxRoutes distinct routes today, new routes share the `(other)` script URL.
+    const routeKey = collector.routeKey(routeOf(req, req.res as Response));
     let url = scriptUrls.get(routeKey);
     if (url === undefined) {
       url = `${scriptPath}?r=${encodeURIComponent(routeKey)}&s=${signer.routeSignature(routeKey)}`;

@@ -4,7 +4,16 @@ import express from 'express';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type PageViewsMiddleware, pageViews } from '../../src/index.js';
 import { deleteByPattern, useTestRedis } from '../helpers/redis.js';
-import { HTML_PAGE, type Listening, listen, load, todayUtc } from './helpers.js';
+import {
+  BROWSER_UA,
+  configOf,
+  HTML_PAGE,
+  type Listening,
+  listen,
+  load,
+  scriptSrc,
+  todayUtc,
+} from './helpers.js';
 
 const redis = useTestRedis();
 const open: PageViewsMiddleware[] = [];
@@ -90,4 +99,53 @@ describe('cardinality', () => {
     expect((await keysUnder(prefix)).length).toBeLessThan(4 * 23 + 10);
     await deleteByPattern(redis.client, `${prefix}*`);
   });
+});
+
+describe('routes with parameters in the mount path', () => {
+  it('a router on /users/:uid cannot grow the routes of script URLs and beacons past maxRoutes', async () => {
+    const prefix = redis.prefix('uid:');
+    const views = pageViews({ redis: redis.client, prefix, flushInterval: '1h', maxRoutes: 5 });
+    open.push(views);
+    const app = express();
+    app.use(views);
+    const users = express.Router();
+    // req.baseUrl is the real URL (/users/123): every user is another route name.
+    users.get('/profile', (req, res) => {
+      res.send(`<!doctype html><p>profile</p>${views.scriptTag(req)}`);
+    });
+    app.use('/users/:uid', users);
+    const server = await listen(app);
+    servers.push(server);
+
+    const scripts = new Set<string>();
+    for (let uid = 0; uid < 40; uid++) {
+      const page = await fetch(`${server.url}/users/${uid}/profile`, {
+        headers: { 'user-agent': BROWSER_UA },
+      });
+      const src = scriptSrc(await page.text());
+      scripts.add(src);
+      const script = await fetch(server.url + src);
+      expect(script.status).toBe(200);
+      const { t } = configOf(await script.text());
+      const beacon = await fetch(`${server.url}/_pv`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+        body: JSON.stringify({ t, s: 1, ms: 1_000 }),
+      });
+      expect(beacon.status).toBe(204);
+    }
+    // At most maxRoutes distinct script URLs, plus the one of (other).
+    expect(scripts.size).toBeLessThanOrEqual(6);
+    await views.flush();
+    const day = todayUtc();
+    const fields = await redis.client.hkeys(`${prefix}t:d:${day}`);
+    const routes = new Set(fields.map((f) => f.slice(0, f.lastIndexOf(' '))));
+    expect(routes.size).toBeLessThanOrEqual(6);
+    const rows = await views.report({ from: day, to: day, granularity: 'day' });
+    expect(rows.length).toBeLessThanOrEqual(6);
+    expect(rows.reduce((n, r) => n + r.views, 0)).toBe(40);
+    // The beacons of the routes past the cap were timed under (other) as well.
+    expect(rows.find((r) => r.route === '(other)')?.timedViews).toBe(35);
+    await deleteByPattern(redis.client, `${prefix}*`);
+  }, 60_000);
 });
