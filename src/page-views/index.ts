@@ -4,7 +4,6 @@ import type { NextFunction, Request, Response } from 'express';
 import {
   assertNotInRequestHandler,
   createErrorReporter,
-  keyPart,
   parseDuration,
   registerScript,
   withDeadline,
