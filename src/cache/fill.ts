@@ -155,7 +155,13 @@ export class Fill {
   onFinalHeaders(capture: ResponseCapture, fields: OutgoingHttpHeaders, flushing: boolean): void {
     const before = this.verdict;
     if (before === undefined || !before.store) return;
-    const verdict = this.decide(this.status, fields, capture, Date.now());
+    // The cache took its own field off the response before it left; it still decides the entry.
+    const own = this.headers[OWN_CACHE_CONTROL];
+    const final =
+      own === undefined || fields[OWN_CACHE_CONTROL] !== undefined
+        ? fields
+        : { ...fields, [OWN_CACHE_CONTROL]: own };
+    const verdict = this.decide(this.status, final, capture, Date.now());
     if (verdict.store) {
       this.verdict = {
         store: true,

@@ -1,9 +1,9 @@
 // The cache as a shared HTTP cache (RFC 9111, RFC 5861, RFC 9213): a handler plays the origin, real Redis stores.
 import type { RequestHandler } from 'express';
 import express from 'express';
-import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { type ResponseCacheOptions, responseCache } from '../../src/index.js';
+import { request } from '../helpers/http.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { sleep, waitFor } from './support.js';
 

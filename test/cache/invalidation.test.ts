@@ -1,11 +1,11 @@
 // Invalidation after unsafe requests (RFC 9111 §4.4): a successful write removes every entry of the URL it names.
 import type { RequestHandler } from 'express';
-import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { type ResponseCacheOptions, responseCache } from '../../src/index.js';
 import { expressVersions } from '../helpers/express.js';
+import { request } from '../helpers/http.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { gate, readEntries, sleep, waitFor } from './support.js';
+import { gate, publicHost, readEntries, sleep, waitFor } from './support.js';
 
 const redis = useTestRedis();
 let names = 0;
@@ -30,6 +30,7 @@ describe.each(expressVersions)('%s: invalidation after unsafe requests', (_label
     });
     const state = { renders: 0, hold: undefined as Promise<void> | undefined };
     const app = express();
+    app.use(publicHost);
     const show: RequestHandler = async (req, res) => {
       state.renders++;
       const value = stock.get(String(req.params.id)) ?? 0;
