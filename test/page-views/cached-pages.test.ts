@@ -1,10 +1,11 @@
 // Page views of pages the response cache answers: every page GET counts once, whether it was rendered, shared
 // from a fill still in flight or served as a hit; a HEAD or a 304 never counts, whether or not the entry landed.
 import express from 'express';
-import request from 'supertest';
+import type { Response, Test } from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pageViews, responseCache } from '../../src/index.js';
 import { gate, sleep, waitFor } from '../cache/support.js';
+import { request } from '../helpers/http.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { BROWSER_UA, HTML_PAGE, todayUtc } from './helpers.js';
 
@@ -37,7 +38,7 @@ const get = (headers: Record<string, string> = {}) =>
   request(app).get('/products/1').set('User-Agent', BROWSER_UA).set(headers);
 const head = () => request(app).head('/products/1').set('User-Agent', BROWSER_UA);
 /** Sends a request now (supertest sends only when awaited). */
-const send = (test: request.Test): Promise<request.Response> => test.then((response) => response);
+const send = (test: Test): Promise<Response> => test.then((response) => response);
 
 async function productViews(): Promise<number> {
   await views.flush();
