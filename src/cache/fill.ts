@@ -16,6 +16,7 @@ import {
   type Verdict,
   varyNames,
 } from './policy.js';
+import { withoutRefreshedCookies } from './refreshed-cookies.js';
 import { sendEntry } from './serve.js';
 import { OWN_CACHE_CONTROL } from './targeted.js';
 
@@ -185,7 +186,8 @@ export class Fill {
     now: number,
   ): Verdict {
     const cfg = this.engine.cfg;
-    const verdict = responseVerdict(status, headers, cfg, capture.pendingBody?.length, now, this.requestTime);
+    const fields = withoutRefreshedCookies(headers, this.req, now);
+    const verdict = responseVerdict(status, fields, cfg, capture.pendingBody?.length, now, this.requestTime);
     if (!verdict.store || headers.vary === undefined) return verdict;
     const pairs: [string, string][] = [];
     for (const name of varyNames(headers.vary)) {

@@ -92,6 +92,77 @@ describe.each(expressVersions)('%s', (_label, express) => {
     );
   });
 
+  describe("a signed-in visitor's pages cached per user", () => {
+    /** session() for the app; the account page cached per user, as `privateScope` is meant to be used. */
+    function accountApp() {
+      const app: Express = express();
+      const cacheName = `account${++names}`;
+      app.use(session({ redis: redis.connect(), secret: SECRET, prefix: redis.prefix(`sess${++names}:`) }));
+      app.post('/signin', async (req, res) => {
+        await req.session.signIn(String(req.query.user));
+        res.send('ok');
+      });
+      let renders = 0;
+      app.get(
+        '/account',
+        responseCache({
+          redis: redis.connect(),
+          prefix: redis.prefix('cache:'),
+          name: cacheName,
+          privateScope: (req) => req.session.userId,
+        }),
+        async (req, res) => {
+          renders++;
+          // `?rotate` gives the session a fresh id on this page, so its answer carries a new cookie.
+          const user = req.session.userId;
+          if (req.query.rotate !== undefined && user !== undefined) await req.session.signIn(user);
+          res.send(`account of ${req.session.userId} (render ${renders})`);
+        },
+      );
+      return { app, keyBase: redis.prefix(`cache:${cacheName}:`) };
+    }
+
+    const cookieOf = (res: { headers: Record<string, unknown> }) =>
+      ((res.headers['set-cookie'] as string[] | undefined) ?? []).map((c) => c.split(';')[0]).join('; ');
+
+    it('are stored and hit although the session re-sends its cookie (sliding expiry) on every answer', async () => {
+      const { app, keyBase } = accountApp();
+      const cookie = cookieOf(await request(app).post('/signin?user=ann'));
+      const first = await request(app).get('/account').set('cookie', cookie);
+      expect(first.text).toBe('account of ann (render 1)');
+      // The session refreshes the very cookie the request carried: same name and value, new expiry.
+      expect(cookieOf(first)).toBe(cookie);
+      expect(first.headers['cache-status']).toBe('express-redis-kit; fwd=miss; stored');
+      await sleep(30);
+      const second = await request(app).get('/account').set('cookie', cookie);
+      expect(second.headers['cache-status']).toMatch(/; hit/);
+      expect(second.text).toBe('account of ann (render 1)');
+      expect(cookieOf(second)).toBe(cookie);
+      const entries = await readEntries(redis.client, keyBase);
+      expect(entries).toHaveLength(1);
+      expect(JSON.stringify(entries[0]).toLowerCase()).not.toContain('set-cookie');
+    });
+
+    it('attack: another user never gets the entry, and an answer that hands out a new cookie is not stored', async () => {
+      const { app, keyBase } = accountApp();
+      const ann = cookieOf(await request(app).post('/signin?user=ann'));
+      const bob = cookieOf(await request(app).post('/signin?user=bob'));
+      await request(app).get('/account').set('cookie', ann);
+      await sleep(30);
+      const asBob = await request(app).get('/account').set('cookie', bob);
+      expect(asBob.text).toBe('account of bob (render 2)');
+      const rotated = await request(app).get('/account?rotate').set('cookie', bob);
+      expect(cookieOf(rotated)).not.toBe(bob);
+      expect(rotated.headers['cache-status']).toBe('express-redis-kit; fwd=miss');
+      await sleep(30);
+      const again = await request(app).get('/account?rotate').set('cookie', cookieOf(rotated));
+      expect(again.text).toMatch(/^account of bob/);
+      expect(again.headers['cache-status']).not.toMatch(/hit/);
+      // ann's and bob's pages, and nothing for the rotating URL.
+      expect(await readEntries(redis.client, keyBase)).toHaveLength(2);
+    });
+  });
+
   describe('a hook built like on-headers', () => {
     /** Sets `name: value` from a writeHead wrapper, the way on-headers listeners do. */
     function lateHeader(name: string, value: string): RequestHandler {
