@@ -1,10 +1,7 @@
 // A Set-Cookie that only re-sends a cookie the request carried gives nobody anything new, so it need not stop a store.
 import type { OutgoingHttpHeaders } from 'node:http';
 import { parseSetCookie } from 'cookie';
-import { cookiesOf } from '../core/cookie-header.js';
-
-/** Values are compared as sent, the way the shared Cookie reader keeps them. */
-const AS_SENT = { decode: (value: string) => value };
+import { AS_SENT, cookiesOf } from '../core/cookie-header.js';
 
 interface HasHeaders {
   readonly headers: { readonly cookie?: string | undefined };
@@ -27,6 +24,7 @@ export function withoutRefreshedCookies(
   const reading = cookiesOf(req);
   if (reading.ambiguous) return headers;
   for (const line of Array.isArray(sent) ? sent : [String(sent)]) {
+    // Read as sent, the way the shared Cookie reader keeps the request's values, so the two compare.
     const cookie = parseSetCookie(line, AS_SENT);
     if (cookie.name === '' || reading.cookies[cookie.name] !== cookie.value) return headers;
     const deleted =

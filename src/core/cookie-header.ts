@@ -29,7 +29,7 @@ const WELL_FORMED =
   /^[ \t;]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+=(?:[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*|"[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*")[ \t]*(?:;[ \t;]*|$))*$/;
 
 /** Values are kept as sent: a session id or an analytics id needs no URL-decoding, and decoding adds readings. */
-const AS_SENT = { decode: (value: string) => value };
+export const AS_SENT = { decode: (value: string) => value };
 
 const READING: unique symbol = Symbol('express-redis-kit.cookieReading');
 const EMPTY: CookieReading = Object.freeze({
