@@ -10,6 +10,10 @@ export {
   type ResponseCacheStats,
   responseCache,
 } from './cache/index.js';
+// Shared: the client type and Redis failures (src/redis); durations, errors and the logger hook (src/core)
+export { type Duration, parseDuration } from './core/duration.js';
+export { ConfigError } from './core/errors.js';
+export { consoleLogger, type Logger } from './core/logger.js';
 // Page views (src/page-views)
 export {
   DEFAULT_PAGE_VIEWS_OPTIONS,
@@ -53,19 +57,8 @@ export {
   type RateLimitStats,
   rateLimit,
 } from './rate-limit/index.js';
-
-// Shared: client type, durations, errors and the logger hook (src/redis)
 export type { RedisClient } from './redis/client.js';
-export type { Duration } from './redis/duration.js';
-export { parseDuration } from './redis/duration.js';
-export {
-  ConfigError,
-  consoleLogger,
-  type Logger,
-  type RedisErrorPolicy,
-  RedisTimeoutError,
-  RedisUnavailableError,
-} from './redis/errors.js';
+export { type RedisErrorPolicy, RedisTimeoutError, RedisUnavailableError } from './redis/errors.js';
 
 // Sessions (src/session)
 export {

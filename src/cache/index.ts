@@ -1,6 +1,6 @@
 // The response cache middleware: whole responses in Redis, safe by default, coalesced, with tag invalidation.
 import type { RequestHandler } from 'express';
-import { assertNotInRequestHandler } from '../redis/index.js';
+import { assertNotInRequestHandler } from '../core/index.js';
 import { CacheAdmin } from './admin.js';
 import { CacheEngine } from './engine.js';
 import { type ResponseCacheOptions, resolveOptions, validateTags } from './options.js';

@@ -1,7 +1,6 @@
 // The response cache's options: their types, documented defaults, and validation into a resolved config.
 import type { Request, Response } from 'express';
 import {
-  assertRedisClient,
   ConfigError,
   checkOptions as checkKnownOptions,
   consoleLogger,
@@ -11,6 +10,9 @@ import {
   type Logger,
   oneOfOption,
   parseDuration,
+} from '../core/index.js';
+import {
+  assertRedisClient,
   type RedisClient,
   type RedisErrorPolicy,
   resolveTimeout,

@@ -1,13 +1,8 @@
 // Counts views in process and writes them to Redis once per interval, exactly once, surviving outages.
 import { createHash, hash, randomBytes } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import {
-  errorMessage,
-  keyPart,
-  type RedisErrorReporter,
-  type ScriptRunner,
-  withDeadline,
-} from '../redis/index.js';
+import { errorMessage } from '../core/index.js';
+import { keyPart, type RedisErrorReporter, type ScriptRunner, withDeadline } from '../redis/index.js';
 import { type Batch, emptyBatch, mergeBatches, type RouteTally, tallyView } from './batch.js';
 import { type Chunk, ChunkBuilder } from './chunks.js';
 import { OTHER_ROUTE } from './include.js';

@@ -1,13 +1,8 @@
 // pageViews(): per-route views, unique visitors and time on page by day/week/month/year, with a live stream.
 import { randomBytes } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import {
-  assertNotInRequestHandler,
-  createErrorReporter,
-  parseDuration,
-  registerScript,
-  withDeadline,
-} from '../redis/index.js';
+import { assertNotInRequestHandler, parseDuration } from '../core/index.js';
+import { createErrorReporter, registerScript, withDeadline } from '../redis/index.js';
 import { createBeaconEndpoints } from './beacon.js';
 import { CLIENT_SCRIPT } from './client-script.js';
 import { Collector, type CollectorStats } from './collector.js';

@@ -2,7 +2,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import {
-  assertRedisClient,
   ConfigError,
   checkOptions,
   consoleLogger,
@@ -12,6 +11,9 @@ import {
   type Logger,
   oneOfOption,
   parseDuration,
+} from '../core/index.js';
+import {
+  assertRedisClient,
   type RedisClient,
   type RedisErrorPolicy,
   resolveTimeout,

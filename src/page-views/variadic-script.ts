@@ -1,7 +1,8 @@
 // Registers Lua scripts whose number of keys varies per call: a flush touches one key per route and period.
 import { createHash } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
-import { ConfigError, type RedisClient, type ScriptArg } from '../redis/index.js';
+import { ConfigError } from '../core/index.js';
+import type { RedisClient, ScriptArg } from '../redis/index.js';
 
 /**
  * A script called with any number of keys (all passed through KEYS[], all under one hash tag). The shared

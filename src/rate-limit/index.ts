@@ -1,13 +1,7 @@
 // The rateLimit factory: sliding log, bucketed sliding window or GCRA on Redis, one round trip per request.
 import type { NextFunction, Request, Response } from 'express';
-import {
-  assertNotInRequestHandler,
-  buildKey,
-  ConfigError,
-  createErrorReporter,
-  keyPart,
-  redisCaller,
-} from '../redis/index.js';
+import { assertNotInRequestHandler, ConfigError } from '../core/index.js';
+import { buildKey, createErrorReporter, keyPart, redisCaller } from '../redis/index.js';
 import { createAlgorithm } from './algorithm.js';
 import { type HeaderWriter, headerWriter } from './headers.js';
 import {

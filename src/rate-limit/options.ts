@@ -1,7 +1,6 @@
 // The rate limiter's options, their defaults, and their validation into a fully resolved config at app start.
 import type { NextFunction, Request, Response } from 'express';
 import {
-  assertRedisClient,
   ConfigError,
   checkOptions,
   consoleLogger,
@@ -11,6 +10,9 @@ import {
   type Logger,
   oneOfOption,
   parseDuration,
+} from '../core/index.js';
+import {
+  assertRedisClient,
   type RedisClient,
   type RedisErrorPolicy,
   resolveTimeout,

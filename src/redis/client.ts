@@ -1,6 +1,6 @@
 // The Redis client type every middleware accepts, and the checks that tell one kind from another.
 import type { Cluster, Redis } from 'ioredis';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../core/errors.js';
 
 /** An ioredis client: a single `Redis` (standalone or Sentinel) or a `Cluster`. */
 export type RedisClient = Redis | Cluster;

@@ -1,7 +1,7 @@
 // Bounds how long a request may wait for Redis, so a paused or unreachable server never hangs a request.
 import { ReplyError } from 'ioredis';
+import { parseDuration } from '../core/duration.js';
 import { clientCommandTimeout, isCluster, type RedisClient } from './client.js';
-import { parseDuration } from './duration.js';
 import { RedisTimeoutError, RedisUnavailableError } from './errors.js';
 
 /** Default deadline for one Redis call made on a request's behalf, when the client sets no `commandTimeout`. */

@@ -1,18 +1,6 @@
-// Error types, the logger hook and the Redis-error policy shared by every middleware.
-
-/**
- * Thrown at app start when a middleware is misconfigured. `code` is stable and documented in the README, so
- * tests and error handlers can match on it instead of on the message.
- */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  readonly code: string;
-
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
+// Redis failures: the timeout and unavailable errors, the per-middleware policy, and the rate-limited reporter.
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
 
 /** Raised when Redis did not answer within the middleware's deadline. */
 export class RedisTimeoutError extends Error {
@@ -43,21 +31,6 @@ export class RedisUnavailableError extends Error {
  */
 export type RedisErrorPolicy = 'fail-open' | 'fail-closed';
 
-/**
- * The logger hook. `console` fits, and so do pino or winston loggers. Messages are short sentences; `details`
- * carries structured context such as the middleware name and the error.
- */
-export interface Logger {
-  warn(message: string, details?: Record<string, unknown>): void;
-  error(message: string, details?: Record<string, unknown>): void;
-}
-
-/** The default logger: `console`, with the package name in front so the source is obvious. */
-export const consoleLogger: Logger = {
-  warn: (message, details) => console.warn(`[express-redis-kit] ${message}`, details ?? ''),
-  error: (message, details) => console.error(`[express-redis-kit] ${message}`, details ?? ''),
-};
-
 /** A function that logs a Redis failure, at most once per interval so an outage does not flood the log. */
 export type RedisErrorReporter = (error: unknown, source: string) => void;
 
@@ -80,9 +53,4 @@ export function createErrorReporter(logger: Logger, intervalMs = 10_000): RedisE
     suppressed = 0;
     logger.warn(`Redis error in ${source}; applying its error policy`, details);
   };
-}
-
-/** The message of an unknown thrown value. */
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,4 +1,4 @@
-// The shared Redis layer: what every middleware folder imports (and nothing imports from another middleware).
+// The shared Redis layer: what talks to Redis, imported by every middleware folder (src/core holds the rest).
 export {
   assertRedisClient,
   clientCommandTimeout,
@@ -14,26 +14,14 @@ export {
   resolveTimeout,
   withDeadline,
 } from './deadline.js';
-export { type Duration, parseDuration } from './duration.js';
 export {
-  ConfigError,
-  consoleLogger,
   createErrorReporter,
-  errorMessage,
-  type Logger,
   type RedisErrorPolicy,
   type RedisErrorReporter,
   RedisTimeoutError,
   RedisUnavailableError,
 } from './errors.js';
 export { buildKey, hashTag, keyPart, sha256, validatePrefix } from './keys.js';
-export {
-  assertNotInRequestHandler,
-  checkOptions,
-  functionOption,
-  integerOption,
-  oneOfOption,
-} from './options.js';
 export {
   defineScript,
   type LuaScript,

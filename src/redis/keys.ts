@@ -1,6 +1,6 @@
 // Builds Redis key names: a prefix, hash tags for keys that multi-key operations touch together, and safe parts.
 import { createHash } from 'node:crypto';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../core/errors.js';
 
 /** Longest untrusted value kept readable in a key; longer ones are hashed so a huge header makes no huge key. */
 const MAX_READABLE_PART = 128;

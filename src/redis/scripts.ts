@@ -1,7 +1,7 @@
 // The Lua script registry: each named script is defined once per client with `defineCommand`, then called by name.
 import { createHash } from 'node:crypto';
+import { ConfigError } from '../core/errors.js';
 import type { RedisClient } from './client.js';
-import { ConfigError } from './errors.js';
 
 /** An argument a script accepts in `ARGV`. */
 export type ScriptArg = string | number | Buffer;

@@ -1,6 +1,7 @@
 // The sessions middleware: factory, options and public types.
 import type { NextFunction, Request, Response } from 'express';
-import { assertNotInRequestHandler, createErrorReporter } from '../redis/index.js';
+import { assertNotInRequestHandler } from '../core/index.js';
+import { createErrorReporter } from '../redis/index.js';
 import { createAdmin, type SessionAdmin } from './admin.js';
 import { CookieCache } from './cookie-cache.js';
 import { createResponseHooks } from './hooks.js';

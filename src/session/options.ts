@@ -3,7 +3,6 @@ import { createHmac } from 'node:crypto';
 import { serialize } from 'cookie';
 import type { Request } from 'express';
 import {
-  assertRedisClient,
   ConfigError,
   checkOptions,
   consoleLogger,
@@ -13,10 +12,8 @@ import {
   type Logger,
   oneOfOption,
   parseDuration,
-  type RedisClient,
-  resolveTimeout,
-  validatePrefix,
-} from '../redis/index.js';
+} from '../core/index.js';
+import { assertRedisClient, type RedisClient, resolveTimeout, validatePrefix } from '../redis/index.js';
 import { bindFingerprint } from './bind.js';
 
 const WHERE = 'session';

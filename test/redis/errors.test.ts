@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ConfigError, createErrorReporter, type Logger } from '../../src/redis/index.js';
+import { ConfigError, type Logger } from '../../src/core/index.js';
+import { createErrorReporter } from '../../src/redis/index.js';
 
 function recordingLogger() {
   const warnings: { message: string; details?: Record<string, unknown> }[] = [];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildKey, ConfigError, hashTag, keyPart, sha256, validatePrefix } from '../../src/redis/index.js';
+import { ConfigError } from '../../src/core/index.js';
+import { buildKey, hashTag, keyPart, sha256, validatePrefix } from '../../src/redis/index.js';
 import { useTestRedis } from '../helpers/redis.js';
 
 const redis = useTestRedis();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defineScript, registerScript } from '../../src/redis/index.js';
+import { ConfigError } from '../../src/core/index.js';
+import { defineScript, registerScript } from '../../src/redis/index.js';
 import { recordCommands } from '../helpers/commands.js';
 import { useTestRedis } from '../helpers/redis.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseDuration } from '../../src/redis/index.js';
+import { ConfigError, parseDuration } from '../../src/core/index.js';
 
 describe('parseDuration', () => {
   it.each([

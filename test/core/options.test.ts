@@ -6,7 +6,7 @@ import {
   checkOptions,
   integerOption,
   oneOfOption,
-} from '../../src/redis/index.js';
+} from '../../src/core/index.js';
 import { expressVersions } from '../helpers/express.js';
 
 function codeOf(fn: () => unknown): string | undefined {
