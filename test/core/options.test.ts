@@ -1,34 +1,21 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import {
-  assertNotInRequestHandler,
-  ConfigError,
-  checkOptions,
-  integerOption,
-  oneOfOption,
-} from '../../src/core/index.js';
+import { assertNotInRequestHandler, checkOptions, integerOption, oneOfOption } from '../../src/core/index.js';
+import { configErrorCode } from '../helpers/config-error.js';
 import { expressVersions } from '../helpers/express.js';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConfigError) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 describe('checkOptions', () => {
   const known = ['redis', 'limit', 'window'] as const;
 
   it('accepts known options', () => {
-    expect(codeOf(() => checkOptions({ limit: 1 }, [...known], 'rateLimit'))).toBeUndefined();
+    expect(configErrorCode(() => checkOptions({ limit: 1 }, [...known], 'rateLimit'))).toBeUndefined();
   });
 
   it('rejects a non-object', () => {
-    expect(codeOf(() => checkOptions(undefined, [...known], 'rateLimit'))).toBe('ERR_OPTIONS_INVALID');
-    expect(codeOf(() => checkOptions([], [...known], 'rateLimit'))).toBe('ERR_OPTIONS_INVALID');
+    expect(configErrorCode(() => checkOptions(undefined, [...known], 'rateLimit'))).toBe(
+      'ERR_OPTIONS_INVALID',
+    );
+    expect(configErrorCode(() => checkOptions([], [...known], 'rateLimit'))).toBe('ERR_OPTIONS_INVALID');
   });
 
   it('names a misspelt option and suggests the right one', () => {
@@ -39,7 +26,7 @@ describe('checkOptions', () => {
 
   it('recognises a factory used as middleware without being called', () => {
     class IncomingMessage {}
-    expect(codeOf(() => checkOptions(new IncomingMessage(), [...known], 'rateLimit'))).toBe(
+    expect(configErrorCode(() => checkOptions(new IncomingMessage(), [...known], 'rateLimit'))).toBe(
       'ERR_FACTORY_NOT_CALLED',
     );
   });
@@ -48,9 +35,9 @@ describe('checkOptions', () => {
 describe('value checks', () => {
   it('integerOption enforces integer bounds', () => {
     expect(integerOption(5, 'limit', 'rateLimit', 1, 10)).toBe(5);
-    expect(codeOf(() => integerOption(0, 'limit', 'rateLimit', 1, 10))).toBe('ERR_OPTION_RANGE');
-    expect(codeOf(() => integerOption(1.5, 'limit', 'rateLimit', 1, 10))).toBe('ERR_OPTION_RANGE');
-    expect(codeOf(() => integerOption('5', 'limit', 'rateLimit', 1, 10))).toBe('ERR_OPTION_RANGE');
+    expect(configErrorCode(() => integerOption(0, 'limit', 'rateLimit', 1, 10))).toBe('ERR_OPTION_RANGE');
+    expect(configErrorCode(() => integerOption(1.5, 'limit', 'rateLimit', 1, 10))).toBe('ERR_OPTION_RANGE');
+    expect(configErrorCode(() => integerOption('5', 'limit', 'rateLimit', 1, 10))).toBe('ERR_OPTION_RANGE');
   });
 
   it('oneOfOption lists the allowed values', () => {
@@ -63,10 +50,10 @@ describe('value checks', () => {
 
 describe.each(expressVersions)('assertNotInRequestHandler on %s', (_name, express) => {
   it('passes at app start and throws inside a request handler', async () => {
-    expect(codeOf(() => assertNotInRequestHandler('rateLimit'))).toBeUndefined();
+    expect(configErrorCode(() => assertNotInRequestHandler('rateLimit'))).toBeUndefined();
     const app = express();
     app.get('/', (_req, res) => {
-      res.send(codeOf(() => assertNotInRequestHandler('rateLimit')) ?? 'none');
+      res.send(configErrorCode(() => assertNotInRequestHandler('rateLimit')) ?? 'none');
     });
     const response = await request(app).get('/');
     expect(response.text).toBe('ERR_CREATED_IN_REQUEST_HANDLER');
