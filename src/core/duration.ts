@@ -47,3 +47,21 @@ function invalid(option: string, value: unknown): ConfigError {
       `'250ms', '1.5s', '15m', '2h', '7d', '1w'.`,
   );
 }
+
+/**
+ * Writes milliseconds in the largest unit that divides them exactly, the way users write durations: 3600000
+ * is `'1h'`, 90000 is `'90s'`, 1500 is `'1500ms'`.
+ */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of FORMAT_UNITS) {
+    if (ms !== 0 && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+const FORMAT_UNITS = [
+  ['d', UNIT_MS.d],
+  ['h', UNIT_MS.h],
+  ['m', UNIT_MS.m],
+  ['s', UNIT_MS.s],
+] as const;

@@ -1,5 +1,43 @@
-// Validation helpers for factory options: every check throws a coded ConfigError at app start.
-import { ConfigError } from './errors.js';
+// The options toolkit every middleware's options.ts is written with: each check throws a coded ConfigError at
+// app start, and every message follows one template: "<where>: `<name>` must be <requirement> (got <value>)."
+import { formatDuration, parseDuration } from './duration.js';
+import { ConfigError, type ConfigErrorCode } from './errors.js';
+import type { Logger } from './logger.js';
+
+/**
+ * The names of every option of `T`, complete by construction: the object must name each key of `T` (a missing
+ * or an extra key is a type error), so adding an option to the type cannot leave it out of the known list.
+ * @example const KNOWN = optionNames<MyOptions>({ redis: true, ttl: true });
+ */
+export function optionNames<T extends object>(
+  names: { readonly [K in keyof Required<T>]: true },
+): readonly (keyof T & string)[] {
+  return Object.freeze(Object.keys(names)) as readonly (keyof T & string)[];
+}
+
+/**
+ * The ConfigError of the one message template, for checks that are particular to a middleware. `shown` replaces
+ * the value in the message where the value must not be echoed (a secret).
+ */
+export function optionError(
+  code: ConfigErrorCode,
+  where: string,
+  name: string,
+  requirement: string,
+  value: unknown,
+  shown = showValue(value),
+): ConfigError {
+  return new ConfigError(code, `${where}: \`${name}\` must be ${requirement} (got ${shown}).`);
+}
+
+/** A given value as a message shows it: strings quoted, functions and objects by kind, the rest as written. */
+export function showValue(value: unknown): string {
+  if (typeof value === 'string') return `'${value.length > 64 ? `${value.slice(0, 61)}...` : value}'`;
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  if (value !== null && typeof value === 'object') return 'an object';
+  return String(value);
+}
 
 /**
  * Checks that `options` is a plain options object with no unknown keys. Catches `app.use(factory)` without
@@ -36,10 +74,7 @@ export function checkOptions<T extends object>(
 /** Requires an integer in [min, max]. */
 export function integerOption(value: unknown, name: string, where: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(
-      'ERR_OPTION_RANGE',
-      `${where}: \`${name}\` must be an integer from ${min} to ${max} (got ${String(value)}).`,
-    );
+    throw optionError('ERR_OPTION_RANGE', where, name, `an integer from ${min} to ${max}`, value);
   }
   return value;
 }
@@ -52,11 +87,8 @@ export function oneOfOption<T extends string | boolean>(
   allowed: readonly T[],
 ): T {
   if (!(allowed as readonly unknown[]).includes(value)) {
-    const list = allowed.map((v) => (typeof v === 'string' ? `'${v}'` : String(v))).join(', ');
-    throw new ConfigError(
-      'ERR_OPTION_VALUE',
-      `${where}: \`${name}\` must be one of ${list} (got ${String(value)}).`,
-    );
+    const list = allowed.map(showValue).join(', ');
+    throw optionError('ERR_OPTION_VALUE', where, name, `one of ${list}`, value);
   }
   return value as T;
 }
@@ -68,13 +100,90 @@ export function functionOption<F extends (...args: never[]) => unknown>(
   where: string,
 ): F | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'function') {
-    throw new ConfigError(
+  if (typeof value !== 'function') throw optionError('ERR_OPTION_VALUE', where, name, 'a function', value);
+  return value as F;
+}
+
+/** The range a duration option accepts, in milliseconds; `max` defaults to no upper bound. */
+export interface DurationRange {
+  readonly min: number;
+  readonly max?: number;
+}
+
+/**
+ * A duration option in milliseconds (see {@link parseDuration} for the forms accepted). A value that is not a
+ * duration throws `ERR_DURATION_INVALID`; one outside `range` throws `code`, showing the range as durations.
+ */
+export function durationOption(
+  value: unknown,
+  name: string,
+  where: string,
+  range: DurationRange,
+  code: ConfigErrorCode = 'ERR_OPTION_RANGE',
+): number {
+  const ms = parseDuration(value, `${where} ${name}`);
+  const { min, max } = range;
+  if (ms < min || (max !== undefined && ms > max)) {
+    const requirement =
+      max === undefined
+        ? `at least ${formatDuration(min)}`
+        : `from ${formatDuration(min)} to ${formatDuration(max)}`;
+    throw optionError(code, where, name, requirement, value);
+  }
+  return ms;
+}
+
+/** The shortest secret accepted: 32 characters, about 190 bits when drawn from base64. */
+export const MIN_SECRET_LENGTH = 32;
+
+/**
+ * Signing secrets: one string or a non-empty list (the first signs, every one verifies, so a secret can be
+ * rotated without signing everyone out), each at least {@link MIN_SECRET_LENGTH} characters.
+ */
+export function secretsOption(value: unknown, name: string, where: string, code: ConfigErrorCode): string[] {
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw optionError(code, where, name, 'a string or a non-empty list of strings', value);
+  }
+  for (const secret of list) {
+    if (typeof secret !== 'string' || secret.length < MIN_SECRET_LENGTH) {
+      throw optionError(
+        code,
+        where,
+        name,
+        `${MIN_SECRET_LENGTH} characters or more each (e.g. from \`openssl rand -base64 48\`)`,
+        secret,
+        typeof secret === 'string' ? `${secret.length} characters` : showValue(secret),
+      );
+    }
+  }
+  return [...(list as string[])];
+}
+
+/** The logger hook: anything with `warn` and `error` methods (console, pino and winston fit). */
+export function loggerOption(value: unknown, where: string, fallback: Logger): Logger {
+  if (value === undefined) return fallback;
+  const logger = value as Partial<Logger> | null;
+  if (typeof logger?.warn !== 'function' || typeof logger.error !== 'function') {
+    throw optionError(
       'ERR_OPTION_VALUE',
-      `${where}: \`${name}\` must be a function (got ${typeof value}).`,
+      where,
+      'logger',
+      'an object with warn() and error() methods (console, pino and winston fit)',
+      value,
     );
   }
-  return value as F;
+  return logger as Logger;
+}
+
+const NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** A name that becomes part of Redis keys and headers: 1 to 64 letters, digits, `.`, `_` or `-`. */
+export function nameOption(value: unknown, name: string, where: string, code: ConfigErrorCode): string {
+  if (typeof value !== 'string' || !NAME.test(value)) {
+    throw optionError(code, where, name, "1 to 64 letters, digits, '.', '_' or '-'", value);
+  }
+  return value;
 }
 
 function closest(key: string, known: readonly string[]): string | undefined {

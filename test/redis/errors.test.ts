@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ConfigError, type Logger } from '../../src/core/index.js';
+import type { Logger } from '../../src/core/index.js';
 import { createErrorReporter } from '../../src/redis/index.js';
 
 function recordingLogger() {
@@ -10,16 +10,6 @@ function recordingLogger() {
   };
   return { logger, warnings };
 }
-
-describe('ConfigError', () => {
-  it('carries a code and a name', () => {
-    const error = new ConfigError('ERR_X', 'something is wrong');
-    expect(error).toBeInstanceOf(Error);
-    expect(error.name).toBe('ConfigError');
-    expect(error.code).toBe('ERR_X');
-    expect(error.message).toBe('something is wrong');
-  });
-});
 
 describe('createErrorReporter', () => {
   it('logs the first error of each interval and counts the ones it suppressed', () => {
