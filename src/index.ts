@@ -62,6 +62,7 @@ export { type RedisErrorPolicy, RedisTimeoutError, RedisUnavailableError } from 
 
 // Sessions (src/session)
 export {
+  type ClientSideCachingOptions,
   DEFAULT_SESSION_OPTIONS,
   type KeepOptions,
   type ListSessionsOptions,

@@ -14,6 +14,7 @@ import type { Session } from './types.js';
 export type { ListSessionsOptions, RevokeAllOptions, SessionAdmin } from './admin.js';
 export { SessionError, type SessionErrorCode } from './errors.js';
 export {
+  type ClientSideCachingOptions,
   DEFAULT_SESSION_OPTIONS,
   type SessionBind,
   type SessionCookieOptions,
@@ -34,6 +35,11 @@ export type {
 /** The middleware `session()` returns, with the admin methods attached. */
 export interface SessionMiddleware extends SessionAdmin {
   (req: Request, res: Response, next: NextFunction): void;
+  /**
+   * Closes the two connections `clientSideCaching` opens (nothing to close without it). The client passed as
+   * `redis` stays yours to close.
+   */
+  close(): Promise<void>;
 }
 
 /**
@@ -93,5 +99,5 @@ export function session(options: SessionOptions): SessionMiddleware {
     state.start(cookie, next);
   }
 
-  return Object.assign(sessionMiddleware, createAdmin(config, store));
+  return Object.assign(sessionMiddleware, createAdmin(config, store), { close: () => store.close() });
 }

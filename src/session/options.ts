@@ -11,9 +11,16 @@ import {
   integerOption,
   type Logger,
   oneOfOption,
+  optionError,
   parseDuration,
 } from '../core/index.js';
-import { assertRedisClient, type RedisClient, resolveTimeout, validatePrefix } from '../redis/index.js';
+import {
+  assertRedisClient,
+  isCluster,
+  type RedisClient,
+  resolveTimeout,
+  validatePrefix,
+} from '../redis/index.js';
 import { bindFingerprint } from './bind.js';
 
 const WHERE = 'session';
@@ -98,6 +105,15 @@ export interface SessionOptions {
    */
   touchAfter?: Duration;
   /**
+   * Serve returning visitors' sessions from process memory between two slides (see `touchAfter`, which must be
+   * above zero), kept coherent by Redis server-assisted client-side caching (`CLIENT TRACKING`) on two extra
+   * connections. A change made anywhere (a write, a sign-out, a revocation from another server) drops the copy
+   * as soon as Redis's invalidation arrives, and a copy is never served longer than `touchAfter`, even if an
+   * invalidation were lost. Single Redis and Sentinel only (not Cluster). Call `close()` at shutdown.
+   * @default false
+   */
+  clientSideCaching?: boolean | ClientSideCachingOptions;
+  /**
    * Key prefix in Redis.
    * @default 'sess:'
    */
@@ -132,6 +148,15 @@ export interface SessionOptions {
   timeout?: Duration;
 }
 
+/** Settings of {@link SessionOptions.clientSideCaching}. */
+export interface ClientSideCachingOptions {
+  /**
+   * Most sessions kept in memory; the oldest copy makes room for a new one.
+   * @default 10000
+   */
+  maxSessions?: number;
+}
+
 /** The defaults of every optional field of {@link SessionOptions}. */
 export const DEFAULT_SESSION_OPTIONS = Object.freeze({
   cookieName: 'sid',
@@ -139,6 +164,7 @@ export const DEFAULT_SESSION_OPTIONS = Object.freeze({
   idleTimeout: '30m',
   absoluteTimeout: '7d',
   touchAfter: 0,
+  clientSideCaching: false,
   prefix: 'sess:',
   bind: false,
   maxSessionsPerUser: undefined,
@@ -172,6 +198,8 @@ export interface SessionConfig {
   readonly idleMs: number;
   readonly absoluteMs: number;
   readonly touchAfterMs: number;
+  /** Undefined when off. */
+  readonly clientSideCaching: { readonly maxSessions: number } | undefined;
   readonly prefix: string;
   readonly bind: ((req: Request) => string) | undefined;
   /** 0 = no limit. */
@@ -190,6 +218,7 @@ const OPTION_NAMES = [
   'idleTimeout',
   'absoluteTimeout',
   'touchAfter',
+  'clientSideCaching',
   'prefix',
   'bind',
   'maxSessionsPerUser',
@@ -267,6 +296,7 @@ export function resolveSessionOptions(options: unknown): SessionConfig {
     idleMs,
     absoluteMs,
     touchAfterMs,
+    clientSideCaching: resolveClientSideCaching(options.clientSideCaching, redis, touchAfterMs),
     prefix: validatePrefix(options.prefix ?? d.prefix, WHERE),
     bind: resolveBind(options.bind),
     maxSessionsPerUser,
@@ -277,6 +307,42 @@ export function resolveSessionOptions(options: unknown): SessionConfig {
     logger: resolveLogger(options.logger),
     timeoutMs: resolveTimeout(redis, options.timeout, WHERE),
   });
+}
+
+function resolveClientSideCaching(
+  value: unknown,
+  redis: RedisClient,
+  touchAfterMs: number,
+): SessionConfig['clientSideCaching'] {
+  if (value === undefined || value === false) return undefined;
+  if (value !== true && (value === null || typeof value !== 'object' || Array.isArray(value))) {
+    throw optionError(
+      'ERR_OPTION_VALUE',
+      WHERE,
+      'clientSideCaching',
+      'true, false or { maxSessions }',
+      value,
+    );
+  }
+  const given = value === true ? {} : value;
+  checkOptions<ClientSideCachingOptions>(given, ['maxSessions'], `${WHERE} clientSideCaching`);
+  if (touchAfterMs === 0) {
+    throw optionError(
+      'ERR_OPTION_VALUE',
+      WHERE,
+      'clientSideCaching',
+      "used with a `touchAfter` above zero (e.g. '1m'): with 0 every request slides the session in Redis",
+      value,
+    );
+  }
+  if (isCluster(redis)) {
+    throw optionError('ERR_OPTION_VALUE', WHERE, 'clientSideCaching', 'off on a Redis Cluster client', value);
+  }
+  const maxSessions =
+    given.maxSessions === undefined
+      ? 10_000
+      : integerOption(given.maxSessions, 'clientSideCaching.maxSessions', WHERE, 1, 10_000_000);
+  return Object.freeze({ maxSessions });
 }
 
 function resolveSecrets(value: unknown): string[] {

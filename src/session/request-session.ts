@@ -1,5 +1,6 @@
 // One request's session: loading it, the session methods, and what is written when the response goes out.
 import type { NextFunction, Request, Response } from 'express';
+import { errorMessage } from '../core/index.js';
 import { type RedisErrorReporter, sha256 } from '../redis/index.js';
 import { browserCookieValue, clearCookieValue, setCookieValue, signId } from './cookie.js';
 import type { KnownCookie } from './cookie-cache.js';
@@ -124,18 +125,26 @@ export class RequestSession {
     this.location = cookie;
     // Signed with the current secret: the same value goes back out, without signing it again.
     if (cookie.keyIndex === 0) this.#signed = cookie;
+    // With clientSideCaching, a session Redis would not slide and nobody changed is already in memory.
+    const copy = this.ctx.store.copyOf(cookie.key);
+    if (copy !== undefined) {
+      this.#loaded(cookie, copy, next)?.catch((error: unknown) => this.#handlerThrew(error));
+      return;
+    }
     this.ctx.store
       .read(cookie.key)
       .then(
         (reply) => this.#loaded(cookie, reply, next),
         (error: unknown) => this.#loadFailed(error, next),
       )
-      .catch((error: unknown) => {
-        this.ctx.config.logger.error('A request handler threw after the session was loaded', {
-          source: 'session',
-          error: error instanceof Error ? error.message : String(error),
-        });
-      });
+      .catch((error: unknown) => this.#handlerThrew(error));
+  }
+
+  #handlerThrew(error: unknown): void {
+    this.ctx.config.logger.error('A request handler threw after the session was loaded', {
+      source: 'session',
+      error: errorMessage(error),
+    });
   }
 
   #loadFailed(error: unknown, next: NextFunction): void {

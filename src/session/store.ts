@@ -17,6 +17,7 @@ import {
   SESSION_REVOKE_ALL,
   SESSION_UPDATE,
 } from './scripts.js';
+import { TrackedCopies } from './tracked-copies.js';
 
 type Result<S> = S extends { readonly __result?: infer R } ? R : never;
 type Runner<S> = ScriptRunner<Result<S>>;
@@ -65,6 +66,9 @@ export class SessionStore {
   /** Precomputed ARGV heads. */
   readonly #readArgs: readonly ScriptArg[];
   readonly #caller: RedisCaller;
+  /** With `clientSideCaching`: the copies, and the read script on their tracked connection. */
+  readonly #copies: TrackedCopies | undefined;
+  readonly #trackedRead: (key: string) => Promise<ReadReply>;
 
   constructor(config: SessionConfig) {
     this.#config = config;
@@ -78,6 +82,21 @@ export class SessionStore {
     this.#revokeAll = registerScript(redis, SESSION_REVOKE_ALL);
     this.#readArgs = [config.idleMs, config.touchAfterMs];
     this.#caller = redisCaller(redis, config.timeoutMs);
+    const caching = config.clientSideCaching;
+    if (caching === undefined) {
+      this.#copies = undefined;
+      this.#trackedRead = (key) => this.#bounded(() => this.#read([key], this.#readArgs));
+    } else {
+      const copies = new TrackedCopies(redis, {
+        ...caching,
+        idleMs: config.idleMs,
+        touchAfterMs: config.touchAfterMs,
+      });
+      const read = registerScript(copies.reader, SESSION_READ);
+      const caller = redisCaller(copies.reader, config.timeoutMs);
+      this.#copies = copies;
+      this.#trackedRead = (key) => copies.read(key, () => caller.call(() => read([key], this.#readArgs)));
+    }
   }
 
   /** `sess:<handle>` for an anonymous session, `sess:{<tag>}:<handle>` for a signed-in one. */
@@ -92,9 +111,22 @@ export class SessionStore {
     return `${this.#config.prefix}${hashTag(tag)}:index`;
   }
 
+  /**
+   * The session as it is in memory (with `clientSideCaching`), when a read would not slide it and nothing has
+   * changed it since: no Redis call at all. Undefined when Redis must be asked.
+   */
+  copyOf(key: string): ReadReply | undefined {
+    return this.#copies?.get(key);
+  }
+
   /** Loads a session and slides its idle timeout: the one Redis call of a read-only request. */
   read(key: string): Promise<ReadReply> {
-    return this.#bounded(() => this.#read([key], this.#readArgs));
+    return this.#trackedRead(key);
+  }
+
+  /** Closes the connections of `clientSideCaching`; nothing else holds a connection of its own. */
+  async close(): Promise<void> {
+    await this.#copies?.close();
   }
 
   /** Creates an anonymous session (never overwrites) that lives `idleMs` past its last use. Null when the key exists. */
@@ -106,7 +138,7 @@ export class SessionStore {
     idleMs: number,
   ): Promise<CreateResult | null> {
     const c = this.#config;
-    const reply = await this.#bounded(() =>
+    const reply = await this.#changing(key, () =>
       this.#create([key], [idleMs, c.absoluteMs, created, absolute, ...pairs]),
     );
     return reply === null ? null : createResult(reply);
@@ -122,7 +154,7 @@ export class SessionStore {
     deletions: readonly string[],
     retimeMs = 0,
   ): Promise<boolean> {
-    const reply = await this.#bounded(() =>
+    const reply = await this.#changing(key, () =>
       this.#update([key], [retimeMs, pairs.length / 2, ...pairs, ...deletions]),
     );
     return reply === 1;
@@ -144,7 +176,8 @@ export class SessionStore {
     const c = this.#config;
     const tag = at.tag as string;
     const drop = replaces === undefined ? 0 : mustExist ? 2 : 1;
-    const reply = await this.#bounded(() =>
+    if (replaces !== undefined) this.#copies?.forget(replaces.key);
+    const reply = await this.#changing(at.key, () =>
       this.#join(
         [at.key, this.indexKey(tag), replaces?.key ?? at.key],
         [
@@ -172,9 +205,11 @@ export class SessionStore {
   async end(at: SessionLocation, userId = ''): Promise<boolean> {
     const tag = at.tag;
     if (tag === undefined) {
-      return (await this.#bounded(() => this.#config.redis.del(at.key))) === 1;
+      return (await this.#changing(at.key, () => this.#config.redis.del(at.key))) === 1;
     }
-    const reply = await this.#bounded(() => this.#drop([at.key, this.indexKey(tag)], [at.handle, userId]));
+    const reply = await this.#changing(at.key, () =>
+      this.#drop([at.key, this.indexKey(tag)], [at.handle, userId]),
+    );
     return reply === 1;
   }
 
@@ -197,8 +232,30 @@ export class SessionStore {
   }
 
   /** Ends every session of `userId` under one user tag except `keep`. Returns how many ended. */
-  revokeAll(tag: string, userId: string, keep: string): Promise<number> {
-    return this.#bounded(() => this.#revokeAll([this.indexKey(tag)], [userId, keep]));
+  async revokeAll(tag: string, userId: string, keep: string): Promise<number> {
+    const under = `${this.#config.prefix}${hashTag(tag)}:`;
+    this.#copies?.forgetUnder(under);
+    try {
+      return await this.#bounded(() => this.#revokeAll([this.indexKey(tag)], [userId, keep]));
+    } finally {
+      this.#copies?.forgetUnder(under);
+    }
+  }
+
+  /**
+   * A call that changes the session at `key`: its copy is dropped before (so no request is served it during
+   * the change) and after (a read that raced the change may have kept the old state; Redis's invalidation
+   * would drop it too, but this process should not wait for that to see its own write).
+   */
+  async #changing<T>(key: string, call: () => Promise<T>): Promise<T> {
+    const copies = this.#copies;
+    if (copies === undefined) return this.#bounded(call);
+    copies.forget(key);
+    try {
+      return await this.#bounded(call);
+    } finally {
+      copies.forget(key);
+    }
   }
 
   #bounded<T>(call: () => Promise<T>): Promise<T> {
