@@ -47,6 +47,26 @@ const ours: Variant = {
   },
 };
 
+/** The same, serving returning visitors from memory between two slides (one a minute). */
+const oursFromMemory: Variant = {
+  name: 'express-redis-kit session, clientSideCaching',
+  kind: 'ours',
+  app({ redisUrl, prefix }: VariantContext) {
+    const app = express();
+    app.use(
+      session({
+        redis: ioredis(redisUrl),
+        secret: SECRET,
+        prefix,
+        idleTimeout: '30m',
+        touchAfter: '1m',
+        clientSideCaching: true,
+      }),
+    );
+    return routes(app);
+  },
+};
+
 const expressSessionConnectRedis: Variant = {
   name: 'express-session + connect-redis',
   kind: 'peer',
@@ -81,6 +101,7 @@ export const sessionRead: Scenario = {
   variants: [
     bare,
     ours,
+    oursFromMemory,
     expressSessionConnectRedis,
     floorVariant((app, middleware) => routes(app.use(middleware))),
   ],
