@@ -29,3 +29,4 @@ export {
   type ScriptArg,
   type ScriptRunner,
 } from './scripts.js';
+export { type Kept, TrackedReads } from './tracked-reads.js';

@@ -17,7 +17,7 @@ import {
   SESSION_REVOKE_ALL,
   SESSION_UPDATE,
 } from './scripts.js';
-import { TrackedCopies } from './tracked-copies.js';
+import { SessionCopies } from './session-copies.js';
 
 type Result<S> = S extends { readonly __result?: infer R } ? R : never;
 type Runner<S> = ScriptRunner<Result<S>>;
@@ -67,7 +67,7 @@ export class SessionStore {
   readonly #readArgs: readonly ScriptArg[];
   readonly #caller: RedisCaller;
   /** With `clientSideCaching`: the copies, and the read script on their tracked connection. */
-  readonly #copies: TrackedCopies | undefined;
+  readonly #copies: SessionCopies | undefined;
   readonly #trackedRead: (key: string) => Promise<ReadReply>;
 
   constructor(config: SessionConfig) {
@@ -87,15 +87,12 @@ export class SessionStore {
       this.#copies = undefined;
       this.#trackedRead = (key) => this.#bounded(() => this.#read([key], this.#readArgs));
     } else {
-      const copies = new TrackedCopies(redis, {
-        ...caching,
-        idleMs: config.idleMs,
-        touchAfterMs: config.touchAfterMs,
-      });
-      const read = registerScript(copies.reader, SESSION_READ);
-      const caller = redisCaller(copies.reader, config.timeoutMs);
+      const copies = new SessionCopies(config, caching.maxSessions);
+      const read = registerScript(copies.reads.reader, SESSION_READ);
+      const caller = redisCaller(copies.reads.reader, config.timeoutMs);
       this.#copies = copies;
-      this.#trackedRead = (key) => copies.read(key, () => caller.call(() => read([key], this.#readArgs)));
+      this.#trackedRead = (key) =>
+        copies.reads.read(key, () => caller.call(() => read([key], this.#readArgs)), copies.keep);
     }
   }
 
@@ -126,7 +123,7 @@ export class SessionStore {
 
   /** Closes the connections of `clientSideCaching`; nothing else holds a connection of its own. */
   async close(): Promise<void> {
-    await this.#copies?.close();
+    await this.#copies?.reads.close();
   }
 
   /** Creates an anonymous session (never overwrites) that lives `idleMs` past its last use. Null when the key exists. */
@@ -176,7 +173,7 @@ export class SessionStore {
     const c = this.#config;
     const tag = at.tag as string;
     const drop = replaces === undefined ? 0 : mustExist ? 2 : 1;
-    if (replaces !== undefined) this.#copies?.forget(replaces.key);
+    if (replaces !== undefined) this.#copies?.reads.forget(replaces.key);
     const reply = await this.#changing(at.key, () =>
       this.#join(
         [at.key, this.indexKey(tag), replaces?.key ?? at.key],
@@ -234,11 +231,11 @@ export class SessionStore {
   /** Ends every session of `userId` under one user tag except `keep`. Returns how many ended. */
   async revokeAll(tag: string, userId: string, keep: string): Promise<number> {
     const under = `${this.#config.prefix}${hashTag(tag)}:`;
-    this.#copies?.forgetUnder(under);
+    this.#copies?.reads.forgetUnder(under);
     try {
       return await this.#bounded(() => this.#revokeAll([this.indexKey(tag)], [userId, keep]));
     } finally {
-      this.#copies?.forgetUnder(under);
+      this.#copies?.reads.forgetUnder(under);
     }
   }
 
@@ -250,11 +247,11 @@ export class SessionStore {
   async #changing<T>(key: string, call: () => Promise<T>): Promise<T> {
     const copies = this.#copies;
     if (copies === undefined) return this.#bounded(call);
-    copies.forget(key);
+    copies.reads.forget(key);
     try {
       return await this.#bounded(call);
     } finally {
-      copies.forget(key);
+      copies.reads.forget(key);
     }
   }
 

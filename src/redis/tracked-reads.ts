@@ -1,45 +1,36 @@
-// Copies of returning visitors' sessions in process memory, kept coherent by Redis server-assisted client-side
-// caching: Redis remembers which session keys our reading connection has read, and tells our listening
-// connection the moment any of them changes, so the copy is dropped before another request can use it.
+// Values read from Redis kept in process memory, coherent through Redis server-assisted client-side caching:
+// Redis remembers which keys our reading connection has read and tells our listening connection the moment any
+// of them changes, so the copy is dropped before another request can use it.
 import type { Redis, RedisOptions } from 'ioredis';
-import { clientKeyPrefix, duplicateClient, type RedisClient } from '../redis/index.js';
-import type { ReadReply } from './store.js';
+import { clientKeyPrefix, duplicateClient, type RedisClient } from './client.js';
 
 /** Where Redis sends invalidations of tracked keys. */
 const INVALIDATE_CHANNEL = '__redis__:invalidate';
 
-interface Copy {
-  readonly fields: string[];
-  /** Local monotonic time (ms) at which the session expires in Redis if nothing slides it. */
-  readonly expiresAt: number;
-  /** Local time from which a read must go to Redis again, to slide the idle timeout (`touchAfter`). */
-  readonly touchDue: number;
-}
-
-/** The copies' settings, from the session options. */
-export interface TrackedCopiesConfig {
-  readonly maxSessions: number;
-  readonly idleMs: number;
-  readonly touchAfterMs: number;
+/** What a caller keeps of a read: the value, and the local `performance.now()` time from which it is not served. */
+export interface Kept<V> {
+  readonly value: V;
+  readonly until: number;
 }
 
 /**
- * Serves a session read from memory while Redis would not slide it (within `touchAfter` of its last slide)
- * and nothing has changed it. Coherence rests on three rules:
- * - a copy is kept only from a read made on the tracked connection while tracking was known to be on, and
- *   only when no invalidation of that key arrived while the read was in flight;
+ * Copies of values read from Redis, served from memory until Redis says the key changed or the caller's own
+ * deadline for the copy passes. Coherence rests on three rules:
+ * - a copy is kept only from a read made on {@link reader} while tracking was known to be on, and only when
+ *   no invalidation of that key arrived while the read was in flight;
  * - every invalidation drops its keys, and a flush (or the loss of either connection) drops every copy and
  *   stops serving until tracking is on again;
- * - no copy is served past its `touchDue`, so even an invalidation lost without either connection noticing
- *   cannot keep a changed session alive for longer than `touchAfter`.
+ * - no copy is served past the `until` its caller gave it, which bounds how long an invalidation lost without
+ *   either connection noticing could matter.
+ * Single Redis (and Sentinel) clients only: a Cluster would need a pair of connections per master.
  */
-export class TrackedCopies {
-  /** The connection session reads run on; Redis tracks the keys it reads. */
+export class TrackedReads<V> {
+  /** The connection reads run on; Redis tracks the keys it reads. */
   readonly reader: Redis;
   readonly #listener: Redis;
-  readonly #config: TrackedCopiesConfig;
+  readonly #maxEntries: number;
   readonly #keyPrefix: string;
-  readonly #copies = new Map<string, Copy>();
+  readonly #copies = new Map<string, Kept<V>>();
   /** Keys with a read in flight, and whether an invalidation of the key arrived meanwhile. */
   readonly #inFlight = new Map<string, { reads: number; invalidated: boolean }>();
   /** True while the reader's tracking is known to redirect to the listener's current connection. */
@@ -50,8 +41,8 @@ export class TrackedCopies {
   /** The listener's client id while it is subscribed to invalidations. */
   #listenerId: string | undefined;
 
-  constructor(redis: RedisClient, config: TrackedCopiesConfig) {
-    this.#config = config;
+  constructor(redis: RedisClient, maxEntries: number) {
+    this.#maxEntries = maxEntries;
     this.#keyPrefix = clientKeyPrefix(redis);
     this.reader = duplicateClient(redis) as Redis;
     // Resubscribing is ours to do: the listener's client id must be read before it enters subscribe mode.
@@ -74,24 +65,23 @@ export class TrackedCopies {
     });
   }
 
-  /** The session read as Redis would answer it without sliding it, or undefined when Redis must be asked. */
-  get(key: string): ReadReply | undefined {
+  /** The copy of `key`, or undefined when Redis must be asked. */
+  get(key: string): V | undefined {
     if (!this.#tracking) return undefined;
     const copy = this.#copies.get(key);
     if (copy === undefined) return undefined;
-    const now = performance.now();
-    if (now >= copy.touchDue || now >= copy.expiresAt) {
+    if (performance.now() >= copy.until) {
       this.#copies.delete(key);
       return undefined;
     }
-    return [Math.floor(copy.expiresAt - now), 0, copy.fields];
+    return copy.value;
   }
 
   /**
-   * Runs `read` (a session read on {@link reader}) and keeps its answer when coherence allows. `life` is the
-   * session's own idle timeout field when set (`@m`), else the configured one applies.
+   * Runs `read` (a read of `key` on {@link reader}) and, when coherence allows, keeps what `keep` makes of its
+   * answer (nothing when it returns undefined).
    */
-  async read(key: string, read: () => Promise<ReadReply>): Promise<ReadReply> {
+  async read<R>(key: string, read: () => Promise<R>, keep: (answer: R) => Kept<V> | undefined): Promise<R> {
     const generation = this.#generation;
     const tracked = this.#tracking;
     let flight = this.#inFlight.get(key);
@@ -101,25 +91,26 @@ export class TrackedCopies {
     }
     flight.reads += 1;
     try {
-      const reply = await read();
+      const answer = await read();
       if (tracked && this.#tracking && generation === this.#generation && !flight.invalidated) {
-        this.#keep(key, reply);
+        const kept = keep(answer);
+        if (kept !== undefined && kept.until > performance.now()) this.#keep(key, kept);
       }
-      return reply;
+      return answer;
     } finally {
       flight.reads -= 1;
       if (flight.reads === 0) this.#inFlight.delete(key);
     }
   }
 
-  /** Drops the copy of a session this process is about to change (its own writes run on another connection). */
+  /** Drops the copy of a key this process is about to change (its own writes run on another connection). */
   forget(key: string): void {
     this.#copies.delete(key);
     const flight = this.#inFlight.get(key);
     if (flight !== undefined) flight.invalidated = true;
   }
 
-  /** Drops the copies of every session under one key prefix (a user's sessions, before revoking them all). */
+  /** Drops the copies of every key that starts with `prefix` (e.g. before changing keys it cannot name). */
   forgetUnder(prefix: string): void {
     for (const key of this.#copies.keys()) {
       if (key.startsWith(prefix)) this.forget(key);
@@ -136,25 +127,15 @@ export class TrackedCopies {
     await Promise.all([quit(this.reader), quit(this.#listener)]);
   }
 
-  #keep(key: string, reply: ReadReply): void {
-    if (reply === null) return;
-    const [ttlMs, touched, fields] = reply;
-    if (!(ttlMs > 0)) return;
-    const now = performance.now();
-    // How long ago Redis last slid the session: now when this read slid it; otherwise its idle timeout minus
-    // what is left of it (an over-estimate when the absolute deadline caps the expiry, which only shortens
-    // how long the copy is served).
-    const sinceSlide = touched === 1 ? 0 : Math.max(0, idleOf(fields, this.#config.idleMs) - ttlMs);
-    const touchDue = now + this.#config.touchAfterMs - sinceSlide;
-    if (touchDue <= now) return;
+  #keep(key: string, kept: Kept<V>): void {
     const copies = this.#copies;
     copies.delete(key);
-    if (copies.size >= this.#config.maxSessions) {
-      // The oldest copy goes first: Map keeps insertion order.
+    if (copies.size >= this.#maxEntries) {
+      // The oldest copy goes first: a Map keeps insertion order.
       const oldest = copies.keys().next().value;
       if (oldest !== undefined) copies.delete(oldest);
     }
-    copies.set(key, { fields, expiresAt: now + ttlMs, touchDue });
+    copies.set(key, kept);
   }
 
   #invalidate(keys: Buffer[] | Buffer | null): void {
@@ -197,17 +178,6 @@ export class TrackedCopies {
       // Left off: reads go to Redis until the next reconnection sets tracking up again.
     }
   }
-}
-
-/** The idle timeout a session slides by: its own (`@m`, set by `cookie.maxAge`) or the configured one. */
-function idleOf(fields: readonly string[], idleMs: number): number {
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i] === '@m') {
-      const life = Number(fields[i + 1]);
-      return life > 0 ? life : idleMs;
-    }
-  }
-  return idleMs;
 }
 
 async function quit(connection: Redis): Promise<void> {
