@@ -11,6 +11,8 @@ const INVALIDATE_CHANNEL = '__redis__:invalidate';
 export interface Kept<V> {
   readonly value: V;
   readonly until: number;
+  /** What the copy counts against the capacity (e.g. its bytes); 1 when not given. */
+  readonly weight?: number;
 }
 
 /**
@@ -28,7 +30,9 @@ export class TrackedReads<V> {
   /** The connection reads run on; Redis tracks the keys it reads. */
   readonly reader: Redis;
   readonly #listener: Redis;
-  readonly #maxEntries: number;
+  /** The most the kept copies may weigh together. */
+  readonly #capacity: number;
+  #weight = 0;
   readonly #keyPrefix: string;
   readonly #copies = new Map<string, Kept<V>>();
   /** Keys with a read in flight, and whether an invalidation of the key arrived meanwhile. */
@@ -41,8 +45,9 @@ export class TrackedReads<V> {
   /** The listener's client id while it is subscribed to invalidations. */
   #listenerId: string | undefined;
 
-  constructor(redis: RedisClient, maxEntries: number) {
-    this.#maxEntries = maxEntries;
+  /** @param capacity the most the copies may weigh together: a count of copies, unless they say their weight */
+  constructor(redis: RedisClient, capacity: number) {
+    this.#capacity = capacity;
     this.#keyPrefix = clientKeyPrefix(redis);
     this.reader = duplicateClient(redis) as Redis;
     // Resubscribing is ours to do: the listener's client id must be read before it enters subscribe mode.
@@ -71,7 +76,7 @@ export class TrackedReads<V> {
     const copy = this.#copies.get(key);
     if (copy === undefined) return undefined;
     if (performance.now() >= copy.until) {
-      this.#copies.delete(key);
+      this.#drop(key);
       return undefined;
     }
     return copy.value;
@@ -105,7 +110,7 @@ export class TrackedReads<V> {
 
   /** Drops the copy of a key this process is about to change (its own writes run on another connection). */
   forget(key: string): void {
-    this.#copies.delete(key);
+    this.#drop(key);
     const flight = this.#inFlight.get(key);
     if (flight !== undefined) flight.invalidated = true;
   }
@@ -128,14 +133,23 @@ export class TrackedReads<V> {
   }
 
   #keep(key: string, kept: Kept<V>): void {
-    const copies = this.#copies;
-    copies.delete(key);
-    if (copies.size >= this.#maxEntries) {
-      // The oldest copy goes first: a Map keeps insertion order.
-      const oldest = copies.keys().next().value;
-      if (oldest !== undefined) copies.delete(oldest);
+    const weight = kept.weight ?? 1;
+    if (weight > this.#capacity) return;
+    this.#drop(key);
+    // The oldest copies make room first: a Map keeps insertion order.
+    for (const oldest of this.#copies.keys()) {
+      if (this.#weight + weight <= this.#capacity) break;
+      this.#drop(oldest);
     }
-    copies.set(key, kept);
+    this.#copies.set(key, kept);
+    this.#weight += weight;
+  }
+
+  #drop(key: string): void {
+    const copy = this.#copies.get(key);
+    if (copy === undefined) return;
+    this.#copies.delete(key);
+    this.#weight -= copy.weight ?? 1;
   }
 
   #invalidate(keys: Buffer[] | Buffer | null): void {
@@ -160,6 +174,7 @@ export class TrackedReads<V> {
   #dropAll(): void {
     this.#generation += 1;
     this.#copies.clear();
+    this.#weight = 0;
     for (const flight of this.#inFlight.values()) flight.invalidated = true;
   }
 

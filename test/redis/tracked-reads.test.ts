@@ -86,6 +86,34 @@ describe('TrackedReads', () => {
     expect(['tr:d2', 'tr:d3', 'tr:d4'].map((key) => reads.get(key))).toEqual(['tr:d2', 'tr:d3', 'tr:d4']);
   });
 
+  it('counts weights against its capacity when copies say what they weigh', async () => {
+    const weighed = new TrackedReads<string | null>(client, 10);
+    try {
+      const readWeighing = (key: string, weight: number) =>
+        weighed.read(
+          key,
+          () => weighed.reader.get(key),
+          (value) => ({ value, until: FOREVER(), weight }),
+        );
+      await other.set('tr:w1', '1');
+      await other.set('tr:w2', '2');
+      await other.set('tr:w3', '3');
+      await eventually(() => {
+        void readWeighing('tr:w1', 4);
+        return weighed.get('tr:w1') !== undefined;
+      });
+      await readWeighing('tr:w2', 4);
+      // 4 + 4 + 5 > 10: the oldest goes; a copy heavier than the whole capacity is never kept.
+      await readWeighing('tr:w3', 5);
+      expect(['tr:w1', 'tr:w2', 'tr:w3'].map((key) => weighed.get(key))).toEqual([undefined, '2', '3']);
+      await readWeighing('tr:w1', 11);
+      expect(weighed.get('tr:w1')).toBeUndefined();
+      expect(weighed.get('tr:w3')).toBe('3');
+    } finally {
+      await weighed.close();
+    }
+  });
+
   it('drops every copy on a flush of the database', async () => {
     await other.set('tr:e', '1');
     await read('tr:e');
