@@ -6,28 +6,29 @@ import {
   type ScriptRunner,
   withDeadline,
 } from '../redis/index.js';
-import type { CacheEngine } from './engine.js';
 import { ENTRY_DROP, ENTRY_TOMBSTONE, GENERATION_BUMP, TAG_INVALIDATE } from './scripts.js';
+import type { CacheStore } from './store.js';
 
 /** Admin calls are not on a request's path: they may take longer, but never hang. */
 const MIN_ADMIN_TIMEOUT_MS = 5_000;
 
 export class CacheAdmin {
-  private readonly engine: CacheEngine;
-  private readonly generationBump: ScriptRunner<string>;
-  private readonly tagInvalidate: ScriptRunner<string[]>;
-  private readonly entryTombstone: ScriptRunner<number>;
-  private readonly entryDrop: ScriptRunner<number>;
-  private readonly timeout: number;
+  readonly #store: CacheStore;
+  readonly #generationBump: ScriptRunner<string>;
+  readonly #tagInvalidate: ScriptRunner<string[]>;
+  readonly #entryTombstone: ScriptRunner<number>;
+  readonly #entryDrop: ScriptRunner<number>;
+  readonly #timeoutMs: number;
 
-  constructor(engine: CacheEngine) {
-    this.engine = engine;
-    const client = engine.client;
-    this.generationBump = registerScript(client, GENERATION_BUMP);
-    this.tagInvalidate = registerScript(client, TAG_INVALIDATE);
-    this.entryTombstone = registerScript(client, ENTRY_TOMBSTONE);
-    this.entryDrop = registerScript(client, ENTRY_DROP);
-    this.timeout = Math.max(engine.cfg.timeout, MIN_ADMIN_TIMEOUT_MS);
+  /** `timeoutMs`: the cache's deadline for a request's Redis calls. */
+  constructor(store: CacheStore, timeoutMs: number) {
+    this.#store = store;
+    const redis = store.redis;
+    this.#generationBump = registerScript(redis, GENERATION_BUMP);
+    this.#tagInvalidate = registerScript(redis, TAG_INVALIDATE);
+    this.#entryTombstone = registerScript(redis, ENTRY_TOMBSTONE);
+    this.#entryDrop = registerScript(redis, ENTRY_DROP);
+    this.#timeoutMs = Math.max(timeoutMs, MIN_ADMIN_TIMEOUT_MS);
   }
 
   /**
@@ -37,20 +38,20 @@ export class CacheAdmin {
    */
   async invalidate(tags: readonly string[]): Promise<number> {
     if (tags.length === 0) return 0;
-    const engine = this.engine;
-    const retention = engine.retention;
-    const timeout = this.timeout;
-    const generation = await withDeadline(this.generationBump([engine.generationKey], [retention]), timeout);
+    const store = this.#store;
+    const retention = store.retentionMs;
+    const timeout = this.#timeoutMs;
+    const generation = await withDeadline(this.#generationBump([store.generationKey], [retention]), timeout);
     const lists = await Promise.all(
       tags.map((tag) =>
-        withDeadline(this.tagInvalidate(engine.tagKeys(tag), [generation, retention]), timeout),
+        withDeadline(this.#tagInvalidate(store.tagKeys(tag), [generation, retention]), timeout),
       ),
     );
     const hashes = new Set<string>();
     for (const list of lists) for (const h of list) hashes.add(h);
     await Promise.all(
       [...hashes].map((h) =>
-        withDeadline(this.entryTombstone([engine.entryKey(h)], [generation, retention]), timeout),
+        withDeadline(this.#entryTombstone([store.entryKey(h)], [generation, retention]), timeout),
       ),
     );
     return hashes.size;
@@ -62,14 +63,14 @@ export class CacheAdmin {
    * renders that began before an invalidation).
    */
   async clear(): Promise<number> {
-    const engine = this.engine;
-    const client = engine.client;
-    const base = engine.cfg.keyBase;
+    const store = this.#store;
+    const client = store.redis;
+    const base = store.keyBase;
     // SCAN sees the keys as stored, with the client's keyPrefix; commands sent through the client add it again.
     const keyPrefix = clientKeyPrefix(client);
     const pattern = `${escapeGlob(keyPrefix + base)}*`;
     const nodes = isCluster(client) ? client.nodes('master') : [client];
-    const timeout = this.timeout;
+    const timeout = this.#timeoutMs;
     let removed = 0;
     for (const node of nodes) {
       let cursor = '0';
@@ -81,7 +82,7 @@ export class CacheAdmin {
           keys.map((stored) => {
             const key = stored.slice(keyPrefix.length);
             const kind = key.charAt(base.length);
-            if (kind === 'e') return withDeadline(this.entryDrop([key]), timeout);
+            if (kind === 'e') return withDeadline(this.#entryDrop([key]), timeout);
             if (kind === 't' || kind === 'l') return withDeadline(client.unlink(key), timeout);
             return 0;
           }),

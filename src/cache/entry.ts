@@ -193,6 +193,15 @@ export function decodeEntry(buf: Buffer): DecodedEntry {
   };
 }
 
+/** Reads an entry for serving, or undefined when the value is truncated or not an entry (a miss). */
+export function tryDecodeEntry(buf: Buffer): DecodedEntry | undefined {
+  try {
+    return decodeEntry(buf);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads the tags and URL of an entry (for tests and debugging; the hit path skips them). */
 export function readEntryLabels(buf: Buffer): { tags: string[]; url: string } {
   decodeEntry(buf);

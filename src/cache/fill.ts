@@ -1,13 +1,12 @@
 // One fill: decides whether the captured response may be stored, stores it with its tags, releases the lock.
 
 import type { OutgoingHttpHeaders } from 'node:http';
-import { performance } from 'node:perf_hooks';
-import type { Request, Response } from 'express';
+import { staleIfErrorStatus } from './cache-status.js';
 import type { ResponseCapture } from './capture.js';
-import { CACHE_NAME, NO_GENERATION } from './constants.js';
-import type { CacheEngine, Flight } from './engine.js';
-import { type DecodedEntry, type EntryData, MARKER_VALUE, packEntry } from './entry.js';
+import { NO_GENERATION } from './constants.js';
+import { type DecodedEntry, type EntryData, packEntry } from './entry.js';
 import { normalizedHeader, strongEtag } from './key.js';
+import type { ResolvedCacheConfig } from './options.js';
 import {
   noneMatch,
   notModifiedSince,
@@ -17,20 +16,26 @@ import {
   varyNames,
 } from './policy.js';
 import { withoutRefreshedCookies } from './refreshed-cookies.js';
+import type { ResponseMethod } from './response-method.js';
 import { sendEntry } from './serve.js';
+import type { Flight, SingleFlight } from './single-flight.js';
+import type { CacheStore, RenderStart } from './store.js';
+import { entryTags } from './tags.js';
 import { OWN_CACHE_CONTROL } from './targeted.js';
+import type { CacheCounters, CacheRequest } from './types.js';
 
-const MAX_TAGS = 64;
+/** What a fill needs of the cache it fills. */
+export interface FillHost {
+  readonly config: ResolvedCacheConfig;
+  readonly store: CacheStore;
+  readonly counters: CacheCounters;
+  readonly flights: SingleFlight;
+  /** Entries being refreshed in the background in this process. */
+  readonly refreshing: Set<string>;
+  warnVary(name: string): void;
+}
 
-export interface FillOptions {
-  /** The fill lock's token when this fill holds it. */
-  readonly token: string | undefined;
-  /** The invalidation generation read before the render began, or NO_GENERATION when Redis failed. */
-  readonly generation: number;
-  /** The URL's invalidation count read before the render began ('0' when never invalidated). */
-  readonly urlCount: string;
-  /** `performance.now()` when that generation was requested: the render's start for invalidation purposes. */
-  readonly startedAt: number;
+export interface FillOptions extends RenderStart {
   /** A stale entry to answer with instead of a 5xx (stale-if-error). */
   readonly stale: DecodedEntry | undefined;
   /** The in-process flight whose waiters get this fill's entry. */
@@ -41,94 +46,70 @@ export interface FillOptions {
   readonly markers: boolean;
 }
 
-type Method = Parameters<Parameters<ResponseCapture['replaceWith']>[0]>[0];
-
 export class Fill {
-  private readonly engine: CacheEngine;
-  private readonly req: Request;
-  private readonly res: Response;
-  private readonly hash: string;
-  private readonly key: string;
-  private readonly options: FillOptions;
-  private verdict: Verdict | undefined;
+  readonly #host: FillHost;
+  readonly #request: CacheRequest;
+  readonly #options: FillOptions;
+  #verdict: Verdict | undefined;
   /** Status and fields as they were when the app committed them: later changes (a 304 answer, a compression
    * middleware's Content-Encoding for its own output) must not end up in the entry. */
-  private status = 0;
-  private headers: OutgoingHttpHeaders = {};
-  private vary: [string, string][] = [];
+  #status = 0;
+  #headers: OutgoingHttpHeaders = {};
+  #vary: [string, string][] = [];
   /** Cache-Status as it was before "stored" was added to it. */
-  private cacheStatus: string | undefined;
-  private ifNoneMatch: string | undefined;
-  private ifModifiedSince: string | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  #cacheStatus: string | undefined;
+  readonly #ifNoneMatch: string | undefined;
+  readonly #ifModifiedSince: string | undefined;
+  #timer: NodeJS.Timeout | undefined;
   /** When the request reached the cache: an upstream's `Age` is corrected by the time since (RFC 9111 §4.2.3). */
-  private readonly requestTime = Date.now();
+  readonly #requestTime = Date.now();
 
-  constructor(
-    engine: CacheEngine,
-    req: Request,
-    res: Response,
-    hash: string,
-    key: string,
-    options: FillOptions,
-  ) {
-    this.engine = engine;
-    this.req = req;
-    this.res = res;
-    this.hash = hash;
-    this.key = key;
-    this.options = options;
+  constructor(host: FillHost, request: CacheRequest, options: FillOptions) {
+    this.#host = host;
+    this.#request = request;
+    this.#options = options;
     // The handler must render the full response to store it; the cache answers the validators itself.
-    const headers = req.headers;
-    this.ifNoneMatch = headers['if-none-match'];
-    this.ifModifiedSince = headers['if-modified-since'];
-    if (this.ifNoneMatch !== undefined) delete headers['if-none-match'];
-    if (this.ifModifiedSince !== undefined) delete headers['if-modified-since'];
+    const headers = request.req.headers;
+    this.#ifNoneMatch = headers['if-none-match'];
+    this.#ifModifiedSince = headers['if-modified-since'];
+    if (this.#ifNoneMatch !== undefined) delete headers['if-none-match'];
+    if (this.#ifModifiedSince !== undefined) delete headers['if-modified-since'];
   }
 
   /** Bounds a background refresh: a handler slower than lockTimeout is abandoned. */
   watch(capture: ResponseCapture): void {
-    if (!this.options.virtual) return;
-    this.timer = setTimeout(abandon, this.engine.cfg.lockTimeout, capture);
-    this.timer.unref();
+    if (!this.#options.virtual) return;
+    this.#timer = setTimeout(abandon, this.#host.config.lockTimeoutMs, capture);
+    this.#timer.unref();
   }
 
   onHeaders(capture: ResponseCapture): void {
-    const engine = this.engine;
-    const cfg = engine.cfg;
-    const res = this.res;
+    const { req, res } = this.#request;
+    const options = this.#options;
     const now = Date.now();
     const status = capture.status;
     const headers = capture.headers();
-    const verdict = this.decide(status, headers, capture, now);
+    const verdict = this.#decide(status, headers, capture, now);
     // The cache's own field is for the cache alone (RFC 9213): clients never get it.
-    if (!this.options.virtual && headers[OWN_CACHE_CONTROL] !== undefined)
-      res.removeHeader(OWN_CACHE_CONTROL);
-    this.verdict = verdict;
-    this.status = status;
-    this.headers = headers;
-    const stale = this.options.stale;
-    if (
-      !verdict.store &&
-      stale !== undefined &&
-      status >= 500 &&
-      now < stale.sieUntil &&
-      !this.options.virtual
-    ) {
-      engine.counters.misses--;
-      engine.counters.stale++;
-      this.req.responseCache = 'stale';
-      const cacheStatus = cfg.cacheStatus
-        ? `${CACHE_NAME}; fwd=stale; fwd-status=${status}; ttl=${Math.floor((stale.freshUntil - now) / 1_000)}; detail=stale-if-error`
-        : undefined;
-      this.restoreValidators();
-      capture.replaceWith((writeHead: Method, end: Method) =>
-        sendEntry(this.req, res, stale, now, cacheStatus, writeHead, end),
+    if (!options.virtual && headers[OWN_CACHE_CONTROL] !== undefined) res.removeHeader(OWN_CACHE_CONTROL);
+    this.#verdict = verdict;
+    this.#status = status;
+    this.#headers = headers;
+    const stale = options.stale;
+    if (!verdict.store && stale !== undefined && status >= 500 && now < stale.sieUntil && !options.virtual) {
+      const counters = this.#host.counters;
+      counters.misses--;
+      counters.stale++;
+      req.responseCache = 'stale';
+      const cacheStatus = this.#host.config.cacheStatus ? staleIfErrorStatus(stale, now, status) : undefined;
+      this.#restoreValidators();
+      capture.replaceWith((writeHead: ResponseMethod, end: ResponseMethod) =>
+        sendEntry(req, res, stale, now, cacheStatus, writeHead, end),
       );
       return;
     }
     capture.storing = verdict.store;
-    if (this.options.virtual) return;
+    if (options.virtual) return;
     let etag = res.getHeader('etag');
     if (verdict.store) {
       if (etag === undefined && capture.pendingBody !== undefined) {
@@ -138,11 +119,11 @@ export class Fill {
       }
       const cacheStatus = res.getHeader('cache-status');
       if (typeof cacheStatus === 'string') {
-        this.cacheStatus = cacheStatus;
+        this.#cacheStatus = cacheStatus;
         res.setHeader('cache-status', `${cacheStatus}; stored`);
       }
     }
-    if (status === 200 && this.validatorsMatch(typeof etag === 'string' ? etag : undefined)) {
+    if (status === 200 && this.#validatorsMatch(typeof etag === 'string' ? etag : undefined)) {
       capture.answerNotModified();
     }
   }
@@ -154,17 +135,17 @@ export class Fill {
    * Cache-Status no longer says "stored".
    */
   onFinalHeaders(capture: ResponseCapture, fields: OutgoingHttpHeaders, flushing: boolean): void {
-    const before = this.verdict;
+    const before = this.#verdict;
     if (before === undefined || !before.store) return;
     // The cache took its own field off the response before it left; it still decides the entry.
-    const own = this.headers[OWN_CACHE_CONTROL];
+    const own = this.#headers[OWN_CACHE_CONTROL];
     const final =
       own === undefined || fields[OWN_CACHE_CONTROL] !== undefined
         ? fields
         : { ...fields, [OWN_CACHE_CONTROL]: own };
-    const verdict = this.decide(this.status, final, capture, Date.now());
+    const verdict = this.#decide(this.#status, final, capture, Date.now());
     if (verdict.store) {
-      this.verdict = {
+      this.#verdict = {
         store: true,
         ttl: Math.min(verdict.ttl, before.ttl),
         age: Math.max(verdict.age, before.age),
@@ -173,87 +154,90 @@ export class Fill {
       };
       return;
     }
-    this.verdict = verdict;
+    this.#verdict = verdict;
     capture.storing = false;
-    if (flushing && this.cacheStatus !== undefined) this.res.setHeader('cache-status', this.cacheStatus);
+    if (flushing && this.#cacheStatus !== undefined)
+      this.#request.res.setHeader('cache-status', this.#cacheStatus);
+  }
+
+  onDone(capture: ResponseCapture, complete: boolean, reason: string): void {
+    this.#restoreValidators();
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (complete) {
+      this.#store(capture).catch((error: unknown) => {
+        this.#host.config.logger.error('responseCache: could not store a response', { error });
+        this.#finish(undefined);
+      });
+      return;
+    }
+    const verdict = this.#verdict;
+    const options = this.#options;
+    const marker =
+      options.markers &&
+      this.#host.config.coalesce &&
+      options.generation !== NO_GENERATION &&
+      (reason === 'too-large' || (reason === 'not-stored' && verdict?.store === false && verdict.marker));
+    this.#host.store.release(this.#request.hash, options.token, marker);
+    this.#finish(undefined);
   }
 
   /** Whether a response with these fields may be stored; also collects the Vary pairs it is stored under. */
-  private decide(
-    status: number,
-    headers: OutgoingHttpHeaders,
-    capture: ResponseCapture,
-    now: number,
-  ): Verdict {
-    const cfg = this.engine.cfg;
-    const fields = withoutRefreshedCookies(headers, this.req, now);
-    const verdict = responseVerdict(status, fields, cfg, capture.pendingBody?.length, now, this.requestTime);
+  #decide(status: number, headers: OutgoingHttpHeaders, capture: ResponseCapture, now: number): Verdict {
+    const config = this.#host.config;
+    const req = this.#request.req;
+    const fields = withoutRefreshedCookies(headers, req, now);
+    const verdict = responseVerdict(
+      status,
+      fields,
+      config,
+      capture.pendingBody?.length,
+      now,
+      this.#requestTime,
+    );
     if (!verdict.store || headers.vary === undefined) return verdict;
     const pairs: [string, string][] = [];
     for (const name of varyNames(headers.vary)) {
-      if (cfg.vary.includes(name)) continue;
-      pairs.push([name, normalizedHeader(name, this.req.headers[name])]);
-      this.engine.warnVary(name);
+      if (config.vary.includes(name)) continue;
+      pairs.push([name, normalizedHeader(name, req.headers[name])]);
+      this.#host.warnVary(name);
     }
-    this.vary = pairs;
+    this.#vary = pairs;
     if (pairs.length > 255 || pairs.some(([n, v]) => n.length > 255 || v.length > 65_535)) {
       return { store: false, reason: 'vary', marker: true };
     }
     return verdict;
   }
 
-  onDone(capture: ResponseCapture, complete: boolean, reason: string): void {
-    this.restoreValidators();
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    if (complete) {
-      this.store(capture).catch((error: unknown) => {
-        this.engine.cfg.logger.error('responseCache: could not store a response', { error });
-        this.finish(undefined);
-      });
-      return;
-    }
-    const verdict = this.verdict;
-    const marker =
-      this.options.markers &&
-      this.engine.cfg.coalesce &&
-      this.options.generation !== NO_GENERATION &&
-      (reason === 'too-large' || (reason === 'not-stored' && verdict?.store === false && verdict.marker));
-    this.release(marker);
-    this.finish(undefined);
+  #restoreValidators(): void {
+    const headers = this.#request.req.headers;
+    if (this.#ifNoneMatch !== undefined) headers['if-none-match'] = this.#ifNoneMatch;
+    if (this.#ifModifiedSince !== undefined) headers['if-modified-since'] = this.#ifModifiedSince;
   }
 
-  private restoreValidators(): void {
-    const headers = this.req.headers;
-    if (this.ifNoneMatch !== undefined) headers['if-none-match'] = this.ifNoneMatch;
-    if (this.ifModifiedSince !== undefined) headers['if-modified-since'] = this.ifModifiedSince;
-  }
-
-  private validatorsMatch(etag: string | undefined): boolean {
-    if (this.ifNoneMatch !== undefined) return etag !== undefined && noneMatch(this.ifNoneMatch, etag);
-    if (this.ifModifiedSince === undefined) return false;
-    const lastModified = this.res.getHeader('last-modified');
+  #validatorsMatch(etag: string | undefined): boolean {
+    if (this.#ifNoneMatch !== undefined) return etag !== undefined && noneMatch(this.#ifNoneMatch, etag);
+    if (this.#ifModifiedSince === undefined) return false;
+    const lastModified = this.#request.res.getHeader('last-modified');
     return notModifiedSince(
-      this.ifModifiedSince,
+      this.#ifModifiedSince,
       typeof lastModified === 'string' ? lastModified : undefined,
     );
   }
 
-  private async store(capture: ResponseCapture): Promise<void> {
-    const engine = this.engine;
-    const verdict = this.verdict;
-    if (verdict === undefined || !verdict.store) {
-      this.release(false);
-      this.finish(undefined);
-      return;
-    }
-    const tags = this.resolveTags();
-    if (tags === undefined) {
-      this.release(false);
-      this.finish(undefined);
+  async #store(capture: ResponseCapture): Promise<void> {
+    const { req, res, hash, key } = this.#request;
+    const host = this.#host;
+    const options = this.#options;
+    const verdict = this.#verdict;
+    const tags =
+      verdict?.store === true ? entryTags(host.config.tags, req, res, host.config.logger, key) : undefined;
+    if (verdict === undefined || !verdict.store || tags === undefined) {
+      host.store.release(hash, options.token, false);
+      this.#finish(undefined);
       return;
     }
     const body = capture.body();
-    const headers = storedHeaders(this.headers, capture.before);
+    const headers = storedHeaders(this.#headers, capture.before);
     let etag = '';
     for (const [name, value] of headers) if (name === 'etag' && typeof value === 'string') etag = value;
     if (etag === '') {
@@ -261,126 +245,37 @@ export class Fill {
       headers.push(['etag', etag]);
     }
     const now = Date.now();
-    const swr = verdict.swr;
-    const sie = verdict.sie;
     const entry: EntryData = {
-      status: this.status,
+      status: this.#status,
       // Hits send Age = now - storedAt: counting from when the response was made keeps its age from upstream.
       storedAt: Math.max(0, now - verdict.age),
       freshUntil: now + verdict.ttl,
-      swrUntil: now + verdict.ttl + swr,
-      sieUntil: now + verdict.ttl + sie,
+      swrUntil: now + verdict.ttl + verdict.swr,
+      sieUntil: now + verdict.ttl + verdict.sie,
       headers,
       etag,
-      vary: this.vary,
+      vary: this.#vary,
       tags,
-      url: this.key,
+      url: key,
       body,
     };
     const packed = packEntry(entry);
-    const generation = this.options.generation;
-    if (generation === NO_GENERATION) {
+    if (options.generation === NO_GENERATION) {
       // Redis failed before the render: nothing goes to Redis, but waiters in this process may use it.
-      this.finish(packed);
+      this.#finish(packed);
       return;
     }
-    if (performance.now() - this.options.startedAt > engine.retention * 0.9) {
-      // Invalidation records may have expired since this render began: it cannot be proven current.
-      this.release(false);
-      this.finish(undefined);
-      return;
-    }
-    const px = verdict.ttl + Math.max(swr, sie);
-    try {
-      if (tags.length > 0) {
-        const added = await Promise.all(
-          tags.map((tag) =>
-            engine.call(() =>
-              engine.tagAdd(engine.tagKeys(tag), [this.hash, px, generation, engine.tagMargin]),
-            ),
-          ),
-        );
-        // A tag set must outlive the entry: give up if the SET would come too long after the tags' TTLs.
-        if (
-          added.some((a) => a !== 1) ||
-          performance.now() - this.options.startedAt > engine.retention * 0.9
-        ) {
-          this.release(false);
-          this.finish(undefined);
-          return;
-        }
-      }
-      const hash = this.hash;
-      const stored = await engine.call(() =>
-        engine.entryPut(
-          [engine.entryKey(hash), engine.lockKey(hash), engine.variantSetKey(hash)],
-          [
-            packed,
-            px,
-            tags.length > 0 ? generation : -1,
-            this.options.token ?? '',
-            hash.slice(hash.indexOf('}') + 1),
-            this.options.urlCount,
-            engine.tagMargin,
-          ],
-        ),
-      );
-      if (stored === 1) engine.counters.stored++;
-      this.finish(stored === 1 ? packed : undefined);
-    } catch (error) {
-      engine.redisFailed(error, 'store');
-      this.release(false);
-      this.finish(undefined);
-    }
+    const pxMs = verdict.ttl + Math.max(verdict.swr, verdict.sie);
+    const stored = await host.store.save(hash, packed, tags, pxMs, options);
+    if (stored) host.counters.stored++;
+    this.#finish(stored ? packed : undefined);
   }
 
-  /** The entry's tags, or undefined (not stored) when the `tags` function misbehaves. */
-  private resolveTags(): string[] | undefined {
-    const option = this.engine.cfg.tags;
-    if (typeof option !== 'function') return option as string[];
-    let value: unknown;
-    try {
-      value = option(this.req, this.res);
-    } catch (error) {
-      this.engine.cfg.logger.error('responseCache: the `tags` function threw; the response was not stored', {
-        error,
-      });
-      return undefined;
-    }
-    if (value === undefined || value === null) return [];
-    if (
-      !Array.isArray(value) ||
-      value.length > MAX_TAGS ||
-      value.some((t) => typeof t !== 'string' || t.length === 0 || t.length > 256)
-    ) {
-      this.engine.cfg.logger.error(
-        `responseCache: the \`tags\` function must return at most ${MAX_TAGS} non-empty strings of at most 256 characters; the response was not stored`,
-        { url: this.key },
-      );
-      return undefined;
-    }
-    return [...new Set(value as string[])];
-  }
-
-  /** Releases the lock (when held) and optionally leaves a hit-for-miss marker; errors are only reported. */
-  private release(marker: boolean): void {
-    const token = this.options.token;
-    if (token === undefined && !marker) return;
-    const engine = this.engine;
-    engine
-      .call(() =>
-        engine.lockRelease(
-          [engine.lockKey(this.hash), engine.entryKey(this.hash)],
-          [token ?? '', marker ? MARKER_VALUE : '', engine.markerTtl],
-        ),
-      )
-      .catch((error: unknown) => engine.redisFailed(error, 'unlock'));
-  }
-
-  private finish(shared: Buffer | undefined): void {
-    const flight = this.options.flight;
-    if (flight !== undefined) this.engine.settleFlight(this.hash, flight, shared);
-    if (this.options.virtual) this.engine.refreshing.delete(this.hash);
+  #finish(shared: Buffer | undefined): void {
+    const options = this.#options;
+    const hash = this.#request.hash;
+    if (options.flight !== undefined) this.#host.flights.settle(hash, options.flight, shared);
+    if (options.virtual) this.#host.refreshing.delete(hash);
   }
 }
 

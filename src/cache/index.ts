@@ -3,10 +3,11 @@ import type { RequestHandler } from 'express';
 import { assertNotInRequestHandler } from '../core/index.js';
 import { CacheAdmin } from './admin.js';
 import { CacheEngine } from './engine.js';
-import { type ResponseCacheOptions, resolveOptions, validateTags } from './options.js';
+import { type ResponseCacheOptions, resolveOptions } from './options.js';
+import { validateTags } from './tags.js';
 import type { ResponseCacheStats } from './types.js';
 
-export { CacheUnavailableError } from './engine.js';
+export { CacheUnavailableError } from './errors.js';
 export { DEFAULT_RESPONSE_CACHE_OPTIONS, type ResponseCacheOptions } from './options.js';
 export type { CacheOutcome, ResponseCacheStats } from './types.js';
 
@@ -40,8 +41,9 @@ export interface ResponseCacheMiddleware extends RequestHandler {
  */
 export function responseCache(options: ResponseCacheOptions): ResponseCacheMiddleware {
   assertNotInRequestHandler('responseCache');
-  const engine = new CacheEngine(resolveOptions(options));
-  const admin = new CacheAdmin(engine);
+  const config = resolveOptions(options);
+  const engine = new CacheEngine(config);
+  const admin = new CacheAdmin(engine.store, config.timeoutMs);
   const middleware = function responseCacheMiddleware(req, res, next) {
     engine.handle(req, res, next);
   } as ResponseCacheMiddleware;

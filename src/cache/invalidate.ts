@@ -1,12 +1,9 @@
 // Invalidation after unsafe requests (RFC 9111 §4.4): a successful POST, PUT, DELETE... removes the URL's entries.
 import type { ServerResponse } from 'node:http';
 import type { Request } from 'express';
-import { registerScript, type ScriptRunner } from '../redis/index.js';
-import type { CacheEngine } from './engine.js';
-import { urlHash } from './key.js';
-import { URL_INVALIDATE } from './scripts.js';
-
-type Method = (this: ServerResponse, ...args: unknown[]) => unknown;
+import type { KeyOf } from './key.js';
+import type { ResponseMethod } from './response-method.js';
+import type { CacheStore } from './store.js';
 
 const STATE: unique symbol = Symbol('express-redis-kit.responseCache.invalidation');
 
@@ -21,12 +18,12 @@ interface Watched extends ServerResponse {
  * after the response is complete never gets the entry from before its write.
  */
 export class UnsafeInvalidator {
-  private readonly engine: CacheEngine;
-  private readonly urlInvalidate: ScriptRunner<number>;
+  readonly #store: CacheStore;
+  readonly #keyOf: KeyOf;
 
-  constructor(engine: CacheEngine) {
-    this.engine = engine;
-    this.urlInvalidate = registerScript(engine.client, URL_INVALIDATE);
+  constructor(store: CacheStore, keyOf: KeyOf) {
+    this.#store = store;
+    this.#keyOf = keyOf;
   }
 
   /** Watches the response to `req`; `key` is the request's cache key (undefined: only Location counts). */
@@ -37,25 +34,13 @@ export class UnsafeInvalidator {
     const state = new UnsafeRequest(this, req, res, key);
     target[STATE] = state;
     state.hadOwn = Object.hasOwn(res, 'end');
-    state.originalEnd = res.end as unknown as Method;
+    state.originalEnd = res.end as unknown as ResponseMethod;
     res.end = end as ServerResponse['end'];
   }
 
-  /** Removes every entry (all variants and private scopes) of each cache key; one script per key's slot. */
-  async invalidateKeys(keys: readonly string[]): Promise<number> {
-    const engine = this.engine;
-    const counts = await Promise.all(
-      keys.map((key) => {
-        const tag = `{${urlHash(key)}}`;
-        const plain = engine.entryKey(tag);
-        return engine.call(() =>
-          this.urlInvalidate([engine.variantSetKey(tag), plain], [plain, engine.retention]),
-        );
-      }),
-    );
-    let removed = 0;
-    for (const n of counts) removed += n;
-    return removed;
+  /** Removes every entry (all variants and private scopes) of each cache key. */
+  invalidateKeys(keys: readonly string[]): Promise<number> {
+    return this.#store.invalidateUrls(keys);
   }
 
   /** The cache keys a finished unsafe request invalidates. */
@@ -65,7 +50,7 @@ export class UnsafeInvalidator {
     for (const field of ['location', 'content-location']) {
       const value = res.getHeader(field);
       if (typeof value !== 'string' || value === '') continue;
-      const other = this.keyOfLocation(req, value);
+      const other = this.#keyOfLocation(req, value);
       if (other !== undefined && !keys.includes(other)) keys.push(other);
     }
     return keys;
@@ -76,7 +61,7 @@ export class UnsafeInvalidator {
    * origin (RFC 9111 §4.4 forbids invalidating another origin's URIs): the key function sees the request
    * with that URI's path and query in place of its own.
    */
-  private keyOfLocation(req: Request, value: string): string | undefined {
+  #keyOfLocation(req: Request, value: string): string | undefined {
     const host = req.headers.host;
     if (host === undefined) return undefined;
     let base: URL;
@@ -97,7 +82,7 @@ export class UnsafeInvalidator {
       method: { value: 'GET' },
     }) as Request;
     try {
-      const key = this.engine.keyOf(view);
+      const key = this.#keyOf(view);
       return typeof key === 'string' ? key : undefined;
     } catch {
       return undefined;
@@ -105,55 +90,59 @@ export class UnsafeInvalidator {
   }
 
   report(error: unknown): void {
-    this.engine.redisFailed(error, 'invalidation');
+    this.#store.failed(error, 'invalidation');
   }
 }
 
 /** One unsafe request being watched. */
 class UnsafeRequest {
   hadOwn = false;
-  originalEnd: Method | undefined;
-  private pending = false;
-  private restored = false;
+  originalEnd: ResponseMethod | undefined;
+  #pending = false;
+  #restored = false;
+  readonly #owner: UnsafeInvalidator;
+  readonly #req: Request;
+  readonly #res: ServerResponse;
+  readonly #key: string | undefined;
 
-  constructor(
-    private readonly owner: UnsafeInvalidator,
-    private readonly req: Request,
-    private readonly res: ServerResponse,
-    private readonly key: string | undefined,
-  ) {}
+  constructor(owner: UnsafeInvalidator, req: Request, res: ServerResponse, key: string | undefined) {
+    this.#owner = owner;
+    this.#req = req;
+    this.#res = res;
+    this.#key = key;
+  }
 
   end(args: unknown[]): unknown {
-    const res = this.res;
+    const res = this.#res;
     // A second end() while the first waits: the response is ending already, as Node would treat it.
-    if (this.pending) return res;
+    if (this.#pending) return res;
     const status = res.statusCode;
-    if (this.restored || status < 200 || status > 399) return this.forward(args);
-    const keys = this.owner.targets(this.req, res, this.key);
-    if (keys.length === 0) return this.forward(args);
-    this.pending = true;
-    this.owner
+    if (this.#restored || status < 200 || status > 399) return this.#forward(args);
+    const keys = this.#owner.targets(this.#req, res, this.#key);
+    if (keys.length === 0) return this.#forward(args);
+    this.#pending = true;
+    this.#owner
       .invalidateKeys(keys)
-      .catch((error: unknown) => this.owner.report(error))
+      .catch((error: unknown) => this.#owner.report(error))
       .finally(() => {
-        this.pending = false;
-        this.forward(args);
+        this.#pending = false;
+        this.#forward(args);
       });
     return res;
   }
 
   /** Puts the original end back (where ours is still installed) and calls it. */
-  private forward(args: unknown[]): unknown {
-    const res = this.res as unknown as Record<string, unknown>;
-    const original = this.originalEnd as Method;
-    if (!this.restored) {
-      this.restored = true;
+  #forward(args: unknown[]): unknown {
+    const res = this.#res as unknown as Record<string, unknown>;
+    const original = this.originalEnd as ResponseMethod;
+    if (!this.#restored) {
+      this.#restored = true;
       if (res.end === end) {
         if (this.hadOwn) res.end = original;
         else delete res.end;
       }
     }
-    return original.apply(this.res, args);
+    return original.apply(this.#res, args);
   }
 }
 

@@ -2,6 +2,22 @@
 import * as crypto from 'node:crypto';
 import type { Request } from 'express';
 import { requestHost } from '../core/request-host.js';
+import type { DecodedEntry } from './entry.js';
+
+/** The cache key of a request, before hashing; undefined when the request bypasses the cache. */
+export type KeyOf = (req: Request) => string | undefined;
+
+/** The key function of a cache: the `key` option given the default key, or the default key alone. */
+export function keyFunction(
+  query: ReadonlySet<string> | undefined,
+  custom: ((req: Request, defaultKey: string) => string | undefined) | undefined,
+): KeyOf {
+  if (custom === undefined) return (req) => defaultKey(req, query);
+  return (req) => {
+    const standard = defaultKey(req, query);
+    return standard === undefined ? undefined : custom(req, standard);
+  };
+}
 
 /** SHA-256 in base64url; the one-shot `crypto.hash` (Node 20.12+) when present, it is faster per call. */
 const sha256: (data: string) => string =
@@ -122,6 +138,31 @@ export function acceptedCodings(value: string): string {
   }
   found.sort((a, b) => b.q - a.q || a.i - b.i);
   return found.map((f) => f.coding).join(',');
+}
+
+/** Whether a request has the values of the headers an entry varies on (beyond the `vary` option) at fill time. */
+export function varyMatches(entry: DecodedEntry, req: Request): boolean {
+  const vary = entry.vary;
+  for (let i = 0; i < vary.length; i += 2) {
+    const name = vary[i] as string;
+    if (name === 'accept-encoding') {
+      if (!acceptsCoding(req.headers['accept-encoding'], contentEncoding(entry))) return false;
+    } else if (normalizedHeader(name, req.headers[name]) !== vary[i + 1]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function contentEncoding(entry: DecodedEntry): string {
+  const headers = entry.headers;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] === 'content-encoding') {
+      const v = headers[i + 1];
+      return (typeof v === 'string' ? v : (v?.[0] ?? '')).trim().toLowerCase();
+    }
+  }
+  return '';
 }
 
 /** Whether a request's Accept-Encoding allows a body in `coding` (identity is always acceptable). */

@@ -19,6 +19,7 @@ import {
   validatePrefix,
 } from '../redis/index.js';
 
+import { isTag } from './tags.js';
 import { CDN_CACHE_CONTROL, OWN_CACHE_CONTROL } from './targeted.js';
 
 const WHERE = 'responseCache';
@@ -189,14 +190,14 @@ export const DEFAULT_RESPONSE_CACHE_OPTIONS = Object.freeze({
 
 /** The options after validation: every value resolved, durations in milliseconds. */
 export interface ResolvedCacheConfig {
-  readonly client: RedisClient;
+  readonly redis: RedisClient;
   readonly name: string;
-  readonly ttl: number;
+  readonly ttlMs: number;
   readonly explicitFreshness: boolean;
   /** Lower-case names of the targeted cache-control fields read before Cache-Control, in order. */
   readonly targetedFields: readonly string[];
-  readonly staleWhileRevalidate: number;
-  readonly staleIfError: number;
+  readonly staleWhileRevalidateMs: number;
+  readonly staleIfErrorMs: number;
   readonly invalidateOnUnsafe: boolean;
   readonly key: ((req: Request, defaultKey: string) => string | undefined) | undefined;
   /** The query parameters that are part of the default key; undefined for all of them. */
@@ -210,11 +211,11 @@ export interface ResolvedCacheConfig {
   readonly publicCookieNames: ReadonlySet<string>;
   readonly publicCookiePatterns: readonly RegExp[];
   readonly coalesce: boolean;
-  readonly lockTimeout: number;
+  readonly lockTimeoutMs: number;
   /** `<prefix><name>:`, the start of every key of this cache. */
   readonly keyBase: string;
-  readonly timeout: number;
-  readonly failClosed: boolean;
+  readonly timeoutMs: number;
+  readonly onRedisError: RedisErrorPolicy;
   readonly logger: Logger;
   readonly cacheStatus: boolean;
 }
@@ -308,7 +309,7 @@ export function resolveOptions(options: unknown): ResolvedCacheConfig {
     WHERE,
     [true, false],
   );
-  const policy = oneOfOption(o.onRedisError ?? d.onRedisError, 'onRedisError', WHERE, [
+  const onRedisError = oneOfOption(o.onRedisError ?? d.onRedisError, 'onRedisError', WHERE, [
     'fail-open',
     'fail-closed',
   ]);
@@ -324,15 +325,15 @@ export function resolveOptions(options: unknown): ResolvedCacheConfig {
   }
 
   return {
-    client: o.redis,
+    redis: o.redis,
     name,
-    ttl,
+    ttlMs: ttl,
     explicitFreshness,
     targetedFields: Object.freeze(
       cdnCacheControl ? [OWN_CACHE_CONTROL, CDN_CACHE_CONTROL] : [OWN_CACHE_CONTROL],
     ),
-    staleWhileRevalidate,
-    staleIfError,
+    staleWhileRevalidateMs: staleWhileRevalidate,
+    staleIfErrorMs: staleIfError,
     invalidateOnUnsafe,
     key,
     query: resolveQuery(o.query),
@@ -343,10 +344,10 @@ export function resolveOptions(options: unknown): ResolvedCacheConfig {
     privateScope,
     ...resolveCookies(o.publicCookies ?? d.publicCookies),
     coalesce,
-    lockTimeout,
+    lockTimeoutMs: lockTimeout,
     keyBase: `${prefix}${name}:`,
-    timeout: resolveTimeout(o.redis, o.timeout, WHERE),
-    failClosed: policy === 'fail-closed',
+    timeoutMs: resolveTimeout(o.redis, o.timeout, WHERE),
+    onRedisError,
     logger,
     cacheStatus,
   };
@@ -385,8 +386,8 @@ function resolveQuery(value: unknown): ReadonlySet<string> | undefined {
 function resolveTags(value: unknown): ResolvedCacheConfig['tags'] {
   if (value === undefined) return Object.freeze([]);
   if (typeof value === 'function') return value as ResolvedCacheConfig['tags'];
-  if (Array.isArray(value) && value.every((t) => typeof t === 'string' && t.length > 0 && t.length <= 256)) {
-    return Object.freeze([...new Set(value as string[])]);
+  if (Array.isArray(value) && value.every(isTag)) {
+    return Object.freeze([...new Set(value)]);
   }
   throw new ConfigError(
     'ERR_CACHE_TAGS_INVALID',
@@ -429,13 +430,4 @@ function resolveCookies(value: unknown): {
     else patterns.push(new RegExp(v.source, v.flags.replace(/[gy]/g, '')));
   }
   return { publicCookieNames: names, publicCookiePatterns: Object.freeze(patterns) };
-}
-
-/** Throws unless `value` is a list of valid tags; returns it without duplicates. */
-export function validateTags(value: unknown, where: string): string[] {
-  const list = typeof value === 'string' ? [value] : value;
-  if (!Array.isArray(list) || list.some((t) => typeof t !== 'string' || t.length === 0 || t.length > 256)) {
-    throw new TypeError(`${where}: tags must be non-empty strings of at most 256 characters.`);
-  }
-  return [...new Set(list as string[])];
 }

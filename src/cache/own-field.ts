@@ -1,13 +1,12 @@
 // Keeps the cache's own targeted field (meant for the cache alone) from reaching clients on every path.
 import type { ServerResponse } from 'node:http';
+import type { ResponseMethod } from './response-method.js';
 import { OWN_CACHE_CONTROL } from './targeted.js';
-
-type Method = (this: ServerResponse, ...args: unknown[]) => unknown;
 
 const ORIGINAL: unique symbol = Symbol('express-redis-kit.responseCache.writeHead');
 
 interface Stripped extends ServerResponse {
-  [ORIGINAL]?: { method: Method; own: boolean };
+  [ORIGINAL]?: { method: ResponseMethod; own: boolean };
 }
 
 /**
@@ -19,13 +18,16 @@ interface Stripped extends ServerResponse {
 export function stripOwnField(res: ServerResponse): void {
   const target = res as Stripped;
   if (target[ORIGINAL] !== undefined) return;
-  target[ORIGINAL] = { method: res.writeHead as unknown as Method, own: Object.hasOwn(res, 'writeHead') };
+  target[ORIGINAL] = {
+    method: res.writeHead as unknown as ResponseMethod,
+    own: Object.hasOwn(res, 'writeHead'),
+  };
   res.writeHead = writeHead as ServerResponse['writeHead'];
 }
 
 function writeHead(this: ServerResponse, ...args: unknown[]): unknown {
   const target = this as Stripped;
-  const original = target[ORIGINAL] as { method: Method; own: boolean };
+  const original = target[ORIGINAL] as { method: ResponseMethod; own: boolean };
   if (target.writeHead === (writeHead as ServerResponse['writeHead'])) {
     if (original.own) target.writeHead = original.method as ServerResponse['writeHead'];
     else delete (target as unknown as Record<string, unknown>).writeHead;

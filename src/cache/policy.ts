@@ -1,7 +1,8 @@
 // What may be cached (RFC 9111 storability, safe for shared caching) and for how long.
 import type { OutgoingHttpHeaders } from 'node:http';
+import { ageValue, MAX_DELTA_SECONDS, parseCacheControl, targetedCacheControl } from './cache-control.js';
 import { parseHttpDate } from './http-date.js';
-import { OWN_CACHE_CONTROL, parseDictionary, type TargetedValue } from './targeted.js';
+import { OWN_CACHE_CONTROL } from './targeted.js';
 
 /** The decision about one response. Durations in milliseconds. */
 export type Verdict =
@@ -25,11 +26,11 @@ export type Verdict =
 
 /** The parts of the configuration the response rules read. */
 export interface PolicyConfig {
-  readonly ttl: number;
+  readonly ttlMs: number;
   readonly statuses: ReadonlySet<number>;
   readonly maxBodyBytes: number;
-  readonly staleWhileRevalidate: number;
-  readonly staleIfError: number;
+  readonly staleWhileRevalidateMs: number;
+  readonly staleIfErrorMs: number;
   /** Store only responses that state their own freshness; `ttl` is then only the ceiling. */
   readonly explicitFreshness: boolean;
   /** Targeted cache-control fields read before Cache-Control, first valid one wins (RFC 9213). */
@@ -75,138 +76,6 @@ const NOT_STORED = new Set([
   'retry-after',
 ]);
 
-/** Parsed response cache directives that matter to a shared cache. Durations in milliseconds. */
-export interface CacheControl {
-  noStore: boolean;
-  private: boolean;
-  noCache: boolean;
-  /** `must-revalidate` or `proxy-revalidate`: never served stale. */
-  mustRevalidate: boolean;
-  sMaxAge: number | undefined;
-  maxAge: number | undefined;
-  /** RFC 5861 directives of the response itself. */
-  staleWhileRevalidate: number | undefined;
-  staleIfError: number | undefined;
-}
-
-/** The largest delta-seconds value a cache must represent (RFC 9111 §1.2.2): 2^31 seconds. */
-export const MAX_DELTA_SECONDS = 2_147_483_648;
-
-function emptyCacheControl(): CacheControl {
-  return {
-    noStore: false,
-    private: false,
-    noCache: false,
-    mustRevalidate: false,
-    sMaxAge: undefined,
-    maxAge: undefined,
-    staleWhileRevalidate: undefined,
-    staleIfError: undefined,
-  };
-}
-
-/**
- * Parses Cache-Control (RFC 9111 §5.2); unknown directives are ignored, a bad `max-age`/`s-maxage` counts
- * as 0 (already stale), a bad stale-* value is ignored. A repeated directive keeps its first value
- * (RFC 9111 §4.2.1).
- */
-export function parseCacheControl(value: string | number | readonly string[] | undefined): CacheControl {
-  const cc = emptyCacheControl();
-  if (value === undefined) return cc;
-  const text = typeof value === 'object' ? value.join(',') : String(value);
-  for (const part of text.split(',')) {
-    const eq = part.indexOf('=');
-    const name = (eq === -1 ? part : part.slice(0, eq)).trim().toLowerCase();
-    const arg =
-      eq === -1
-        ? ''
-        : part
-            .slice(eq + 1)
-            .trim()
-            .replace(/^"|"$/g, '');
-    switch (name) {
-      case 'no-store':
-        cc.noStore = true;
-        break;
-      // With a field list these only restrict some fields; treating them as whole-response is the safe side.
-      case 'private':
-        cc.private = true;
-        break;
-      case 'no-cache':
-        cc.noCache = true;
-        break;
-      case 'must-revalidate':
-      case 'proxy-revalidate':
-        cc.mustRevalidate = true;
-        break;
-      case 's-maxage':
-        cc.sMaxAge ??= deltaSeconds(arg) ?? 0;
-        break;
-      case 'max-age':
-        cc.maxAge ??= deltaSeconds(arg) ?? 0;
-        break;
-      case 'stale-while-revalidate':
-        cc.staleWhileRevalidate ??= deltaSeconds(arg);
-        break;
-      case 'stale-if-error':
-        cc.staleIfError ??= deltaSeconds(arg);
-        break;
-    }
-  }
-  return cc;
-}
-
-/** delta-seconds (RFC 9111 §1.2.2) in milliseconds; values past 2^31 s are 2^31 s; undefined if not digits. */
-function deltaSeconds(arg: string): number | undefined {
-  if (!/^\d+$/.test(arg)) return undefined;
-  return Math.min(Number(arg), MAX_DELTA_SECONDS) * 1_000;
-}
-
-/**
- * The directives of the first targeted field (RFC 9213) present with a valid, non-empty value, or
- * undefined when there is none and Cache-Control applies.
- */
-export function targetedCacheControl(
-  headers: OutgoingHttpHeaders,
-  fields: readonly string[],
-): CacheControl | undefined {
-  for (const field of fields) {
-    const value = headers[field];
-    if (value === undefined) continue;
-    const dictionary = parseDictionary(typeof value === 'object' ? value.join(', ') : String(value));
-    if (dictionary === undefined) continue;
-    const cc = emptyCacheControl();
-    cc.noStore = dictionary.get('no-store') === true;
-    cc.private = dictionary.get('private') === true;
-    cc.noCache = dictionary.get('no-cache') === true;
-    cc.mustRevalidate =
-      dictionary.get('must-revalidate') === true || dictionary.get('proxy-revalidate') === true;
-    // Only non-negative integers are consumed; a decimal or a string is ignored (RFC 9213 §2.1).
-    cc.maxAge = dictionarySeconds(dictionary.get('max-age'));
-    cc.sMaxAge = dictionarySeconds(dictionary.get('s-maxage'));
-    cc.staleWhileRevalidate = dictionarySeconds(dictionary.get('stale-while-revalidate'));
-    cc.staleIfError = dictionarySeconds(dictionary.get('stale-if-error'));
-    return cc;
-  }
-  return undefined;
-}
-
-function dictionarySeconds(value: TargetedValue | undefined): number | undefined {
-  return typeof value === 'number' && value >= 0 ? Math.min(value, MAX_DELTA_SECONDS) * 1_000 : undefined;
-}
-
-/**
- * The Age field's value in milliseconds (RFC 9111 §5.1): the first member of a list, a value past 2^31 s is
- * 2^31 s, and anything but a non-negative integer is ignored (undefined).
- */
-export function ageValue(value: OutgoingHttpHeaders[string]): number | undefined {
-  if (value === undefined) return undefined;
-  const first = typeof value === 'object' ? value[0] : String(value);
-  if (first === undefined) return undefined;
-  const comma = first.indexOf(',');
-  return deltaSeconds((comma === -1 ? first : first.slice(0, comma)).trim());
-}
-
 /**
  * Decides whether a response may be stored and for how long. `bodyLength` is known when the whole body came
  * in one `end()` call, or from Content-Length. `requestTime` is when the request reached the cache: with an
@@ -251,9 +120,9 @@ export function responseVerdict(
   if (explicit === undefined && config.explicitFreshness) {
     return { store: false, reason: 'no-freshness', marker: true };
   }
-  const lifetime = explicit ?? config.ttl;
+  const lifetime = explicit ?? config.ttlMs;
   const age = currentAge(headers, now, requestTime);
-  const ttl = Math.min(lifetime - age, config.ttl);
+  const ttl = Math.min(lifetime - age, config.ttlMs);
   if (ttl < 1_000) return { store: false, reason: 'expired', marker: false };
   // must-revalidate and proxy-revalidate forbid stale answers; so does s-maxage (RFC 9111 §5.2.2.10) unless
   // the response itself allows them with stale-while-revalidate or stale-if-error (RFC 5861).
@@ -263,8 +132,8 @@ export function responseVerdict(
     store: true,
     ttl,
     age,
-    swr: cc.staleWhileRevalidate ?? (options ? config.staleWhileRevalidate : 0),
-    sie: cc.staleIfError ?? (options ? config.staleIfError : 0),
+    swr: cc.staleWhileRevalidate ?? (options ? config.staleWhileRevalidateMs : 0),
+    sie: cc.staleIfError ?? (options ? config.staleIfErrorMs : 0),
   };
 }
 

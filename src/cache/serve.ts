@@ -47,6 +47,17 @@ export function sendEntry(
   end.call(res, entry.body);
 }
 
+/** Sends `entry` through the response's own methods (the answer from the cache). */
+export function serveEntry(
+  req: IncomingMessage,
+  res: ServerResponse,
+  entry: DecodedEntry,
+  now: number,
+  cacheStatus: string | undefined,
+): void {
+  sendEntry(req, res, entry, now, cacheStatus, res.writeHead as WriteHead, res.end as End);
+}
+
 function setServedFields(res: ServerResponse, age: number, cacheStatus: string | undefined): void {
   res.setHeader('age', String(age));
   if (cacheStatus !== undefined) res.setHeader('cache-status', cacheStatus);
@@ -70,9 +81,4 @@ function lastModified(headers: readonly (string | string[])[]): string | undefin
     }
   }
   return undefined;
-}
-
-/** `Cache-Status` for an entry served from the cache: fresh (`hit`) or stale. */
-export function hitStatus(name: string, entry: DecodedEntry, now: number): string {
-  return `${name}; hit; ttl=${Math.floor((entry.freshUntil - now) / 1_000)}`;
 }

@@ -1,4 +1,5 @@
-// Public types of the response cache, and the request property it sets.
+// Types of the response cache: the public ones, the request property it sets, and what its request path passes on.
+import type { NextFunction, Request, Response } from 'express';
 
 /** What the cache did with a request, also on `req.responseCache`. */
 export type CacheOutcome = 'hit' | 'stale' | 'miss' | 'collapsed' | 'bypass' | 'error';
@@ -21,6 +22,20 @@ export interface ResponseCacheStats {
   errors: number;
   /** (hits + stale + collapsed) / (hits + stale + collapsed + misses); 0 before any request. */
   hitRatio: number;
+}
+
+/** The counts behind {@link ResponseCacheStats}, kept by one middleware instance. */
+export type CacheCounters = Omit<ResponseCacheStats, 'hitRatio'>;
+
+/** One GET or HEAD the cache handles, from lookup to fill: what every step on its path needs. */
+export interface CacheRequest {
+  readonly req: Request;
+  readonly res: Response;
+  readonly next: NextFunction;
+  /** Names its entry in Redis (see key.ts). */
+  readonly hash: string;
+  /** Its cache key before hashing. */
+  readonly key: string;
 }
 
 declare global {

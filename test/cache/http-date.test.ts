@@ -1,7 +1,7 @@
 // HTTP-date parsing (RFC 9110 §5.6.7) and Age/targeted-field parsing, as the cache's freshness rules read them.
 import { describe, expect, it } from 'vitest';
+import { ageValue, targetedCacheControl } from '../../src/cache/cache-control.js';
 import { parseHttpDate } from '../../src/cache/http-date.js';
-import { ageValue, targetedCacheControl } from '../../src/cache/policy.js';
 
 const now = Date.UTC(2026, 5, 15, 12, 0, 0);
 

@@ -1,20 +1,15 @@
 import type { Request } from 'express';
 import { describe, expect, it } from 'vitest';
+import { parseCacheControl } from '../../src/cache/cache-control.js';
 import { acceptedCodings, acceptsCoding, defaultKey, entryHash } from '../../src/cache/key.js';
-import {
-  noneMatch,
-  notModifiedSince,
-  parseCacheControl,
-  responseVerdict,
-  storedHeaders,
-} from '../../src/cache/policy.js';
+import { noneMatch, notModifiedSince, responseVerdict, storedHeaders } from '../../src/cache/policy.js';
 
 const config = {
-  ttl: 60_000,
+  ttlMs: 60_000,
   statuses: new Set([200, 203, 204, 300, 301, 404, 410]),
   maxBodyBytes: 1_000,
-  staleWhileRevalidate: 10_000,
-  staleIfError: 20_000,
+  staleWhileRevalidateMs: 10_000,
+  staleIfErrorMs: 20_000,
   explicitFreshness: false,
   targetedFields: ['express-redis-kit-cache-control'],
 };

@@ -1,0 +1,51 @@
+// Tags of an entry: checked where they come in, from `invalidate()` and from the `tags` option's function.
+import type { Request, Response } from 'express';
+import type { Logger } from '../core/index.js';
+import type { ResolvedCacheConfig } from './options.js';
+
+/** Most tags one entry may carry (each is a Redis call when it is stored). */
+const MAX_TAGS = 64;
+
+/** A tag: a non-empty string of at most 256 characters. */
+export function isTag(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= 256;
+}
+
+/** Throws unless `value` is a tag or a list of tags; returns the list without duplicates. */
+export function validateTags(value: unknown, where: string): string[] {
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || !list.every(isTag)) {
+    throw new TypeError(`${where}: tags must be non-empty strings of at most 256 characters.`);
+  }
+  return [...new Set(list)];
+}
+
+/**
+ * The tags of the entry for `req`, or undefined (not stored) when the `tags` function throws or returns
+ * something else than a list of at most 64 valid tags; `url` names the entry in the logged error.
+ */
+export function entryTags(
+  option: ResolvedCacheConfig['tags'],
+  req: Request,
+  res: Response,
+  logger: Logger,
+  url: string,
+): string[] | undefined {
+  if (typeof option !== 'function') return option as string[];
+  let value: unknown;
+  try {
+    value = option(req, res);
+  } catch (error) {
+    logger.error('responseCache: the `tags` function threw; the response was not stored', { error });
+    return undefined;
+  }
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value) || value.length > MAX_TAGS || !value.every(isTag)) {
+    logger.error(
+      `responseCache: the \`tags\` function must return at most ${MAX_TAGS} non-empty strings of at most 256 characters; the response was not stored`,
+      { url },
+    );
+    return undefined;
+  }
+  return [...new Set(value)];
+}
