@@ -1,4 +1,4 @@
-// Behaviour 6 on Redis Cluster: entries of one tag in many slots, invalidation, the race guard, coalescing, clear().
+// On Redis Cluster: entries of one tag in many slots, tag invalidation, the race guard, coalescing, clear().
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

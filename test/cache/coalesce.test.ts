@@ -1,4 +1,4 @@
-// Behaviour 4: concurrent misses run the handler once, in one process and across instances; lock timeout; hit-for-miss.
+// Coalescing: concurrent misses run the handler once, here and across instances; lock timeout; hit-for-miss.
 import type { RequestHandler } from 'express';
 import express from 'express';
 import type { Redis } from 'ioredis';

@@ -1,4 +1,4 @@
-// Behaviour 7: the cache works with the compression middleware in front of it or behind it, on Express 4 and 5.
+// With compression: the cache works with the compression middleware in front of it or behind it, Express 4 and 5.
 
 import { gunzipSync } from 'node:zlib';
 import compression from 'compression';

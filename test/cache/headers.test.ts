@@ -1,4 +1,4 @@
-// Behaviour 3: Age, Cache-Status (RFC 9211), a strong ETag when the app set none, and 304 answers.
+// Response headers: Age, Cache-Status (RFC 9211), a strong ETag when the app set none, and 304 answers.
 
 import { describe, expect, it } from 'vitest';
 import { responseCache } from '../../src/index.js';

@@ -1,4 +1,4 @@
-// Behaviour 1: one Redis round trip per hit, one packed binary entry written with one SET PX, binary bodies intact.
+// Hits: one Redis round trip per hit, one packed binary entry written with one SET PX, binary bodies intact.
 
 import { randomBytes } from 'node:crypto';
 import type { Response } from 'supertest';

@@ -1,4 +1,4 @@
-// Behaviour 8: Redis down or slow is a miss that is not stored; the handler answers within the command timeout.
+// Redis down or slow: a miss that is not stored; the handler answers within the command timeout.
 import type { RequestHandler } from 'express';
 import express from 'express';
 import { Redis, type RedisOptions } from 'ioredis';

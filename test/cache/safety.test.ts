@@ -1,4 +1,4 @@
-// Behaviour 2: what is never cached, who bypasses the cache, which headers are kept, and what clients cannot force.
+// Safety: what is never cached, who bypasses the cache, which headers are kept, and what clients cannot force.
 
 import type { Express, RequestHandler } from 'express';
 import type { Test } from 'supertest';

@@ -1,4 +1,4 @@
-// Behaviour 5, second half: stale-if-error answers with the stale entry instead of a 5xx or a thrown handler.
+// Stale-if-error: the stale entry answers instead of a 5xx or a thrown handler.
 import type { Response } from 'express';
 
 import { describe, expect, it } from 'vitest';

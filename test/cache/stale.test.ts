@@ -1,4 +1,4 @@
-// Behaviour 5, first half: stale-while-revalidate serves stale at once and refreshes exactly once.
+// Stale-while-revalidate: a stale entry is served at once and refreshed exactly once.
 import { Readable } from 'node:stream';
 import type { Response } from 'express';
 

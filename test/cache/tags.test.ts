@@ -1,4 +1,4 @@
-// Behaviour 6 (standalone Redis): invalidate by tag for every instance, no store after invalidation, tag set TTLs.
+// Tag invalidation on a standalone Redis: for every instance, no store after invalidation, tag set TTLs.
 import type { RequestHandler } from 'express';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
