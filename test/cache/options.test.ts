@@ -1,20 +1,11 @@
 import express from 'express';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_RESPONSE_CACHE_OPTIONS, responseCache } from '../../src/index.js';
+import { DEFAULT_RESPONSE_CACHE_OPTIONS, responseCache } from '../../src/index.js';
+import { configErrorCode } from '../helpers/config-error.js';
 import { request } from '../helpers/http.js';
 import { useTestRedis } from '../helpers/redis.js';
 
 const redis = useTestRedis();
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).code;
-  }
-  return undefined;
-}
 
 describe('responseCache options', () => {
   const client = redis.client;
@@ -28,51 +19,75 @@ describe('responseCache options', () => {
   });
 
   it('rejects misconfiguration at creation with a code', () => {
-    expect(codeOf(() => responseCache(undefined as never))).toBe('ERR_OPTIONS_INVALID');
-    expect(codeOf(() => responseCache({} as never))).toBe('ERR_REDIS_CLIENT');
-    expect(codeOf(() => responseCache({ redis: client, tll: '1m' } as never))).toBe('ERR_OPTION_UNKNOWN');
-    expect(codeOf(() => responseCache({ redis: client, name: 'a:b' }))).toBe('ERR_CACHE_NAME_INVALID');
-    expect(codeOf(() => responseCache({ redis: client, name: 'a*' }))).toBe('ERR_CACHE_NAME_INVALID');
-    expect(codeOf(() => responseCache({ redis: client, ttl: 'soon' as never }))).toBe('ERR_DURATION_INVALID');
-    expect(codeOf(() => responseCache({ redis: client, ttl: 10 }))).toBe('ERR_OPTION_RANGE');
-    expect(codeOf(() => responseCache({ redis: client, lockTimeout: 5 }))).toBe('ERR_OPTION_RANGE');
-    expect(codeOf(() => responseCache({ redis: client, statuses: [200, 206] }))).toBe(
+    expect(configErrorCode(() => responseCache(undefined as never))).toBe('ERR_OPTIONS_INVALID');
+    expect(configErrorCode(() => responseCache({} as never))).toBe('ERR_REDIS_CLIENT');
+    expect(configErrorCode(() => responseCache({ redis: client, tll: '1m' } as never))).toBe(
+      'ERR_OPTION_UNKNOWN',
+    );
+    expect(configErrorCode(() => responseCache({ redis: client, name: 'a:b' }))).toBe(
+      'ERR_CACHE_NAME_INVALID',
+    );
+    expect(configErrorCode(() => responseCache({ redis: client, name: 'a*' }))).toBe(
+      'ERR_CACHE_NAME_INVALID',
+    );
+    expect(configErrorCode(() => responseCache({ redis: client, ttl: 'soon' as never }))).toBe(
+      'ERR_DURATION_INVALID',
+    );
+    expect(configErrorCode(() => responseCache({ redis: client, ttl: 10 }))).toBe('ERR_OPTION_RANGE');
+    expect(configErrorCode(() => responseCache({ redis: client, lockTimeout: 5 }))).toBe('ERR_OPTION_RANGE');
+    expect(configErrorCode(() => responseCache({ redis: client, statuses: [200, 206] }))).toBe(
       'ERR_CACHE_STATUS_INVALID',
     );
-    expect(codeOf(() => responseCache({ redis: client, statuses: [99] }))).toBe('ERR_CACHE_STATUS_INVALID');
-    expect(codeOf(() => responseCache({ redis: client, statuses: [200, 503] }))).toBe(
+    expect(configErrorCode(() => responseCache({ redis: client, statuses: [99] }))).toBe(
       'ERR_CACHE_STATUS_INVALID',
     );
-    expect(codeOf(() => responseCache({ redis: client, query: 'page' as never }))).toBe(
+    expect(configErrorCode(() => responseCache({ redis: client, statuses: [200, 503] }))).toBe(
+      'ERR_CACHE_STATUS_INVALID',
+    );
+    expect(configErrorCode(() => responseCache({ redis: client, query: 'page' as never }))).toBe(
       'ERR_CACHE_QUERY_INVALID',
     );
-    expect(codeOf(() => responseCache({ redis: client, query: [''] }))).toBe('ERR_CACHE_QUERY_INVALID');
-    expect(codeOf(() => responseCache({ redis: client, vary: ['cookie'] }))).toBe('ERR_CACHE_VARY_INVALID');
-    expect(codeOf(() => responseCache({ redis: client, vary: ['bad header'] }))).toBe(
+    expect(configErrorCode(() => responseCache({ redis: client, query: [''] }))).toBe(
+      'ERR_CACHE_QUERY_INVALID',
+    );
+    expect(configErrorCode(() => responseCache({ redis: client, vary: ['cookie'] }))).toBe(
       'ERR_CACHE_VARY_INVALID',
     );
-    expect(codeOf(() => responseCache({ redis: client, tags: [''] }))).toBe('ERR_CACHE_TAGS_INVALID');
-    expect(codeOf(() => responseCache({ redis: client, publicCookies: [1] as never }))).toBe(
+    expect(configErrorCode(() => responseCache({ redis: client, vary: ['bad header'] }))).toBe(
+      'ERR_CACHE_VARY_INVALID',
+    );
+    expect(configErrorCode(() => responseCache({ redis: client, tags: [''] }))).toBe(
+      'ERR_CACHE_TAGS_INVALID',
+    );
+    expect(configErrorCode(() => responseCache({ redis: client, publicCookies: [1] as never }))).toBe(
       'ERR_CACHE_COOKIES_INVALID',
     );
-    expect(codeOf(() => responseCache({ redis: client, maxBodyBytes: -1 }))).toBe('ERR_OPTION_RANGE');
-    expect(codeOf(() => responseCache({ redis: client, coalesce: 'yes' as never }))).toBe('ERR_OPTION_VALUE');
-    expect(codeOf(() => responseCache({ redis: client, onRedisError: 'ignore' as never }))).toBe(
+    expect(configErrorCode(() => responseCache({ redis: client, maxBodyBytes: -1 }))).toBe(
+      'ERR_OPTION_RANGE',
+    );
+    expect(configErrorCode(() => responseCache({ redis: client, coalesce: 'yes' as never }))).toBe(
       'ERR_OPTION_VALUE',
     );
-    expect(codeOf(() => responseCache({ redis: client, key: 'url' as never }))).toBe('ERR_OPTION_VALUE');
-    expect(codeOf(() => responseCache({ redis: client, prefix: '{x}' }))).toBe('ERR_PREFIX_INVALID');
-    expect(codeOf(() => responseCache({ redis: client, logger: {} as never }))).toBe('ERR_OPTION_VALUE');
+    expect(configErrorCode(() => responseCache({ redis: client, onRedisError: 'ignore' as never }))).toBe(
+      'ERR_OPTION_VALUE',
+    );
+    expect(configErrorCode(() => responseCache({ redis: client, key: 'url' as never }))).toBe(
+      'ERR_OPTION_VALUE',
+    );
+    expect(configErrorCode(() => responseCache({ redis: client, prefix: '{x}' }))).toBe('ERR_PREFIX_INVALID');
+    expect(configErrorCode(() => responseCache({ redis: client, logger: {} as never }))).toBe(
+      'ERR_OPTION_VALUE',
+    );
   });
 
   it('refuses app.use(responseCache) and creation inside a request handler', async () => {
-    expect(codeOf(() => responseCache(Object.create({ constructor: { name: 'IncomingMessage' } })))).toBe(
-      'ERR_FACTORY_NOT_CALLED',
-    );
+    expect(
+      configErrorCode(() => responseCache(Object.create({ constructor: { name: 'IncomingMessage' } }))),
+    ).toBe('ERR_FACTORY_NOT_CALLED');
     const app = express();
     let code: string | undefined;
     app.get('/', (_req, res) => {
-      code = codeOf(() => responseCache({ redis: client }));
+      code = configErrorCode(() => responseCache({ redis: client }));
       res.end();
     });
     await request(app).get('/');
