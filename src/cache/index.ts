@@ -40,8 +40,9 @@ export interface ResponseCacheMiddleware extends RequestHandler {
  * });
  */
 export function responseCache(options: ResponseCacheOptions): ResponseCacheMiddleware {
-  assertNotInRequestHandler('responseCache');
+  // Options first: `app.use(responseCache)` (without the call) runs inside a request and must say so.
   const config = resolveOptions(options);
+  assertNotInRequestHandler('responseCache');
   const engine = new CacheEngine(config);
   const admin = new CacheAdmin(engine.store, config.timeoutMs);
   const middleware = function responseCacheMiddleware(req, res, next) {

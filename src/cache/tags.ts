@@ -1,6 +1,6 @@
 // Tags of an entry: checked where they come in, from `invalidate()` and from the `tags` option's function.
 import type { Request, Response } from 'express';
-import type { Logger } from '../core/index.js';
+import { ConfigError, type Logger } from '../core/index.js';
 import type { ResolvedCacheConfig } from './options.js';
 
 /** Most tags one entry may carry (each is a Redis call when it is stored). */
@@ -11,11 +11,17 @@ export function isTag(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= 256;
 }
 
-/** Throws unless `value` is a tag or a list of tags; returns the list without duplicates. */
+/**
+ * Throws a ConfigError (`ERR_CACHE_TAGS_INVALID`, as for the `tags` option) unless `value` is a tag or a list
+ * of tags; returns the list without duplicates.
+ */
 export function validateTags(value: unknown, where: string): string[] {
   const list = typeof value === 'string' ? [value] : value;
   if (!Array.isArray(list) || !list.every(isTag)) {
-    throw new TypeError(`${where}: tags must be non-empty strings of at most 256 characters.`);
+    throw new ConfigError(
+      'ERR_CACHE_TAGS_INVALID',
+      `${where}: tags must be non-empty strings of at most 256 characters.`,
+    );
   }
   return [...new Set(list)];
 }

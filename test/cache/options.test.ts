@@ -1,6 +1,6 @@
-import express from 'express';
+import express, { type ErrorRequestHandler } from 'express';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RESPONSE_CACHE_OPTIONS, responseCache } from '../../src/index.js';
+import { ConfigError, DEFAULT_RESPONSE_CACHE_OPTIONS, responseCache } from '../../src/index.js';
 import { configErrorCode } from '../helpers/config-error.js';
 import { request } from '../helpers/http.js';
 import { useTestRedis } from '../helpers/redis.js';
@@ -94,10 +94,22 @@ describe('responseCache options', () => {
     expect(code).toBe('ERR_CREATED_IN_REQUEST_HANDLER');
   });
 
+  it('refuses app.use(responseCache) without the call, as a request reaches it', async () => {
+    const app = express();
+    let code: string | undefined;
+    app.use(responseCache as never);
+    app.use(((error: ConfigError, _req, res, _next) => {
+      code = error.code;
+      res.end();
+    }) as ErrorRequestHandler);
+    await request(app).get('/');
+    expect(code).toBe('ERR_FACTORY_NOT_CALLED');
+  });
+
   it('rejects bad tags given to invalidate()', async () => {
     const cache = responseCache({ redis: client, prefix: redis.prefix('cache:') });
-    await expect(cache.invalidate([''])).rejects.toThrow(TypeError);
-    await expect(cache.invalidate(42 as never)).rejects.toThrow(TypeError);
+    await expect(cache.invalidate([''])).rejects.toThrow(ConfigError);
+    await expect(cache.invalidate(42 as never)).rejects.toMatchObject({ code: 'ERR_CACHE_TAGS_INVALID' });
     expect(await cache.invalidate([])).toBe(0);
   });
 });

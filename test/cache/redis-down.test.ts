@@ -39,12 +39,14 @@ function setup(redis: Redis, options: Partial<ResponseCacheOptions> = {}, handle
     if (handler) handler(req, res, next);
     else res.send(`render ${renders}`);
   });
+  const errors: unknown[] = [];
   app.use(
     (error: Error & { status?: number }, _req: unknown, res: import('express').Response, _next: unknown) => {
+      errors.push(error);
       res.status(error.status ?? 500).send(`${error.name}`);
     },
   );
-  return { app, cache, warnings, renders: () => renders };
+  return { app, cache, warnings, errors, renders: () => renders };
 }
 
 describe('when Redis is paused', () => {
@@ -129,6 +131,9 @@ describe('when Redis is paused', () => {
       expect(res.status).toBe(503);
       expect(res.text).toBe('CacheUnavailableError');
       expect(t.renders()).toBe(0);
+      // The one shape of the 503 errors of every middleware: the Redis detail stays in `cause`.
+      expect(t.errors[0]).toMatchObject({ code: 'ERR_CACHE_UNAVAILABLE', status: 503, statusCode: 503 });
+      expect(t.errors[0]).toMatchObject({ expose: false, cause: expect.any(Error) });
     } finally {
       server.resume();
     }
