@@ -1,15 +1,17 @@
 // The response cache's options: their types, documented defaults, and validation into a resolved config.
 import type { Request, Response } from 'express';
 import {
-  ConfigError,
-  checkOptions as checkKnownOptions,
+  checkOptions,
   consoleLogger,
   type Duration,
+  durationOption,
   functionOption,
   integerOption,
   type Logger,
+  loggerOption,
+  nameOption,
   oneOfOption,
-  parseDuration,
+  optionNames,
 } from '../core/index.js';
 import {
   assertRedisClient,
@@ -18,8 +20,8 @@ import {
   resolveTimeout,
   validatePrefix,
 } from '../redis/index.js';
-
-import { isTag } from './tags.js';
+import { resolveCookies, resolveQuery, resolveStatuses, resolveVary } from './list-options.js';
+import { resolveTags } from './tags.js';
 import { CDN_CACHE_CONTROL, OWN_CACHE_CONTROL } from './targeted.js';
 
 const WHERE = 'responseCache';
@@ -220,8 +222,7 @@ export interface ResolvedCacheConfig {
   readonly cacheStatus: boolean;
 }
 
-/** The option names, complete by construction: adding an option without listing it fails to compile. */
-const KNOWN: { readonly [K in keyof Required<ResponseCacheOptions>]: true } = {
+const KNOWN = optionNames<ResponseCacheOptions>({
   redis: true,
   name: true,
   ttl: true,
@@ -245,189 +246,59 @@ const KNOWN: { readonly [K in keyof Required<ResponseCacheOptions>]: true } = {
   onRedisError: true,
   logger: true,
   cacheStatus: true,
-};
-const KNOWN_NAMES = Object.keys(KNOWN) as (keyof ResponseCacheOptions)[];
-
-const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-/** An HTTP field name (RFC 9110 token). */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+});
 
 /** Validates `options` (throwing a coded `ConfigError` on the first problem) and resolves every default. */
 export function resolveOptions(options: unknown): ResolvedCacheConfig {
   // Also catches app.use(responseCache) written without the call. An option set to undefined means its default.
-  checkKnownOptions<ResponseCacheOptions>(options, KNOWN_NAMES, WHERE);
-  const o = options as ResponseCacheOptions;
+  checkOptions<ResponseCacheOptions>(options, KNOWN, WHERE);
+  const o = options;
   const d = DEFAULT_RESPONSE_CACHE_OPTIONS;
   assertRedisClient(o.redis, WHERE);
-
-  const name = o.name ?? d.name;
-  if (typeof name !== 'string' || !NAME.test(name)) {
-    throw new ConfigError(
-      'ERR_CACHE_NAME_INVALID',
-      `${WHERE}: \`name\` must be 1 to 64 letters, digits, '_', '-' or '.' (got ${String(name)}).`,
-    );
-  }
-  const ttl = parseDuration(o.ttl ?? d.ttl, `${WHERE} ttl`);
-  if (ttl < 1_000) {
-    throw new ConfigError('ERR_OPTION_RANGE', `${WHERE}: \`ttl\` must be at least 1s (got ${ttl} ms).`);
-  }
-  const staleWhileRevalidate = parseDuration(
-    o.staleWhileRevalidate ?? d.staleWhileRevalidate,
-    `${WHERE} staleWhileRevalidate`,
-  );
-  const staleIfError = parseDuration(o.staleIfError ?? d.staleIfError, `${WHERE} staleIfError`);
-  const lockTimeout = parseDuration(o.lockTimeout ?? d.lockTimeout, `${WHERE} lockTimeout`);
-  if (lockTimeout < 100) {
-    throw new ConfigError(
-      'ERR_OPTION_RANGE',
-      `${WHERE}: \`lockTimeout\` must be at least 100ms (got ${lockTimeout} ms).`,
-    );
-  }
-  const prefix = validatePrefix(o.prefix ?? d.prefix, WHERE);
-  const maxBodyBytes = integerOption(
-    o.maxBodyBytes ?? d.maxBodyBytes,
-    'maxBodyBytes',
-    WHERE,
-    0,
-    256 * 1_048_576,
-  );
-  const coalesce = oneOfOption(o.coalesce ?? d.coalesce, 'coalesce', WHERE, [true, false]);
-  const cacheStatus = oneOfOption(o.cacheStatus ?? d.cacheStatus, 'cacheStatus', WHERE, [true, false]);
-  const explicitFreshness = oneOfOption(
-    o.explicitFreshness ?? d.explicitFreshness,
-    'explicitFreshness',
-    WHERE,
-    [true, false],
-  );
-  const cdnCacheControl = oneOfOption(o.cdnCacheControl ?? d.cdnCacheControl, 'cdnCacheControl', WHERE, [
-    true,
-    false,
-  ]);
-  const invalidateOnUnsafe = oneOfOption(
-    o.invalidateOnUnsafe ?? d.invalidateOnUnsafe,
-    'invalidateOnUnsafe',
-    WHERE,
-    [true, false],
-  );
-  const onRedisError = oneOfOption(o.onRedisError ?? d.onRedisError, 'onRedisError', WHERE, [
-    'fail-open',
-    'fail-closed',
-  ]);
-  const key = functionOption<(req: Request, defaultKey: string) => string | undefined>(o.key, 'key', WHERE);
-  const privateScope = functionOption<(req: Request) => string | undefined | null>(
-    o.privateScope,
-    'privateScope',
-    WHERE,
-  );
-  const logger = o.logger ?? consoleLogger;
-  if (typeof logger?.warn !== 'function' || typeof logger.error !== 'function') {
-    throw new ConfigError('ERR_OPTION_VALUE', `${WHERE}: \`logger\` must have warn() and error() methods.`);
-  }
-
+  const name = nameOption(o.name ?? d.name, 'name', WHERE, 'ERR_CACHE_NAME_INVALID');
+  const cdnCacheControl = flag(o.cdnCacheControl ?? d.cdnCacheControl, 'cdnCacheControl');
   return {
     redis: o.redis,
     name,
-    ttlMs: ttl,
-    explicitFreshness,
+    ttlMs: durationOption(o.ttl ?? d.ttl, 'ttl', WHERE, { min: 1_000 }),
+    explicitFreshness: flag(o.explicitFreshness ?? d.explicitFreshness, 'explicitFreshness'),
     targetedFields: Object.freeze(
       cdnCacheControl ? [OWN_CACHE_CONTROL, CDN_CACHE_CONTROL] : [OWN_CACHE_CONTROL],
     ),
-    staleWhileRevalidateMs: staleWhileRevalidate,
-    staleIfErrorMs: staleIfError,
-    invalidateOnUnsafe,
-    key,
-    query: resolveQuery(o.query),
-    vary: resolveVary(o.vary ?? d.vary),
-    tags: resolveTags(o.tags),
-    maxBodyBytes,
-    statuses: resolveStatuses(o.statuses ?? d.statuses),
-    privateScope,
-    ...resolveCookies(o.publicCookies ?? d.publicCookies),
-    coalesce,
-    lockTimeoutMs: lockTimeout,
-    keyBase: `${prefix}${name}:`,
+    staleWhileRevalidateMs: durationOption(
+      o.staleWhileRevalidate ?? d.staleWhileRevalidate,
+      'staleWhileRevalidate',
+      WHERE,
+      { min: 0 },
+    ),
+    staleIfErrorMs: durationOption(o.staleIfError ?? d.staleIfError, 'staleIfError', WHERE, { min: 0 }),
+    invalidateOnUnsafe: flag(o.invalidateOnUnsafe ?? d.invalidateOnUnsafe, 'invalidateOnUnsafe'),
+    key: functionOption<(req: Request, defaultKey: string) => string | undefined>(o.key, 'key', WHERE),
+    query: resolveQuery(o.query, WHERE),
+    vary: resolveVary(o.vary ?? d.vary, WHERE),
+    tags: resolveTags(o.tags, WHERE),
+    maxBodyBytes: integerOption(o.maxBodyBytes ?? d.maxBodyBytes, 'maxBodyBytes', WHERE, 0, 256 * 1_048_576),
+    statuses: resolveStatuses(o.statuses ?? d.statuses, WHERE),
+    privateScope: functionOption<(req: Request) => string | undefined | null>(
+      o.privateScope,
+      'privateScope',
+      WHERE,
+    ),
+    ...resolveCookies(o.publicCookies ?? d.publicCookies, WHERE),
+    coalesce: flag(o.coalesce ?? d.coalesce, 'coalesce'),
+    lockTimeoutMs: durationOption(o.lockTimeout ?? d.lockTimeout, 'lockTimeout', WHERE, { min: 100 }),
+    keyBase: `${validatePrefix(o.prefix ?? d.prefix, WHERE)}${name}:`,
     timeoutMs: resolveTimeout(o.redis, o.timeout, WHERE),
-    onRedisError,
-    logger,
-    cacheStatus,
+    onRedisError: oneOfOption(o.onRedisError ?? d.onRedisError, 'onRedisError', WHERE, [
+      'fail-open',
+      'fail-closed',
+    ]),
+    // null means the default, as for every other option.
+    logger: loggerOption(o.logger ?? undefined, WHERE, consoleLogger),
+    cacheStatus: flag(o.cacheStatus ?? d.cacheStatus, 'cacheStatus'),
   };
 }
 
-function resolveVary(value: unknown): readonly string[] {
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || !TOKEN.test(v))) {
-    throw new ConfigError(
-      'ERR_CACHE_VARY_INVALID',
-      `${WHERE}: \`vary\` must be a list of request header names, e.g. ['accept-language'].`,
-    );
-  }
-  const names = [...new Set(value.map((v: string) => v.toLowerCase()))].sort();
-  for (const n of names) {
-    if (n === 'cookie' || n === 'authorization') {
-      throw new ConfigError(
-        'ERR_CACHE_VARY_INVALID',
-        `${WHERE}: \`vary\` cannot list '${n}': use \`privateScope\` for per-user caching.`,
-      );
-    }
-  }
-  return Object.freeze(names);
-}
-
-function resolveQuery(value: unknown): ReadonlySet<string> | undefined {
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '' || v.length > 256)) {
-    throw new ConfigError(
-      'ERR_CACHE_QUERY_INVALID',
-      `${WHERE}: \`query\` must be a list of query parameter names, e.g. ['page', 'sort'] ([] ignores the query).`,
-    );
-  }
-  return new Set(value as string[]);
-}
-
-function resolveTags(value: unknown): ResolvedCacheConfig['tags'] {
-  if (value === undefined) return Object.freeze([]);
-  if (typeof value === 'function') return value as ResolvedCacheConfig['tags'];
-  if (Array.isArray(value) && value.every(isTag)) {
-    return Object.freeze([...new Set(value)]);
-  }
-  throw new ConfigError(
-    'ERR_CACHE_TAGS_INVALID',
-    `${WHERE}: \`tags\` must be a list of non-empty strings (at most 256 characters) or a function returning one.`,
-  );
-}
-
-function resolveStatuses(value: unknown): ReadonlySet<number> {
-  if (
-    !Array.isArray(value) ||
-    value.some(
-      (s) => typeof s !== 'number' || !Number.isInteger(s) || s < 200 || s > 499 || s === 206 || s === 304,
-    )
-  ) {
-    throw new ConfigError(
-      'ERR_CACHE_STATUS_INVALID',
-      `${WHERE}: \`statuses\` must be a list of status codes from 200 to 499, without 206 and 304 ` +
-        '(partial and not-modified answers are never stored, and a 5xx is a passing failure: use ' +
-        '`staleIfError` to answer from the cache while the origin fails).',
-    );
-  }
-  return new Set(value as number[]);
-}
-
-function resolveCookies(value: unknown): {
-  publicCookieNames: ReadonlySet<string>;
-  publicCookiePatterns: readonly RegExp[];
-} {
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' && !(v instanceof RegExp))) {
-    throw new ConfigError(
-      'ERR_CACHE_COOKIES_INVALID',
-      `${WHERE}: \`publicCookies\` must be a list of cookie names or regular expressions.`,
-    );
-  }
-  const names = new Set<string>();
-  const patterns: RegExp[] = [];
-  for (const v of value as (string | RegExp)[]) {
-    // A global or sticky regex keeps lastIndex between test() calls, which would make matches flip.
-    if (typeof v === 'string') names.add(v);
-    else patterns.push(new RegExp(v.source, v.flags.replace(/[gy]/g, '')));
-  }
-  return { publicCookieNames: names, publicCookiePatterns: Object.freeze(patterns) };
+function flag(value: unknown, name: string): boolean {
+  return oneOfOption(value, name, WHERE, [true, false]);
 }

@@ -1,6 +1,6 @@
 // Tags of an entry: checked where they come in, from `invalidate()` and from the `tags` option's function.
 import type { Request, Response } from 'express';
-import { ConfigError, type Logger } from '../core/index.js';
+import { type Logger, optionError } from '../core/index.js';
 import type { ResolvedCacheConfig } from './options.js';
 
 /** Most tags one entry may carry (each is a Redis call when it is stored). */
@@ -18,12 +18,31 @@ export function isTag(value: unknown): value is string {
 export function validateTags(value: unknown, where: string): string[] {
   const list = typeof value === 'string' ? [value] : value;
   if (!Array.isArray(list) || !list.every(isTag)) {
-    throw new ConfigError(
+    throw optionError(
       'ERR_CACHE_TAGS_INVALID',
-      `${where}: tags must be non-empty strings of at most 256 characters.`,
+      where,
+      'tags',
+      'a tag or a list of tags (non-empty strings of at most 256 characters)',
+      value,
     );
   }
   return [...new Set(list)];
+}
+
+/** The `tags` option: a list of tags, a function returning one, or none. */
+export function resolveTags(value: unknown, where: string): ResolvedCacheConfig['tags'] {
+  if (value === undefined) return Object.freeze([]);
+  if (typeof value === 'function') return value as ResolvedCacheConfig['tags'];
+  if (Array.isArray(value) && value.every(isTag)) {
+    return Object.freeze([...new Set(value)]);
+  }
+  throw optionError(
+    'ERR_CACHE_TAGS_INVALID',
+    where,
+    'tags',
+    'a list of non-empty strings (at most 256 characters) or a function returning one',
+    value,
+  );
 }
 
 /**
