@@ -33,7 +33,7 @@ export class CacheEngine implements FillHost {
     stored: 0,
     errors: 0,
   };
-  readonly keyOf: KeyOf;
+  readonly #keyOf: KeyOf;
   readonly #invalidator: UnsafeInvalidator;
   readonly #instance = randomBytes(6).toString('base64url');
   #sequence = 0;
@@ -44,8 +44,8 @@ export class CacheEngine implements FillHost {
     this.config = config;
     this.store = new CacheStore(config, this.counters);
     this.flights = new SingleFlight(config.lockTimeoutMs);
-    this.keyOf = keyFunction(config.query, config.key);
-    this.#invalidator = new UnsafeInvalidator(this.store, this.keyOf);
+    this.#keyOf = keyFunction(config.query, config.key);
+    this.#invalidator = new UnsafeInvalidator(this.store, this.#keyOf);
     this.#status = forwardStatus(config.cacheStatus);
   }
 
@@ -58,7 +58,7 @@ export class CacheEngine implements FillHost {
       if (config.invalidateOnUnsafe && method !== 'OPTIONS' && method !== 'TRACE') {
         let key: string | undefined;
         try {
-          key = this.keyOf(req);
+          key = this.#keyOf(req);
         } catch (error) {
           next(error);
           return;
@@ -83,7 +83,7 @@ export class CacheEngine implements FillHost {
         const value = config.privateScope(req);
         if (value !== undefined && value !== null && value !== '') scope = String(value);
       }
-      key = this.keyOf(req);
+      key = this.#keyOf(req);
       if (typeof key !== 'string') {
         this.#pass(req, res, next, 'bypass', this.#status.bypass);
         return;
