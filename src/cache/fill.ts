@@ -35,6 +35,7 @@ export interface FillHost {
   warnVary(name: string): void;
 }
 
+/** How a fill began, and what it may do besides storing. */
 export interface FillOptions extends RenderStart {
   /** A stale entry to answer with instead of a 5xx (stale-if-error). */
   readonly stale: DecodedEntry | undefined;
@@ -46,6 +47,7 @@ export interface FillOptions extends RenderStart {
   readonly markers: boolean;
 }
 
+/** One render on its way to becoming an entry: the sink of its response's capture. */
 export class Fill {
   readonly #host: FillHost;
   readonly #request: CacheRequest;
