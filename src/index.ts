@@ -5,6 +5,7 @@ export {
   type CacheOutcome,
   CacheUnavailableError,
   DEFAULT_RESPONSE_CACHE_OPTIONS,
+  type ResponseCacheClientSideCaching,
   type ResponseCacheMiddleware,
   type ResponseCacheOptions,
   type ResponseCacheStats,

@@ -54,6 +54,8 @@ export class CacheAdmin {
         withDeadline(this.#entryTombstone([store.entryKey(h)], [generation, retention]), timeout),
       ),
     );
+    // This instance's copies go at once; other instances' go when Redis tells them the entries changed.
+    store.forgetCopies();
     return hashes.size;
   }
 
@@ -90,6 +92,7 @@ export class CacheAdmin {
         for (const n of counts) removed += n;
       } while (cursor !== '0');
     }
+    store.forgetCopies();
     return removed;
   }
 }

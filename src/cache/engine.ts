@@ -93,6 +93,15 @@ export class CacheEngine implements FillHost {
       next(error);
       return;
     }
+    // With clientSideCaching, a fresh entry nobody has changed is already in memory: no Redis call.
+    const copy = this.store.copyOf(hash);
+    if (copy !== undefined && (copy.vary.length === 0 || varyMatches(copy, req))) {
+      const now = Date.now();
+      if (now < copy.freshUntil) {
+        this.#serveHit(req, res, copy, now);
+        return;
+      }
+    }
     void this.#lookup({ req, res, next, hash, key });
   }
 
@@ -138,10 +147,7 @@ export class CacheEngine implements FillHost {
               return;
             }
             if (now < entry.freshUntil) {
-              this.counters.hits++;
-              req.responseCache = 'hit';
-              const status = this.config.cacheStatus ? hitStatus(entry, now) : undefined;
-              serveEntry(req, res, entry, now, status);
+              this.#serveHit(req, res, entry, now);
               return;
             }
             if (now < entry.swrUntil) {
@@ -163,6 +169,13 @@ export class CacheEngine implements FillHost {
       this.config.logger.error('responseCache: unexpected error', { error });
       if (!r.res.headersSent) r.next(error);
     }
+  }
+
+  #serveHit(req: Request, res: Response, entry: DecodedEntry, now: number): void {
+    this.counters.hits++;
+    req.responseCache = 'hit';
+    const status = this.config.cacheStatus ? hitStatus(entry, now) : undefined;
+    serveEntry(req, res, entry, now, status);
   }
 
   /** Serves a stale entry at once; the first request for it (here and on other instances) refreshes it. */

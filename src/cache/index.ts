@@ -8,7 +8,11 @@ import { validateTags } from './tags.js';
 import type { ResponseCacheStats } from './types.js';
 
 export { CacheUnavailableError } from './errors.js';
-export { DEFAULT_RESPONSE_CACHE_OPTIONS, type ResponseCacheOptions } from './options.js';
+export {
+  DEFAULT_RESPONSE_CACHE_OPTIONS,
+  type ResponseCacheClientSideCaching,
+  type ResponseCacheOptions,
+} from './options.js';
 export type { CacheOutcome, ResponseCacheStats } from './types.js';
 
 /** The middleware `responseCache()` returns, with its admin methods. */
@@ -22,6 +26,11 @@ export interface ResponseCacheMiddleware extends RequestHandler {
   clear(): Promise<number>;
   /** Counters of this process since creation. */
   stats(): ResponseCacheStats;
+  /**
+   * Closes the two connections `clientSideCaching` opens (nothing to close without it). The client passed as
+   * `redis` stays yours to close.
+   */
+  close(): Promise<void>;
 }
 
 /**
@@ -59,5 +68,6 @@ export function responseCache(options: ResponseCacheOptions): ResponseCacheMiddl
   };
   middleware.clear = () => admin.clear();
   middleware.stats = () => engine.stats();
+  middleware.close = () => engine.store.close();
   return middleware;
 }

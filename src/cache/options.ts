@@ -15,6 +15,7 @@ import {
 } from '../core/index.js';
 import {
   assertRedisClient,
+  clientSideCachingOption,
   type RedisClient,
   type RedisErrorPolicy,
   resolveTimeout,
@@ -156,6 +157,24 @@ export interface ResponseCacheOptions {
   logger?: Logger;
   /** Send the `Cache-Status` response header (RFC 9211). @default true */
   cacheStatus?: boolean;
+  /**
+   * Serve fresh entries from process memory, kept coherent by Redis server-assisted client-side caching
+   * (`CLIENT TRACKING`) on two extra connections: a hit then costs no Redis call. Any change to an entry
+   * (an invalidation on any instance, an unsafe request, a new render, a `DEL` by hand) drops the copy as
+   * soon as Redis's invalidation arrives, and at once for this instance's own changes; no copy outlives its
+   * freshness. Single Redis and Sentinel only (not Cluster). Call `close()` at shutdown.
+   * @default false
+   */
+  clientSideCaching?: boolean | ResponseCacheClientSideCaching;
+}
+
+/** Settings of {@link ResponseCacheOptions.clientSideCaching}. */
+export interface ResponseCacheClientSideCaching {
+  /**
+   * Most bytes of entries (bodies and headers, as stored) kept in memory; the oldest copies make room.
+   * @default 33554432 (32 MiB)
+   */
+  maxBytes?: number;
 }
 
 /** Default values of {@link ResponseCacheOptions} (the timeout default depends on the client). */
@@ -188,7 +207,11 @@ export const DEFAULT_RESPONSE_CACHE_OPTIONS = Object.freeze({
   prefix: 'cache:',
   onRedisError: 'fail-open',
   cacheStatus: true,
+  clientSideCaching: false,
 } as const);
+
+/** The memory `clientSideCaching: true` may take, and the most it may be given. */
+const COPIES_CAPACITY = { name: 'maxBytes', default: 32 * 1_048_576, max: 64 * 1_073_741_824 } as const;
 
 /** The options after validation: every value resolved, durations in milliseconds. */
 export interface ResolvedCacheConfig {
@@ -220,6 +243,8 @@ export interface ResolvedCacheConfig {
   readonly onRedisError: RedisErrorPolicy;
   readonly logger: Logger;
   readonly cacheStatus: boolean;
+  /** Undefined when off. */
+  readonly clientSideCaching: { readonly maxBytes: number } | undefined;
 }
 
 const KNOWN = optionNames<ResponseCacheOptions>({
@@ -246,6 +271,7 @@ const KNOWN = optionNames<ResponseCacheOptions>({
   onRedisError: true,
   logger: true,
   cacheStatus: true,
+  clientSideCaching: true,
 });
 
 /** Validates `options` (throwing a coded `ConfigError` on the first problem) and resolves every default. */
@@ -296,7 +322,14 @@ export function resolveOptions(options: unknown): ResolvedCacheConfig {
     // null means the default, as for every other option.
     logger: loggerOption(o.logger ?? undefined, WHERE, consoleLogger),
     cacheStatus: flag(o.cacheStatus ?? d.cacheStatus, 'cacheStatus'),
+    clientSideCaching: copiesOf(
+      clientSideCachingOption(o.clientSideCaching, o.redis, WHERE, COPIES_CAPACITY),
+    ),
   };
+}
+
+function copiesOf(maxBytes: number | undefined): ResolvedCacheConfig['clientSideCaching'] {
+  return maxBytes === undefined ? undefined : Object.freeze({ maxBytes });
 }
 
 function flag(value: unknown, name: string): boolean {

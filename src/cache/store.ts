@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createErrorReporter,
   hashTag,
+  type Kept,
   type RedisCaller,
   type RedisClient,
   type RedisErrorReporter,
@@ -11,9 +12,10 @@ import {
   redisCaller,
   registerScript,
   type ScriptRunner,
+  TrackedReads,
 } from '../redis/index.js';
 import { NO_GENERATION } from './constants.js';
-import { KIND_ENTRY, KIND_MARKER, MARKER_VALUE, tryDecodeEntry } from './entry.js';
+import { type DecodedEntry, KIND_ENTRY, KIND_MARKER, MARKER_VALUE, tryDecodeEntry } from './entry.js';
 import { urlHash } from './key.js';
 import type { ResolvedCacheConfig } from './options.js';
 import { ENTRY_PUT, LOCK_RELEASE, TAG_ADD, URL_INVALIDATE } from './scripts.js';
@@ -56,6 +58,9 @@ export class CacheStore {
   readonly #lockRelease: ScriptRunner<number>;
   readonly #tagAdd: ScriptRunner<number>;
   readonly #urlInvalidate: ScriptRunner<number>;
+  /** With `clientSideCaching`: fresh entries in memory, and how a request reads an entry key. */
+  readonly #copies: TrackedReads<DecodedEntry> | undefined;
+  readonly #readEntry: (key: string) => Promise<Buffer | null>;
 
   constructor(config: ResolvedCacheConfig, counters: CacheCounters) {
     const redis = config.redis;
@@ -73,6 +78,17 @@ export class CacheStore {
     this.#lockRelease = registerScript(redis, LOCK_RELEASE);
     this.#tagAdd = registerScript(redis, TAG_ADD);
     this.#urlInvalidate = registerScript(redis, URL_INVALIDATE);
+    const caching = config.clientSideCaching;
+    if (caching === undefined) {
+      this.#copies = undefined;
+      this.#readEntry = (key) => this.#caller.call(() => redis.getBuffer(key));
+    } else {
+      const copies = new TrackedReads<DecodedEntry>(redis, caching.maxBytes);
+      const reader = copies.reader;
+      const caller = redisCaller(reader, config.timeoutMs);
+      this.#copies = copies;
+      this.#readEntry = (key) => copies.read(key, () => caller.call(() => reader.getBuffer(key)), keepFresh);
+    }
   }
 
   // --- keys --------------------------------------------------------------------------------------------
@@ -103,8 +119,28 @@ export class CacheStore {
    * per request.
    */
   read(hash: string): Promise<Buffer | null> {
-    const key = this.entryKey(hash);
-    return this.#caller.call(() => this.redis.getBuffer(key));
+    return this.#readEntry(this.entryKey(hash));
+  }
+
+  /**
+   * The entry as kept in memory (with `clientSideCaching`) while it is fresh and nothing changed it: a hit
+   * without a Redis call. Undefined when Redis must be asked.
+   */
+  copyOf(hash: string): DecodedEntry | undefined {
+    return this.#copies?.get(this.entryKey(hash));
+  }
+
+  /**
+   * Drops kept entries whose key starts with `<keyBase><suffix>` ('' for all of this cache): this instance's
+   * own invalidations are seen by its next request, without waiting for Redis's message.
+   */
+  forgetCopies(suffix = ''): void {
+    this.#copies?.forgetUnder(this.keyBase + suffix);
+  }
+
+  /** Closes the connections of `clientSideCaching`; nothing else holds a connection of its own. */
+  async close(): Promise<void> {
+    await this.#copies?.close();
   }
 
   /**
@@ -209,7 +245,7 @@ export class CacheStore {
           return false;
         }
       }
-      const stored = await this.#caller.call(() =>
+      const stored = await this.#changingEntry(hash, () =>
         this.#entryPut(
           [this.entryKey(hash), this.lockKey(hash), this.variantSetKey(hash)],
           [
@@ -247,12 +283,17 @@ export class CacheStore {
   /** Removes every entry (all variants and private scopes) of each cache key; one script per key's slot. */
   async invalidateUrls(keys: readonly string[]): Promise<number> {
     const counts = await Promise.all(
-      keys.map((key) => {
+      keys.map(async (key) => {
         const tag = `{${urlHash(key)}}`;
         const plain = this.entryKey(tag);
-        return this.#caller.call(() =>
-          this.#urlInvalidate([this.variantSetKey(tag), plain], [plain, this.retentionMs]),
-        );
+        this.#copies?.forgetUnder(plain);
+        try {
+          return await this.#caller.call(() =>
+            this.#urlInvalidate([this.variantSetKey(tag), plain], [plain, this.retentionMs]),
+          );
+        } finally {
+          this.#copies?.forgetUnder(plain);
+        }
       }),
     );
     let removed = 0;
@@ -268,6 +309,19 @@ export class CacheStore {
     this.report(error, `responseCache ${operation}`);
   }
 
+  /** A write of an entry: its copy goes before (no request served it meanwhile) and after (a racing read). */
+  async #changingEntry<T>(hash: string, call: () => Promise<T>): Promise<T> {
+    const copies = this.#copies;
+    if (copies === undefined) return this.#caller.call(call);
+    const key = this.entryKey(hash);
+    copies.forget(key);
+    try {
+      return await this.#caller.call(call);
+    } finally {
+      copies.forget(key);
+    }
+  }
+
   #outlivedRetention(startedAt: number): boolean {
     return performance.now() - startedAt > this.retentionMs * 0.9;
   }
@@ -276,4 +330,13 @@ export class CacheStore {
 function parseGeneration(value: string | null): number {
   const n = value === null ? 0 : Number(value);
   return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+}
+
+/** What a read through the tracked connection keeps: a decoded entry, while it is fresh, weighed in bytes. */
+function keepFresh(buf: Buffer | null): Kept<DecodedEntry> | undefined {
+  if (buf === null || buf[0] !== KIND_ENTRY) return undefined;
+  const entry = tryDecodeEntry(buf);
+  if (entry === undefined) return undefined;
+  const freshMs = entry.freshUntil - Date.now();
+  return freshMs > 0 ? { value: entry, until: performance.now() + freshMs, weight: buf.length } : undefined;
 }

@@ -7,6 +7,7 @@ export {
   isCluster,
   type RedisClient,
 } from './client.js';
+export { type CopiesCapacity, clientSideCachingOption } from './client-side-caching.js';
 export {
   DEFAULT_REDIS_TIMEOUT_MS,
   type RedisCaller,
