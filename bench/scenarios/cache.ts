@@ -52,6 +52,22 @@ const ours: Variant = {
   },
 };
 
+/** The same, with fresh entries kept in memory (clientSideCaching). */
+const oursFromMemory: Variant = {
+  name: 'express-redis-kit responseCache, clientSideCaching',
+  kind: 'ours',
+  app({ redisUrl, prefix }) {
+    const cache = responseCache({
+      redis: ioredis(redisUrl),
+      name: 'bench',
+      prefix,
+      ttl: '5m',
+      clientSideCaching: true,
+    });
+    return productRoutes(express(), cache);
+  },
+};
+
 const apicachePlus: Variant = {
   name: 'apicache-plus (ioredis)',
   kind: 'peer',
@@ -66,7 +82,7 @@ export const cacheTrivial: Scenario = {
   title: 'cache hit, trivial handler',
   path: '/product',
   goal: 1.0,
-  variants: [bare, ours, apicachePlus, floorVariant(productRoutes)],
+  variants: [bare, ours, oursFromMemory, apicachePlus, floorVariant(productRoutes)],
 };
 
 export const cacheRendered: Scenario = {

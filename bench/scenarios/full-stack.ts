@@ -77,7 +77,10 @@ function shop(app: Express, { limiter, cache, accountCache, signing }: Stack): E
 
 const bare: Variant = { name: 'bare express', kind: 'bare', app: () => shop(express(), {}) };
 
-/** Our stack; `fromMemory` serves returning visitors' sessions from memory between two slides. */
+/**
+ * Our stack; `fromMemory` serves returning visitors' sessions (between two slides) and fresh account pages
+ * from memory, both kept coherent by Redis (`clientSideCaching`).
+ */
 function oursStack(name: string, fromMemory: boolean): Variant {
   return {
     name,
@@ -108,12 +111,16 @@ function ourShop({ redisUrl, prefix }: VariantContext, fromMemory: boolean): Exp
     ttl: '5m',
     prefix: `${prefix}cache:`,
     privateScope: (req) => req.session.userId,
+    clientSideCaching: fromMemory,
   });
   return shop(app, { limiter, cache, accountCache, signing: oursSigning });
 }
 
 const ours = oursStack('express-redis-kit (session, pageViews, rateLimit, responseCache)', false);
-const oursFromMemory = oursStack('express-redis-kit, sessions from memory (clientSideCaching)', true);
+const oursFromMemory = oursStack(
+  'express-redis-kit, sessions and pages from memory (clientSideCaching)',
+  true,
+);
 
 const peers: Variant = {
   name: 'express-session + express-rate-limit + apicache-plus',
