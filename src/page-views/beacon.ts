@@ -1,12 +1,11 @@
 // The two endpoints of time on page: GET <beaconPath>.js serves the script with a fresh token, POST <beaconPath> stores a beacon.
 import type { Request, Response } from 'express';
-import { type RedisErrorReporter, redisCaller } from '../redis/index.js';
+import { type RedisErrorReporter, redisCaller, type VariadicRunner } from '../redis/index.js';
 import { servedScript } from './client-script.js';
 import type { PageViewKeys } from './keys.js';
 import type { ResolvedPageViewsConfig } from './options.js';
 import { periodEndMs, periodOfDay } from './periods.js';
 import type { TokenSigner } from './token.js';
-import type { VariadicRunner } from './variadic-script.js';
 
 /** Largest beacon body accepted; a real one is under 200 bytes. */
 export const MAX_BEACON_BYTES = 1_024;

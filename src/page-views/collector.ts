@@ -2,14 +2,19 @@
 import { createHash, hash, randomBytes } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { errorMessage } from '../core/index.js';
-import { keyPart, type RedisErrorReporter, type ScriptRunner, withDeadline } from '../redis/index.js';
+import {
+  keyPart,
+  type RedisErrorReporter,
+  type ScriptRunner,
+  type VariadicRunner,
+  withDeadline,
+} from '../redis/index.js';
 import { type Batch, emptyBatch, mergeBatches, type RouteTally, tallyView } from './batch.js';
 import { type Chunk, ChunkBuilder } from './chunks.js';
 import { OTHER_ROUTE } from './include.js';
 import type { PageViewKeys } from './keys.js';
 import type { ResolvedPageViewsConfig } from './options.js';
 import { type Granularity, periodEndMs, periodOfDay } from './periods.js';
-import type { VariadicRunner } from './variadic-script.js';
 
 /** Lifetime of a chunk's marker when no later flush deletes it (the instance stopped). */
 const MARKER_TTL_MS = 86_400_000;

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { assertNotInRequestHandler, parseDuration } from '../core/index.js';
-import { createErrorReporter, registerScript, withDeadline } from '../redis/index.js';
+import { createErrorReporter, registerScript, registerVariadicScript, withDeadline } from '../redis/index.js';
 import { createBeaconEndpoints } from './beacon.js';
 import { CLIENT_SCRIPT } from './client-script.js';
 import { Collector, type CollectorStats } from './collector.js';
@@ -20,7 +20,6 @@ import {
 } from './report.js';
 import { BEACON_SCRIPT, FLUSH_SCRIPT, LIVE_SCRIPT, SALT_SCRIPT } from './scripts.js';
 import { createTokenSigner } from './token.js';
-import { registerVariadicScript } from './variadic-script.js';
 
 export { CLIENT_SCRIPT } from './client-script.js';
 export { isPageView, OTHER_ROUTE, UNMATCHED_ROUTE } from './include.js';

@@ -1,6 +1,5 @@
 // The Lua scripts of page-view tracking: batch flush, live summary, period salts and beacons.
-import { defineScript } from '../redis/index.js';
-import { defineVariadicScript } from './variadic-script.js';
+import { defineScript, defineVariadicScript } from '../redis/index.js';
 
 /**
  * Upper edges (exclusive) of the time-on-page histogram buckets, in ms: <5 s, <15 s, <30 s, <1 min, <3 min,

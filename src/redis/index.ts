@@ -25,9 +25,13 @@ export {
 export { buildKey, hashTag, keyPart, sha256, validatePrefix } from './keys.js';
 export {
   defineScript,
+  defineVariadicScript,
   type LuaScript,
   registerScript,
+  registerVariadicScript,
   type ScriptArg,
   type ScriptRunner,
+  type VariadicRunner,
+  type VariadicScript,
 } from './scripts.js';
 export { type Kept, TrackedReads } from './tracked-reads.js';

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type Logger, type PageViewsMiddleware, pageViews } from '../../src/index.js';
 import { FLUSH_SCRIPT } from '../../src/page-views/scripts.js';
-import { defineVariadicScript, registerVariadicScript } from '../../src/page-views/variadic-script.js';
+import { defineVariadicScript, registerVariadicScript } from '../../src/redis/index.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 import {

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/index.js';
-import { defineScript, registerScript } from '../../src/redis/index.js';
+import {
+  defineScript,
+  defineVariadicScript,
+  registerScript,
+  registerVariadicScript,
+} from '../../src/redis/index.js';
 import { recordCommands } from '../helpers/commands.js';
 import { useTestRedis } from '../helpers/redis.js';
 
@@ -67,5 +72,48 @@ describe('registerScript', () => {
 
   it('validates script names', () => {
     expect(() => defineScript({ name: 'bad-name', keys: 0, lua: 'return 1' })).toThrow(ConfigError);
+  });
+});
+
+/** Sums the integer values of its keys, plus the number of its arguments. */
+const SUM_KEYS = defineVariadicScript<number>({
+  name: 'testSumKeys',
+  lua: "local s = #ARGV for i = 1, #KEYS do s = s + (tonumber(redis.call('GET', KEYS[i])) or 0) end return s",
+});
+
+describe('registerVariadicScript', () => {
+  it('runs with any number of keys, directly and queued on a pipeline', async () => {
+    const client = redis.connect();
+    const run = registerVariadicScript(client, SUM_KEYS);
+    const keys = [redis.prefix('v1'), redis.prefix('v2'), redis.prefix('v3')];
+    await client.mset(keys[0] as string, 1, keys[1] as string, 10, keys[2] as string, 100);
+    expect(await run(keys, [])).toBe(111);
+    expect(await run(keys.slice(0, 1), ['a', 'b'])).toBe(3);
+    const pipeline = client.pipeline();
+    run.queue(pipeline, keys.slice(1), ['a']);
+    run.queue(pipeline, [], []);
+    expect(await pipeline.exec()).toEqual([
+      [null, 111],
+      [null, 0],
+    ]);
+  });
+
+  it('is idempotent per client, and shares the one registry with fixed-key scripts', () => {
+    const client = redis.connect();
+    registerVariadicScript(client, SUM_KEYS);
+    expect(() => registerVariadicScript(client, SUM_KEYS)).not.toThrow();
+    registerScript(client, INCR_BY_ARG);
+    const impostor = defineVariadicScript<number>({ name: 'testIncrByArg', lua: 'return 1' });
+    expect(() => registerVariadicScript(client, impostor)).toThrow(/different body/);
+    const fixed = defineScript<number>({ name: 'testSumKeys', keys: 1, lua: 'return 1' });
+    expect(() => registerScript(client, fixed)).toThrow(/different body/);
+  });
+
+  it('refuses a name that shadows a client method, and validates names', () => {
+    const client = redis.connect();
+    expect(() =>
+      registerVariadicScript(client, defineVariadicScript({ name: 'mget', lua: 'return 1' })),
+    ).toThrow(/already has a property/);
+    expect(() => defineVariadicScript({ name: 'bad name', lua: 'return 1' })).toThrow(ConfigError);
   });
 });
