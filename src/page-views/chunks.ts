@@ -21,13 +21,15 @@ export type ChunkOp = 'h' | 'p' | 's';
 /** Accumulates operations and cuts them into chunks of at most {@link MAX_CHUNK_ARGS} arguments. */
 export class ChunkBuilder {
   readonly chunks: Chunk[] = [];
-  private current: Chunk | undefined;
-  private keyIndex = new Map<string, number>();
+  readonly #nextId: () => string;
+  readonly #maxArgs: number;
+  #current: Chunk | undefined;
+  #keyIndex = new Map<string, number>();
 
-  constructor(
-    private readonly nextId: () => string,
-    private readonly maxArgs = MAX_CHUNK_ARGS,
-  ) {}
+  constructor(nextId: () => string, maxArgs = MAX_CHUNK_ARGS) {
+    this.#nextId = nextId;
+    this.#maxArgs = maxArgs;
+  }
 
   /**
    * Adds `items` (single elements for `p`, field/value pairs for `h` and `s`) for `key`, expiring it at
@@ -37,15 +39,15 @@ export class ChunkBuilder {
     const width = op === 'p' ? 1 : 2;
     let offset = 0;
     while (offset < items.length) {
-      let chunk = this.current;
-      if (chunk === undefined || chunk.args.length + 4 + width > this.maxArgs) chunk = this.startChunk();
-      const room = Math.floor((this.maxArgs - chunk.args.length - 4) / width) * width;
+      let chunk = this.#current;
+      if (chunk === undefined || chunk.args.length + 4 + width > this.#maxArgs) chunk = this.#startChunk();
+      const room = Math.floor((this.#maxArgs - chunk.args.length - 4) / width) * width;
       const take = Math.min(items.length - offset, room);
-      let index = this.keyIndex.get(key);
+      let index = this.#keyIndex.get(key);
       if (index === undefined) {
         chunk.keys.push(key);
         index = chunk.keys.length;
-        this.keyIndex.set(key, index);
+        this.#keyIndex.set(key, index);
       }
       chunk.args.push(index, op, expireAt, take / width);
       for (let i = offset; i < offset + take; i++) chunk.args.push(items[i] as ScriptArg);
@@ -55,14 +57,14 @@ export class ChunkBuilder {
 
   /** Attributes views to the chunk being filled. */
   countViews(views: number): void {
-    (this.current ?? this.startChunk()).views += views;
+    (this.#current ?? this.#startChunk()).views += views;
   }
 
-  private startChunk(): Chunk {
-    const chunk: Chunk = { id: this.nextId(), keys: [], args: [], views: 0, entries: 0 };
+  #startChunk(): Chunk {
+    const chunk: Chunk = { id: this.#nextId(), keys: [], args: [], views: 0, entries: 0 };
     this.chunks.push(chunk);
-    this.current = chunk;
-    this.keyIndex = new Map();
+    this.#current = chunk;
+    this.#keyIndex = new Map();
     return chunk;
   }
 }

@@ -1,8 +1,8 @@
 // pageViews(): per-route views, unique visitors and time on page by day/week/month/year, with a live stream.
 import { randomBytes } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { assertNotInRequestHandler, parseDuration } from '../core/index.js';
-import { createErrorReporter, registerScript, registerVariadicScript, withDeadline } from '../redis/index.js';
+import { assertNotInRequestHandler, errorMessage, parseDuration } from '../core/index.js';
+import { createErrorReporter, registerScript, registerVariadicScript } from '../redis/index.js';
 import { createBeaconEndpoints } from './beacon.js';
 import { CLIENT_SCRIPT } from './client-script.js';
 import { Collector, type CollectorStats } from './collector.js';
@@ -10,6 +10,7 @@ import { createBotCache, isPageViewWith, UNMATCHED_ROUTE } from './include.js';
 import { createKeys } from './keys.js';
 import { LiveHub, type LiveOptions } from './live.js';
 import { type PageViewsOptions, resolveOptions } from './options.js';
+import { ChunkPreparer } from './prepare.js';
 import {
   createReporter,
   type PageViewRow,
@@ -20,6 +21,8 @@ import {
 } from './report.js';
 import { BEACON_SCRIPT, FLUSH_SCRIPT, LIVE_SCRIPT, SALT_SCRIPT } from './scripts.js';
 import { createTokenSigner } from './token.js';
+import { VisitorHashes } from './visitor-hashes.js';
+import { ChunkWriter } from './writer.js';
 
 export { CLIENT_SCRIPT } from './client-script.js';
 export { isPageView, OTHER_ROUTE, UNMATCHED_ROUTE } from './include.js';
@@ -106,25 +109,24 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
   const keys = createKeys(config.prefix);
   const report = createErrorReporter(logger);
   const instance = randomBytes(6).toString('base64url');
-  const scripts = {
-    flush: registerVariadicScript(redis, FLUSH_SCRIPT),
-    live: registerVariadicScript(redis, LIVE_SCRIPT),
-    salt: registerScript(redis, SALT_SCRIPT),
-  };
+  const writer = new ChunkWriter(
+    config,
+    keys,
+    { flush: registerVariadicScript(redis, FLUSH_SCRIPT), live: registerVariadicScript(redis, LIVE_SCRIPT) },
+    report,
+  );
+  const hashes = new VisitorHashes(registerScript(redis, SALT_SCRIPT), config.timeoutMs);
+  const preparer = new ChunkPreparer(config, keys, hashes, instance);
+  const collector = new Collector(config, preparer, writer, report);
   const beaconStore = registerVariadicScript(redis, BEACON_SCRIPT);
-  const collector = new Collector(config, keys, scripts, report, instance);
   const signer = createTokenSigner(config.secrets);
   const endpoints = createBeaconEndpoints(config, keys, signer, beaconStore, report, (key) =>
     collector.foldRouteKey(key),
   );
   const reporter = createReporter(config, keys);
-  const hub = new LiveHub(redis, keys.channel, report, () => {
-    const summary = JSON.stringify({ type: 'snapshot', at: Date.now(), instance });
-    return withDeadline(
-      scripts.live(collector.liveKeys(Date.now()), collector.liveArgs('', summary)),
-      config.timeoutMs,
-    );
-  });
+  const hub = new LiveHub(redis, keys.channel, report, () =>
+    writer.liveSnapshot(JSON.stringify({ type: 'snapshot', at: Date.now(), instance })),
+  );
 
   const bots = createBotCache();
   const include = config.defaultInclude
@@ -151,7 +153,7 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
       if (now - optionErrorLoggedAt < 10_000) return;
       optionErrorLoggedAt = now;
       logger.error('pageViews: the route, include or visitor option threw; view not counted', {
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       });
     }
   }

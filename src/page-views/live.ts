@@ -26,18 +26,27 @@ interface Group {
  * first stream and closes with the last.
  */
 export class LiveHub {
-  private subscriber: RedisClient | undefined;
-  private ready: Promise<void> = Promise.resolve();
-  private readonly groups = new Set<Group>();
-  private open = 0;
-  private closed = false;
+  readonly #client: RedisClient;
+  readonly #channel: string;
+  readonly #report: RedisErrorReporter;
+  readonly #snapshot: () => Promise<string>;
+  #subscriber: RedisClient | undefined;
+  #ready: Promise<void> = Promise.resolve();
+  readonly #groups = new Set<Group>();
+  #open = 0;
+  #closed = false;
 
   constructor(
-    private readonly client: RedisClient,
-    private readonly channel: string,
-    private readonly report: RedisErrorReporter,
-    private readonly snapshot: () => Promise<string>,
-  ) {}
+    client: RedisClient,
+    channel: string,
+    report: RedisErrorReporter,
+    snapshot: () => Promise<string>,
+  ) {
+    this.#client = client;
+    this.#channel = channel;
+    this.#report = report;
+    this.#snapshot = snapshot;
+  }
 
   /** An Express handler streaming `snapshot` (on connect) and `summary` (each flush) events. */
   handler(heartbeatMs: number): (req: Request, res: Response) => void {
@@ -55,10 +64,10 @@ export class LiveHub {
         clients.clear();
       },
     };
-    this.groups.add(group);
+    this.#groups.add(group);
     const hub = this;
     return function pageViewsLive(_req: Request, res: Response): void {
-      if (hub.closed) {
+      if (hub.#closed) {
         res.statusCode = 503;
         res.end();
         return;
@@ -74,10 +83,10 @@ export class LiveHub {
         timer = setInterval(beat, heartbeatMs);
         timer.unref();
       }
-      const ready = hub.acquire();
+      const ready = hub.#acquire();
       res.on('close', () => {
         if (!clients.delete(res)) return;
-        hub.release();
+        hub.#release();
         if (clients.size === 0 && timer !== undefined) {
           clearInterval(timer);
           timer = undefined;
@@ -85,50 +94,50 @@ export class LiveHub {
       });
       // Subscribed first, then the snapshot: a browser that has the snapshot misses no later summary.
       ready
-        .then(() => hub.snapshot())
+        .then(() => hub.#snapshot())
         .then(
           (json) => write(res, `event: snapshot\ndata: ${json}\n\n`),
-          (error: unknown) => hub.report(error, 'pageViews live snapshot'),
+          (error: unknown) => hub.#report(error, 'pageViews live snapshot'),
         );
     };
   }
 
   /** Number of open event streams. */
   get clients(): number {
-    return this.open;
+    return this.#open;
   }
 
   /** Ends every stream and closes the subscriber. */
   async close(): Promise<void> {
-    this.closed = true;
-    for (const group of this.groups) group.stop();
-    this.open = 0;
-    await this.stopSubscriber();
+    this.#closed = true;
+    for (const group of this.#groups) group.stop();
+    this.#open = 0;
+    await this.#stopSubscriber();
   }
 
-  private acquire(): Promise<void> {
-    this.open += 1;
-    if (this.subscriber === undefined) {
-      const subscriber = duplicateClient(this.client);
-      subscriber.on('error', (error: unknown) => this.report(error, 'pageViews live subscriber'));
-      subscriber.on('message', (_channel: string, message: string) => this.broadcast(message));
-      this.subscriber = subscriber;
-      this.ready = subscriber.subscribe(this.channel).then(
+  #acquire(): Promise<void> {
+    this.#open += 1;
+    if (this.#subscriber === undefined) {
+      const subscriber = duplicateClient(this.#client);
+      subscriber.on('error', (error: unknown) => this.#report(error, 'pageViews live subscriber'));
+      subscriber.on('message', (_channel: string, message: string) => this.#broadcast(message));
+      this.#subscriber = subscriber;
+      this.#ready = subscriber.subscribe(this.#channel).then(
         () => undefined,
-        (error: unknown) => this.report(error, 'pageViews live subscribe'),
+        (error: unknown) => this.#report(error, 'pageViews live subscribe'),
       );
     }
-    return this.ready;
+    return this.#ready;
   }
 
-  private release(): void {
-    this.open = Math.max(0, this.open - 1);
-    if (this.open === 0) void this.stopSubscriber();
+  #release(): void {
+    this.#open = Math.max(0, this.#open - 1);
+    if (this.#open === 0) void this.#stopSubscriber();
   }
 
-  private async stopSubscriber(): Promise<void> {
-    const subscriber = this.subscriber;
-    this.subscriber = undefined;
+  async #stopSubscriber(): Promise<void> {
+    const subscriber = this.#subscriber;
+    this.#subscriber = undefined;
     if (subscriber === undefined) return;
     await subscriber.quit().then(
       () => undefined,
@@ -136,9 +145,9 @@ export class LiveHub {
     );
   }
 
-  private broadcast(message: string): void {
+  #broadcast(message: string): void {
     const frame = `event: summary\ndata: ${message}\n\n`;
-    for (const group of this.groups) for (const res of group.clients) write(res, frame);
+    for (const group of this.#groups) for (const res of group.clients) write(res, frame);
   }
 }
 

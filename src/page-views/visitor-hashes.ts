@@ -1,0 +1,93 @@
+// Visitor hashing at flush time: per-period random salts from Redis, and the hashes kept between flushes.
+import { randomBytes } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { errorMessage } from '../core/index.js';
+import { type ScriptRunner, sha256, withDeadline } from '../redis/index.js';
+import type { Granularity } from './periods.js';
+import { periodEndMs } from './periods.js';
+
+/** Salts outlive their period by this much, so late writes of the period (after an outage) reuse them. */
+const SALT_GRACE_MS = 2 * 86_400_000;
+/** Visitor hashes computed between two yields to the event loop, so a large flush never stalls requests. */
+const HASHES_PER_SLICE = 2_000;
+/** Visitor hashes kept per period salt between flushes; a visitor seen again needs no new hash. */
+const HASHES_KEPT_PER_SALT = 20_000;
+
+/** A period whose salt a flush needs, by the salt's key. */
+export type WantedSalts = Map<string, { granularity: Granularity; period: string }>;
+
+/**
+ * Turns raw visitor identities into keyed hashes: SHA-256 of `salt + raw` (the salt has a fixed length), 66
+ * bits in base64url. Each period has its own random salt, so hashes of different periods cannot be linked.
+ */
+export class VisitorHashes {
+  readonly #saltScript: ScriptRunner<string>;
+  readonly #timeoutMs: number;
+  readonly #salts = new Map<string, { salt: string; until: number }>();
+  /**
+   * Per period salt, visitor → hash, kept across flushes (bounded): most visitors come back within a period,
+   * and hashing is most of a flush's work. Only in memory, like the visitors of the current batch.
+   */
+  readonly #kept = new Map<string, Map<string, string>>();
+  /** Hashes computed since the last yield to the event loop. */
+  #work = 0;
+
+  constructor(saltScript: ScriptRunner<string>, timeoutMs: number) {
+    this.#saltScript = saltScript;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /**
+   * Starts a flush: loads (or creates) the salts of the given periods that are not cached yet, one round trip
+   * at most; forgets the salts and hashes of periods that are over, and empties hash caches at their bound.
+   */
+  async loadSalts(wanted: WantedSalts, now: number): Promise<void> {
+    for (const [key, entry] of this.#salts) if (entry.until < now) this.#salts.delete(key);
+    // Salts of periods that are over are never asked for again: drop their hashes.
+    for (const [saltKey, kept] of this.#kept) {
+      if (!this.#salts.has(saltKey) || kept.size >= HASHES_KEPT_PER_SALT) this.#kept.delete(saltKey);
+    }
+    const missing = [...wanted].filter(([key]) => !this.#salts.has(key));
+    if (missing.length === 0) return;
+    const loads = missing.map(([key, { granularity, period }]) => {
+      const until = periodEndMs(period, granularity) + SALT_GRACE_MS;
+      return this.#saltScript([key], [randomBytes(16).toString('base64url'), until]).then((salt) => {
+        if (typeof salt !== 'string' || salt.length === 0) throw new Error(`bad salt reply for ${key}`);
+        this.#salts.set(key, { salt, until });
+      });
+    });
+    try {
+      await withDeadline(Promise.all(loads), this.#timeoutMs);
+    } catch (error) {
+      for (const load of loads) load.catch(() => {});
+      throw new Error(`pageViews: could not load visitor salts: ${errorMessage(error)}`);
+    }
+  }
+
+  /**
+   * The hashes of `visitors` with the salt of `saltKey` (loaded by {@link loadSalts}), reusing and keeping
+   * earlier hashes, and yielding to the event loop every few thousand new ones.
+   */
+  async hashVisitors(saltKey: string, visitors: Iterable<string>): Promise<string[]> {
+    const salt = this.#salts.get(saltKey)?.salt as string;
+    let cache = this.#kept.get(saltKey);
+    if (cache === undefined) {
+      cache = new Map();
+      this.#kept.set(saltKey, cache);
+    }
+    const hashes: string[] = [];
+    for (const raw of visitors) {
+      let hash = cache.get(raw);
+      if (hash === undefined) {
+        hash = sha256(salt + raw).slice(0, 11);
+        cache.set(raw, hash);
+        if (++this.#work === HASHES_PER_SLICE) {
+          this.#work = 0;
+          await yieldToEventLoop();
+        }
+      }
+      hashes.push(hash);
+    }
+    return hashes;
+  }
+}
