@@ -200,7 +200,7 @@ const KNOWN: Readonly<Record<keyof PageViewsOptions, true>> = {
 /** Validates `options` (throwing a coded ConfigError) and applies the defaults. */
 export function resolveOptions(options: unknown): ResolvedPageViewsConfig {
   checkOptions<PageViewsOptions>(options, Object.keys(KNOWN) as (keyof PageViewsOptions)[], WHERE);
-  const o = withoutUndefined(options);
+  const o = options as Partial<PageViewsOptions>;
   const d = DEFAULT_PAGE_VIEWS_OPTIONS;
   assertRedisClient(o.redis, WHERE);
 
@@ -261,12 +261,6 @@ export function resolveOptions(options: unknown): ResolvedPageViewsConfig {
     ]),
     logger,
   };
-}
-
-function withoutUndefined(options: Partial<PageViewsOptions>): Partial<PageViewsOptions> {
-  const copy: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(options)) if (value !== undefined) copy[key] = value;
-  return copy as Partial<PageViewsOptions>;
 }
 
 function resolveGranularities(value: unknown): readonly Granularity[] {

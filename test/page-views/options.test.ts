@@ -2,12 +2,8 @@
 import express from 'express';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  ConfigError,
-  DEFAULT_PAGE_VIEWS_OPTIONS,
-  type PageViewsMiddleware,
-  pageViews,
-} from '../../src/index.js';
+import { DEFAULT_PAGE_VIEWS_OPTIONS, type PageViewsMiddleware, pageViews } from '../../src/index.js';
+import { configErrorCode } from '../helpers/config-error.js';
 import { useTestRedis } from '../helpers/redis.js';
 
 const redis = useTestRedis();
@@ -16,23 +12,20 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((v) => v.close().catch(() => {})));
 });
 
-function codeOf(options: unknown): string | undefined {
-  try {
-    open.push(pageViews(options as Parameters<typeof pageViews>[0]));
-  } catch (error) {
-    if (error instanceof ConfigError) return error.code;
-    throw error;
-  }
-  return undefined;
+/** Creates the middleware (closed after the test); a bad option throws. */
+function create(options: unknown): void {
+  open.push(pageViews(options as Parameters<typeof pageViews>[0]));
 }
 
 describe('pageViews options', () => {
   const base = () => ({ redis: redis.client, prefix: redis.prefix('opt:') });
 
   it('accepts the defaults, and undefined means the default', () => {
-    expect(codeOf(base())).toBeUndefined();
+    expect(configErrorCode(() => create(base()))).toBeUndefined();
     expect(
-      codeOf({ ...base(), timeZone: undefined, flushInterval: undefined, secret: undefined }),
+      configErrorCode(() =>
+        create({ ...base(), timeZone: undefined, flushInterval: undefined, secret: undefined }),
+      ),
     ).toBeUndefined();
     expect(DEFAULT_PAGE_VIEWS_OPTIONS).toMatchObject({
       prefix: 'pv:',
@@ -66,7 +59,15 @@ describe('pageViews options', () => {
   ];
 
   it.each(invalid)('refuses %s', (_name, options, code) => {
-    expect(codeOf(options())).toBe(code);
+    expect(configErrorCode(() => create(options()))).toBe(code);
+  });
+
+  it('refuses a live heartbeat that is too short or not a duration, with a ConfigError', () => {
+    const views = pageViews(base());
+    open.push(views);
+    expect(configErrorCode(() => views.live({ heartbeat: 5 }))).toBe('ERR_OPTION_RANGE');
+    expect(configErrorCode(() => views.live({ heartbeat: 'often' }))).toBe('ERR_DURATION_INVALID');
+    expect(configErrorCode(() => views.live({ heartbeat: '10ms' }))).toBeUndefined();
   });
 
   it('says so when app.use(pageViews) is written without the call', async () => {
@@ -81,7 +82,7 @@ describe('pageViews options', () => {
     const app = express();
     let code: string | undefined;
     app.get('/', (_req, res) => {
-      code = codeOf(base());
+      code = configErrorCode(() => create(base()));
       res.end();
     });
     await request(app).get('/');
@@ -94,8 +95,8 @@ describe('pageViews options', () => {
     const previous = process.env.NODE_ENV;
     process.env.NODE_ENV = 'production';
     try {
-      codeOf({ ...base(), logger });
-      codeOf({ ...base(), logger, secret: 'a'.repeat(32) });
+      configErrorCode(() => create({ ...base(), logger }));
+      configErrorCode(() => create({ ...base(), logger, secret: 'a'.repeat(32) }));
     } finally {
       process.env.NODE_ENV = previous;
     }
