@@ -9,7 +9,7 @@ import { type RedisCluster, startCluster } from '../helpers/cluster.js';
 import { type ExpressFactory, expressVersions } from '../helpers/express.js';
 import { FULL_STACK_SECRET, type FullStack, fullStackApp, recordingLogger } from '../helpers/full-stack.js';
 import { request } from '../helpers/http.js';
-import { configOf, scriptSrc, todayUtc } from '../page-views/helpers.js';
+import { configOf, scriptSrc, todayUtc } from '../page-views/support.js';
 import { cookieValue, keyOf, sessionApp } from '../session/app.js';
 
 let cluster: RedisCluster;

@@ -16,7 +16,7 @@ import {
   watchUnhandledRejections,
 } from '../faults/support.js';
 import { type FullStack, fullStackApp } from '../helpers/full-stack.js';
-import { configOf, scriptSrc, todayUtc } from '../page-views/helpers.js';
+import { configOf, scriptSrc, todayUtc } from '../page-views/support.js';
 
 /** The client timeout the production docs recommend; every middleware call waits at most this long. */
 export const COMMAND_TIMEOUT_MS = 500;

@@ -3,7 +3,7 @@ import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisCluster, startCluster } from '../helpers/cluster.js';
 import { type FullStack, fullStackApp } from '../helpers/full-stack.js';
-import { configOf, scriptSrc } from '../page-views/helpers.js';
+import { configOf, scriptSrc } from '../page-views/support.js';
 import {
   type Answer,
   type Call,

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FullStack, fullStackApp } from '../helpers/full-stack.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
-import { configOf, type FaultyProxy, faultyProxy, scriptSrc, todayUtc } from '../page-views/helpers.js';
+import { configOf, type FaultyProxy, faultyProxy, scriptSrc, todayUtc } from '../page-views/support.js';
 import {
   type Answer,
   type Call,

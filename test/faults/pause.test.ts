@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FullStack, fullStackApp } from '../helpers/full-stack.js';
 import { DEADLINE_MARGIN_MS } from '../helpers/http.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
-import { configOf, scriptSrc } from '../page-views/helpers.js';
+import { configOf, scriptSrc } from '../page-views/support.js';
 import {
   type Answer,
   type Call,

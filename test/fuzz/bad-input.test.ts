@@ -7,7 +7,7 @@ import { type Listening, listen, watchUnhandledRejections } from '../faults/supp
 import { expressVersions } from '../helpers/express.js';
 import { type FullStack, fullStackApp } from '../helpers/full-stack.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { configOf, scriptSrc, todayUtc } from '../page-views/helpers.js';
+import { configOf, scriptSrc, todayUtc } from '../page-views/support.js';
 import { type RawAnswer, type RawRequest, rawRequest } from './raw-http.js';
 
 const redis = useTestRedis();

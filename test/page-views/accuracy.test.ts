@@ -3,7 +3,7 @@ import express from 'express';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type PageViewsMiddleware, pageViews } from '../../src/index.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { HTML_PAGE, type Listening, listen, load, todayUtc } from './helpers.js';
+import { HTML_PAGE, type Listening, listen, load, todayUtc } from './support.js';
 
 const redis = useTestRedis();
 const open: PageViewsMiddleware[] = [];

@@ -1,4 +1,5 @@
-// Behaviour 3: writes aggregated in process, one pipeline per interval, <0.05 commands per counted view.
+// Batched writes: views are aggregated in process and written in one pipeline per interval, under 0.05 commands per
+// counted view.
 import express from 'express';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type PageViewsMiddleware, pageViews } from '../../src/index.js';
@@ -14,7 +15,7 @@ import {
   load,
   sleep,
   todayUtc,
-} from './helpers.js';
+} from './support.js';
 
 const redis = useTestRedis();
 const counting = useCountingServer();

@@ -1,4 +1,5 @@
-// Behaviour 4 (server side, over HTTP on Express 4 and 5): one token per view, cumulative beacons, clamping, rejections.
+// Time on page, server side (over HTTP on Express 4 and 5): one token per view, cumulative beacons, clamping,
+// rejections.
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,7 +8,7 @@ import { scanKeys } from '../cache/support.js';
 import { type ExpressFactory, expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { freePort } from '../helpers/redis-server.js';
-import { BROWSER_UA, configOf, HTML_PAGE, scriptSrc, sleep, todayUtc } from './helpers.js';
+import { BROWSER_UA, configOf, HTML_PAGE, scriptSrc, sleep, todayUtc } from './support.js';
 
 const redis = useTestRedis();
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';

@@ -7,7 +7,7 @@ import { pageViews, responseCache } from '../../src/index.js';
 import { gate, sleep, waitFor } from '../cache/support.js';
 import { request } from '../helpers/http.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { BROWSER_UA, HTML_PAGE, todayUtc } from './helpers.js';
+import { BROWSER_UA, HTML_PAGE, todayUtc } from './support.js';
 
 const redis = useTestRedis();
 const views = pageViews({ redis: redis.client, prefix: redis.prefix('pv:'), flushInterval: '1h' });

@@ -1,4 +1,4 @@
-// Behaviour 2: unknown URLs and runaway route names cannot grow the number of routes or keys.
+// Bounded cardinality: unknown URLs and runaway route names cannot grow the number of routes or keys.
 import { randomBytes } from 'node:crypto';
 import express from 'express';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import {
   load,
   scriptSrc,
   todayUtc,
-} from './helpers.js';
+} from './support.js';
 
 const redis = useTestRedis();
 const open: PageViewsMiddleware[] = [];

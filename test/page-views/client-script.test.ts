@@ -1,11 +1,11 @@
-// Behaviour 4 (browser side): the served script, run in a vm with stubbed browser APIs, sends visible time with sendBeacon.
+// The browser script, run in a vm with stubbed browser APIs: it sends the page's visible time with sendBeacon.
 import { createContext, runInContext } from 'node:vm';
 import express from 'express';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type PageViewsMiddleware, pageViews } from '../../src/index.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { BROWSER_UA, configOf, HTML_PAGE, scriptSrc, todayUtc } from './helpers.js';
+import { BROWSER_UA, configOf, HTML_PAGE, scriptSrc, todayUtc } from './support.js';
 
 const redis = useTestRedis();
 const views: PageViewsMiddleware = pageViews({

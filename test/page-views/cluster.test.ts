@@ -1,4 +1,4 @@
-// Behaviour 6: everything works on a real 3-master Redis Cluster; all keys share one slot.
+// Redis Cluster: everything works on a real 3-master cluster, and all keys share one slot.
 import express from 'express';
 import type { Cluster } from 'ioredis';
 import request from 'supertest';
@@ -16,7 +16,7 @@ import {
   scriptSrc,
   shiftDay,
   todayUtc,
-} from './helpers.js';
+} from './support.js';
 
 let cluster: RedisCluster;
 let client: Cluster;

@@ -1,10 +1,10 @@
-// Behaviour 1 and 6 (Express 4 and 5): exact views per route pattern, what counts as a view, reports.
+// Counting (Express 4 and 5): exact views per route pattern, what counts as a view, and the reports.
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type PageViewsMiddleware, pageViews } from '../../src/index.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { BROWSER_UA, HTML_PAGE, todayUtc } from './helpers.js';
+import { BROWSER_UA, HTML_PAGE, todayUtc } from './support.js';
 
 const redis = useTestRedis();
 const open: PageViewsMiddleware[] = [];

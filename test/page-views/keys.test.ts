@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type PageViewsMiddleware, pageViews } from '../../src/index.js';
 import { recordCommands } from '../helpers/commands.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { configOf, HTML_PAGE, scriptSrc } from './helpers.js';
+import { configOf, HTML_PAGE, scriptSrc } from './support.js';
 
 const redis = useTestRedis();
 const open: PageViewsMiddleware[] = [];

@@ -1,11 +1,12 @@
-// Behaviour 5 (Express 4 and 5): each flush publishes a summary; live() streams it as SSE with heartbeat and cleanup.
+// The live stream (Express 4 and 5): each flush publishes a summary; live() streams it as server-sent events with
+// heartbeats, and cleans up.
 import { connect } from 'node:net';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pageViews } from '../../src/index.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { BROWSER_UA, eventually, HTML_PAGE, type Listening, listen, openEventStream } from './helpers.js';
+import { BROWSER_UA, eventually, HTML_PAGE, type Listening, listen, openEventStream } from './support.js';
 
 const redis = useTestRedis();
 const cleanups: (() => Promise<unknown>)[] = [];

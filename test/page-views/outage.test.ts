@@ -1,4 +1,5 @@
-// Behaviour 3: while Redis is down the buffer is kept (bounded, oldest dropped with a warning) and written once it returns, exactly once.
+// Redis outages: while Redis is down the buffer is kept (bounded, the oldest dropped with a warning) and written
+// once it returns, exactly once.
 import express from 'express';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ import {
   load,
   sleep,
   todayUtc,
-} from './helpers.js';
+} from './support.js';
 
 const redis = useTestRedis();
 const cleanups: (() => Promise<unknown>)[] = [];

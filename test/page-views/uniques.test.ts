@@ -3,7 +3,7 @@ import express from 'express';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type PageViewsMiddleware, pageViews } from '../../src/index.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { HTML_PAGE, isoWeek, type Listening, listen, load } from './helpers.js';
+import { HTML_PAGE, isoWeek, type Listening, listen, load } from './support.js';
 
 const redis = useTestRedis();
 const open: PageViewsMiddleware[] = [];
