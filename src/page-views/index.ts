@@ -1,7 +1,7 @@
 // pageViews(): per-route views, unique visitors and time on page by day/week/month/year, with a live stream.
 import { randomBytes } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { assertNotInRequestHandler, ConfigError, errorMessage, parseDuration } from '../core/index.js';
+import { assertNotInRequestHandler, durationOption, errorMessage } from '../core/index.js';
 import { createErrorReporter, registerScript, registerVariadicScript } from '../redis/index.js';
 import { createBeaconEndpoints } from './beacon.js';
 import { CLIENT_SCRIPT } from './client-script.js';
@@ -190,11 +190,9 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
   };
 
   middleware.live = (liveOptions: LiveOptions = {}) => {
-    const heartbeat = parseDuration(liveOptions.heartbeat ?? '15s', 'pageViews live heartbeat');
-    if (heartbeat < 10) {
-      throw new ConfigError('ERR_OPTION_RANGE', 'pageViews.live: `heartbeat` must be at least 10 ms.');
-    }
-    return hub.handler(heartbeat);
+    return hub.handler(
+      durationOption(liveOptions.heartbeat ?? '15s', 'heartbeat', 'pageViews.live', { min: 10 }),
+    );
   };
   middleware.report = (query) => reporter.report(query);
   middleware.top = (query) => reporter.top(query);

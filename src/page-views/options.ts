@@ -2,15 +2,18 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import {
-  ConfigError,
   checkOptions,
   consoleLogger,
   type Duration,
+  durationOption,
   functionOption,
   integerOption,
   type Logger,
+  loggerOption,
   oneOfOption,
-  parseDuration,
+  optionError,
+  optionNames,
+  secretsOption,
 } from '../core/index.js';
 import {
   assertRedisClient,
@@ -175,7 +178,7 @@ export interface ResolvedPageViewsConfig {
   readonly logger: Logger;
 }
 
-const KNOWN: Readonly<Record<keyof PageViewsOptions, true>> = {
+const KNOWN = optionNames<PageViewsOptions>({
   redis: true,
   prefix: true,
   route: true,
@@ -195,44 +198,21 @@ const KNOWN: Readonly<Record<keyof PageViewsOptions, true>> = {
   timeout: true,
   onRedisError: true,
   logger: true,
-};
+});
+
+/** A beacon path: `/` and up to 100 URL path characters, so it never carries a query or a fragment. */
+const BEACON_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@/-]{1,100}$/;
 
 /** Validates `options` (throwing a coded ConfigError) and applies the defaults. */
 export function resolveOptions(options: unknown): ResolvedPageViewsConfig {
-  checkOptions<PageViewsOptions>(options, Object.keys(KNOWN) as (keyof PageViewsOptions)[], WHERE);
-  const o = options as Partial<PageViewsOptions>;
+  checkOptions<PageViewsOptions>(options, KNOWN, WHERE);
+  const o = options;
   const d = DEFAULT_PAGE_VIEWS_OPTIONS;
   assertRedisClient(o.redis, WHERE);
-
   const include = functionOption<(req: Request, res: Response) => boolean>(o.include, 'include', WHERE);
-  const flushIntervalMs = parseDuration(o.flushInterval ?? d.flushInterval, `${WHERE} flushInterval`);
-  if (flushIntervalMs < 10) {
-    throw new ConfigError('ERR_OPTION_RANGE', `${WHERE}: \`flushInterval\` must be at least 10 ms.`);
-  }
-  const maxTimeOnPageMs = parseDuration(o.maxTimeOnPage ?? d.maxTimeOnPage, `${WHERE} maxTimeOnPage`);
-  if (maxTimeOnPageMs < 1_000) {
-    throw new ConfigError('ERR_OPTION_RANGE', `${WHERE}: \`maxTimeOnPage\` must be at least 1 s.`);
-  }
-  const tokenTtlMs = parseDuration(o.tokenTtl ?? d.tokenTtl, `${WHERE} tokenTtl`);
-  if (tokenTtlMs < 1_000) {
-    throw new ConfigError('ERR_OPTION_RANGE', `${WHERE}: \`tokenTtl\` must be at least 1 s.`);
-  }
-  const liveWindowMs = parseDuration(o.liveWindow ?? d.liveWindow, `${WHERE} liveWindow`);
-  if (liveWindowMs < 60_000 || liveWindowMs > 3_600_000) {
-    throw new ConfigError('ERR_OPTION_RANGE', `${WHERE}: \`liveWindow\` must be from 1 minute to 1 hour.`);
-  }
-  const beaconPath = o.beaconPath ?? d.beaconPath;
-  if (typeof beaconPath !== 'string' || !/^\/[A-Za-z0-9._~!$&'()*+,;=:@/-]{1,100}$/.test(beaconPath)) {
-    throw new ConfigError(
-      'ERR_PV_BEACON_PATH',
-      `${WHERE}: \`beaconPath\` must be a path like '/_pv' (a '/' and up to 100 URL path characters, no query).`,
-    );
-  }
-  const { secrets, generated } = resolveSecrets(o.secret);
-  const logger = o.logger ?? d.logger;
-  if (typeof logger?.warn !== 'function' || typeof logger?.error !== 'function') {
-    throw new ConfigError('ERR_OPTION_VALUE', `${WHERE}: \`logger\` must have warn() and error() methods.`);
-  }
+  const beaconPath = resolveBeaconPath(o.beaconPath ?? d.beaconPath);
+  const secrets =
+    o.secret === undefined ? undefined : secretsOption(o.secret, 'secret', WHERE, 'ERR_PV_SECRET');
 
   return {
     redis: o.redis,
@@ -244,23 +224,42 @@ export function resolveOptions(options: unknown): ResolvedPageViewsConfig {
     granularities: resolveGranularities(o.granularities ?? d.granularities),
     clock: resolveTimeZone(o.timeZone ?? d.timeZone),
     retentionMs: resolveRetention(o.retention),
-    flushIntervalMs,
+    flushIntervalMs: durationOption(o.flushInterval ?? d.flushInterval, 'flushInterval', WHERE, { min: 10 }),
     maxBuffer: integerOption(o.maxBuffer ?? d.maxBuffer, 'maxBuffer', WHERE, 100, 100_000_000),
     maxRoutes: integerOption(o.maxRoutes ?? d.maxRoutes, 'maxRoutes', WHERE, 1, 1_000_000),
     beaconPath,
     scriptPath: `${beaconPath}.js`,
-    maxTimeOnPageMs,
-    tokenTtlMs,
-    secrets,
-    secretGenerated: generated,
-    liveWindowMs,
+    maxTimeOnPageMs: durationOption(o.maxTimeOnPage ?? d.maxTimeOnPage, 'maxTimeOnPage', WHERE, {
+      min: 1_000,
+    }),
+    tokenTtlMs: durationOption(o.tokenTtl ?? d.tokenTtl, 'tokenTtl', WHERE, { min: 1_000 }),
+    // Without a secret, a random one per instance: tokens then only work on this instance until it restarts.
+    secrets: secrets === undefined ? [randomBytes(32)] : secrets.map((secret) => Buffer.from(secret, 'utf8')),
+    secretGenerated: secrets === undefined,
+    liveWindowMs: durationOption(o.liveWindow ?? d.liveWindow, 'liveWindow', WHERE, {
+      min: 60_000,
+      max: 3_600_000,
+    }),
     timeoutMs: resolveTimeout(o.redis, o.timeout, WHERE),
     onRedisError: oneOfOption(o.onRedisError ?? d.onRedisError, 'onRedisError', WHERE, [
       'fail-open',
       'fail-closed',
     ]),
-    logger,
+    logger: loggerOption(o.logger, WHERE, d.logger),
   };
+}
+
+function resolveBeaconPath(value: unknown): string {
+  if (typeof value !== 'string' || !BEACON_PATH.test(value)) {
+    throw optionError(
+      'ERR_PV_BEACON_PATH',
+      WHERE,
+      'beaconPath',
+      "a path like '/_pv' (a '/' and up to 100 URL path characters, no query)",
+      value,
+    );
+  }
+  return value;
 }
 
 function resolveGranularities(value: unknown): readonly Granularity[] {
@@ -269,9 +268,12 @@ function resolveGranularities(value: unknown): readonly Granularity[] {
     value.length === 0 ||
     value.some((g) => !(GRANULARITIES as readonly unknown[]).includes(g))
   ) {
-    throw new ConfigError(
+    throw optionError(
       'ERR_PV_GRANULARITY',
-      `${WHERE}: \`granularities\` must be a non-empty array of 'day', 'week', 'month', 'year'.`,
+      WHERE,
+      'granularities',
+      "a non-empty list of 'day', 'week', 'month', 'year'",
+      value,
     );
   }
   return GRANULARITIES.filter((g) => value.includes(g));
@@ -285,47 +287,42 @@ function resolveTimeZone(value: unknown): DayClock {
       // reported below
     }
   }
-  throw new ConfigError(
+  throw optionError(
     'ERR_PV_TIME_ZONE',
-    `${WHERE}: \`timeZone\` must be an IANA time zone such as 'UTC' or 'Europe/Berlin' (got ${String(value)}).`,
+    WHERE,
+    'timeZone',
+    "an IANA time zone such as 'UTC' or 'Europe/Berlin'",
+    value,
   );
 }
 
 function resolveRetention(value: unknown): Readonly<Record<Granularity, number>> {
   if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value))) {
-    throw new ConfigError(
+    throw optionError(
       'ERR_OPTION_VALUE',
-      `${WHERE}: \`retention\` must be an object like { day: '90d', month: '730d' }.`,
+      WHERE,
+      'retention',
+      "an object like { day: '90d', month: '730d' }",
+      value,
     );
   }
   const given = (value ?? {}) as Record<string, unknown>;
   for (const key of Object.keys(given)) {
     if (!(GRANULARITIES as readonly string[]).includes(key)) {
-      throw new ConfigError(
+      throw optionError(
         'ERR_OPTION_UNKNOWN',
-        `${WHERE}: unknown retention granularity '${key}' (use day, week, month, year).`,
+        WHERE,
+        'retention',
+        'keyed by day, week, month or year',
+        key,
+        `a key '${key}'`,
       );
     }
   }
   const out = {} as Record<Granularity, number>;
   for (const g of GRANULARITIES) {
-    const ms = parseDuration(given[g] ?? DEFAULT_PAGE_VIEWS_OPTIONS.retention[g], `${WHERE} retention.${g}`);
-    if (ms < 60_000) {
-      throw new ConfigError('ERR_OPTION_RANGE', `${WHERE}: \`retention.${g}\` must be at least 1 minute.`);
-    }
-    out[g] = ms;
+    const duration = given[g] ?? DEFAULT_PAGE_VIEWS_OPTIONS.retention[g];
+    out[g] = durationOption(duration, `retention.${g}`, WHERE, { min: 60_000 });
   }
   return out;
-}
-
-function resolveSecrets(value: unknown): { secrets: Buffer[]; generated: boolean } {
-  if (value === undefined) return { secrets: [randomBytes(32)], generated: true };
-  const list = typeof value === 'string' ? [value] : value;
-  if (!Array.isArray(list) || list.length === 0 || list.some((s) => typeof s !== 'string' || s.length < 32)) {
-    throw new ConfigError(
-      'ERR_PV_SECRET',
-      `${WHERE}: \`secret\` must be a string of at least 32 characters, or a non-empty array of them.`,
-    );
-  }
-  return { secrets: list.map((s: string) => Buffer.from(s, 'utf8')), generated: false };
 }
