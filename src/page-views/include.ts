@@ -18,28 +18,6 @@ export function defaultRoute(req: Request, _res?: Response): string | undefined 
   return req.baseUrl + (typeof path === 'string' ? path : String(path));
 }
 
-type TrustProxy = (address: string, hop: number) => boolean;
-
-/** The default `visitor`: the client address (as Express sees it, honouring `trust proxy`) and user agent. */
-export function remoteVisitor(req: Request): string | undefined {
-  const agent = req.headers['user-agent'];
-  const ip = clientAddress(req);
-  return agent === undefined ? ip : `${ip} ${agent}`;
-}
-
-/**
- * `req.ip` without its cost in the common case: when the direct peer is not a trusted proxy, `req.ip` is the
- * peer's address (proxy-addr stops at the first untrusted hop), so X-Forwarded-For need not be parsed.
- */
-function clientAddress(req: Request): string {
-  const peer = req.socket.remoteAddress;
-  if (peer !== undefined) {
-    const trust = req.app?.get('trust proxy fn') as TrustProxy | undefined;
-    if (typeof trust === 'function' && !trust(peer, 0)) return peer;
-  }
-  return req.ip ?? peer ?? '';
-}
-
 /**
  * The default `include`: a GET answered 2xx with HTML, or a 304 to a browser navigation (a reload
  * revalidating its ETag is a view too); not a bot according to `isbot`; not a prefetch or prerender

@@ -21,6 +21,7 @@ import {
 } from './report.js';
 import { BEACON_SCRIPT, FLUSH_SCRIPT, LIVE_SCRIPT, SALT_SCRIPT } from './scripts.js';
 import { createTokenSigner } from './token.js';
+import { createRemoteVisitor, remoteVisitor } from './visitor.js';
 import { VisitorHashes } from './visitor-hashes.js';
 import { ChunkWriter } from './writer.js';
 
@@ -132,7 +133,7 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
   const include = config.defaultInclude
     ? (req: Request, res: Response) => isPageViewWith(req, res, bots)
     : config.include;
-  const visitor = config.visitor;
+  const visitor = config.visitor === remoteVisitor ? createRemoteVisitor() : config.visitor;
   const routeOf = (req: Request, res: Response): string => {
     const name = config.route(req, res);
     return typeof name === 'string' && name.length > 0 ? name : UNMATCHED_ROUTE;

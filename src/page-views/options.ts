@@ -22,8 +22,9 @@ import {
   resolveTimeout,
   validatePrefix,
 } from '../redis/index.js';
-import { defaultRoute, isPageView, remoteVisitor } from './include.js';
+import { defaultRoute, isPageView } from './include.js';
 import { createDayClock, type DayClock, GRANULARITIES, type Granularity } from './periods.js';
+import { remoteVisitor } from './visitor.js';
 
 const WHERE = 'pageViews';
 

@@ -1,0 +1,57 @@
+// The default visitor: the client address exactly as `req.ip` gives it (honouring `trust proxy`, also when it
+// changes at runtime) and the user agent, with the answers for recent addresses remembered.
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { createRemoteVisitor, remoteVisitor } from '../../src/page-views/visitor.js';
+import { expressVersions } from '../helpers/express.js';
+
+const UA = 'Mozilla/5.0 (visitor test)';
+
+describe.each(expressVersions)('%s', (_versionName, express) => {
+  function probe() {
+    const app = express();
+    const visitorOf = createRemoteVisitor();
+    app.get('/', (req, res) => {
+      res.json({ kept: visitorOf(req), plain: remoteVisitor(req), expected: `${req.ip} ${UA}` });
+    });
+    const ask = async (forwardedFor?: string) => {
+      const headers: Record<string, string> = { 'user-agent': UA };
+      if (forwardedFor !== undefined) headers['x-forwarded-for'] = forwardedFor;
+      const { body } = await request(app).get('/').set(headers);
+      expect(body.kept).toBe(body.expected);
+      expect(body.plain).toBe(body.expected);
+      return (body.expected as string).slice(0, -UA.length - 1);
+    };
+    return { app, ask };
+  }
+
+  it('is req.ip and the user agent, behind a trusted proxy and without one', async () => {
+    const { app, ask } = probe();
+    expect(await ask('203.0.113.9')).toMatch(/127\.0\.0\.1|::1/);
+    app.set('trust proxy', 'loopback');
+    expect(await ask('203.0.113.9')).toBe('203.0.113.9');
+    expect(await ask('203.0.113.9')).toBe('203.0.113.9');
+    expect(await ask('198.51.100.7, 203.0.113.9')).toBe('203.0.113.9');
+    expect(await ask('10.0.0.1, 127.0.0.1')).toBe('10.0.0.1');
+    expect(await ask()).toMatch(/127\.0\.0\.1|::1/);
+  });
+
+  it('follows a change of trust proxy at runtime', async () => {
+    const { app, ask } = probe();
+    app.set('trust proxy', 'loopback');
+    expect(await ask('203.0.113.9')).toBe('203.0.113.9');
+    app.set('trust proxy', false);
+    expect(await ask('203.0.113.9')).toMatch(/127\.0\.0\.1|::1/);
+    app.set('trust proxy', 2);
+    expect(await ask('198.51.100.7, 203.0.113.9')).toBe('198.51.100.7');
+  });
+
+  it('keeps nothing when trust proxy is a function, which may answer differently over time', async () => {
+    const { app, ask } = probe();
+    let trusted = true;
+    app.set('trust proxy', () => trusted);
+    expect(await ask('203.0.113.9')).toBe('203.0.113.9');
+    trusted = false;
+    expect(await ask('203.0.113.9')).toMatch(/127\.0\.0\.1|::1/);
+  });
+});
