@@ -23,30 +23,48 @@ function clientAddress(req: Request): string {
   return req.ip ?? peer ?? '';
 }
 
+/** A client address as decided, and the last visitor string made from it (reused while the agent repeats). */
+interface Client {
+  readonly ip: string;
+  agent: string | undefined;
+  visitor: string | undefined;
+}
+
 /**
  * {@link remoteVisitor} with what `req.ip` decides remembered: checking addresses against `trust proxy` parses
  * each one (ipaddr.js), and that was most of the cost of counting a view behind a proxy. Its answers depend
  * only on the addresses and on the setting, and visitors come back, so the direct peers (mostly the proxies)
  * and the recent `X-Forwarded-For` values are kept, both forgotten when the setting changes. A `trust proxy`
- * given as a function may answer differently over time: then nothing is kept.
+ * given as a function may answer differently over time: then nothing is kept. The visitor string itself is
+ * reused while a client's user agent repeats, so the counting Sets and the hash caches see the same string.
  */
 export function createRemoteVisitor(limit = 20_000): (req: Request) => string | undefined {
   let trust: TrustProxy | undefined;
   /** Direct peer → whether it is a trusted proxy. */
   const peers = new Map<string, boolean>();
-  /** X-Forwarded-For behind a trusted peer → the client address. */
-  const forwarded = new Map<string, string>();
+  /** Direct peers that are not trusted proxies (they are the client). */
+  const direct = new Map<string, Client>();
+  /** X-Forwarded-For behind a trusted peer → the client it names. */
+  const forwarded = new Map<string, Client>();
 
-  const address = (req: Request): string => {
+  const remember = (clients: Map<string, Client>, key: string, ip: string): Client => {
+    const client: Client = { ip, agent: undefined, visitor: undefined };
+    if (clients.size >= limit) clients.clear();
+    clients.set(key, client);
+    return client;
+  };
+
+  const clientOf = (req: Request): Client | undefined => {
     const peer = req.socket.remoteAddress;
     const app = req.app;
     const fn = app?.get('trust proxy fn') as TrustProxy | undefined;
     if (peer === undefined || typeof fn !== 'function' || typeof app.get('trust proxy') === 'function') {
-      return clientAddress(req);
+      return undefined;
     }
     if (fn !== trust) {
       trust = fn;
       peers.clear();
+      direct.clear();
       forwarded.clear();
     }
     let trusted = peers.get(peer);
@@ -55,21 +73,20 @@ export function createRemoteVisitor(limit = 20_000): (req: Request) => string | 
       if (peers.size >= 1_000) peers.clear();
       peers.set(peer, trusted);
     }
-    if (!trusted) return peer;
-    const header = req.headers['x-forwarded-for'];
-    if (typeof header !== 'string') return peer;
-    let ip = forwarded.get(header);
-    if (ip === undefined) {
-      ip = req.ip ?? peer;
-      if (forwarded.size >= limit) forwarded.clear();
-      forwarded.set(header, ip);
-    }
-    return ip;
+    const header = trusted ? req.headers['x-forwarded-for'] : undefined;
+    if (typeof header !== 'string') return direct.get(peer) ?? remember(direct, peer, peer);
+    return forwarded.get(header) ?? remember(forwarded, header, req.ip ?? peer);
   };
 
   return (req) => {
+    const client = clientOf(req);
+    if (client === undefined) return remoteVisitor(req);
     const agent = req.headers['user-agent'];
-    const ip = address(req);
-    return agent === undefined ? ip : `${ip} ${agent}`;
+    if (agent === undefined) return client.ip;
+    if (client.agent !== agent || client.visitor === undefined) {
+      client.agent = agent;
+      client.visitor = `${client.ip} ${agent}`;
+    }
+    return client.visitor;
   };
 }

@@ -46,6 +46,21 @@ describe.each(expressVersions)('%s', (_versionName, express) => {
     expect(await ask('198.51.100.7, 203.0.113.9')).toBe('198.51.100.7');
   });
 
+  it('follows the user agent of each request from the same address', async () => {
+    const app = express();
+    app.set('trust proxy', 'loopback');
+    const visitorOf = createRemoteVisitor();
+    app.get('/', (req, res) => res.json({ visitor: visitorOf(req) ?? null }));
+    const visit = async (agent?: string) => {
+      const req = request(app).get('/').set('x-forwarded-for', '203.0.113.9');
+      if (agent !== undefined) req.set('user-agent', agent);
+      return (await req).body.visitor;
+    };
+    expect(await visit('agent A')).toBe('203.0.113.9 agent A');
+    expect(await visit('agent B')).toBe('203.0.113.9 agent B');
+    expect(await visit('agent A')).toBe('203.0.113.9 agent A');
+  });
+
   it('keeps nothing when trust proxy is a function, which may answer differently over time', async () => {
     const { app, ask } = probe();
     let trusted = true;
