@@ -96,16 +96,24 @@ export class ChunkPreparer {
   ): Promise<void> {
     const saltKey = this.#keys.salt(granularity, period);
     const pairs: (string | number)[] = [];
-    const site = new Set<string>();
+    // The site's visitors: the first route's hashes as they are, a union only once a second route has some.
+    let firstHashes: string[] | undefined;
+    let site: Set<string> | undefined;
     for (const [routeKey, tally] of routes) {
       pairs.push(routeKey, tally.views);
       if (tally.visitors.size === 0) continue;
       const hashes = await this.#hashes.hashVisitors(saltKey, tally.visitors);
-      for (const hash of hashes) site.add(hash);
+      if (firstHashes === undefined) firstHashes = hashes;
+      else {
+        site ??= new Set(firstHashes);
+        for (const hash of hashes) site.add(hash);
+      }
       builder.add(this.#keys.uniques(granularity, period, routeKey), 'p', expireAt, hashes);
     }
     builder.add(this.#keys.views(granularity, period), 'h', expireAt, pairs);
-    if (site.size > 0) builder.add(this.#keys.uniques(granularity, period), 'p', expireAt, [...site]);
+    const siteHashes = site === undefined ? firstHashes : [...site];
+    if (siteHashes !== undefined)
+      builder.add(this.#keys.uniques(granularity, period), 'p', expireAt, siteHashes);
   }
 
   /** Full names of routes whose key is a hash, kept as long as any counter may name them. */
