@@ -108,12 +108,12 @@ export class ChunkPreparer {
         site ??= new Set(firstHashes);
         for (const hash of hashes) site.add(hash);
       }
-      builder.add(this.#keys.uniques(granularity, period, routeKey), 'p', expireAt, hashes);
+      builder.addPacked(this.#keys.uniques(granularity, period, routeKey), expireAt, hashes);
     }
     builder.add(this.#keys.views(granularity, period), 'h', expireAt, pairs);
     const siteHashes = site === undefined ? firstHashes : [...site];
     if (siteHashes !== undefined)
-      builder.add(this.#keys.uniques(granularity, period), 'p', expireAt, siteHashes);
+      builder.addPacked(this.#keys.uniques(granularity, period), expireAt, siteHashes);
   }
 
   /** Full names of routes whose key is a hash, kept as long as any counter may name them. */
@@ -142,7 +142,7 @@ export class ChunkPreparer {
     builder.add(this.#keys.liveViews(minute), 'h', expireAt, pairs);
     if (liveVisitors.size === 0) return;
     const hashes = await this.#hashes.hashVisitors(this.#keys.salt('day', today), liveVisitors);
-    builder.add(this.#keys.liveVisitors(minute), 'p', expireAt, hashes);
+    builder.addPacked(this.#keys.liveVisitors(minute), expireAt, hashes);
   }
 
   /** The summary event this instance publishes with the write, when it counted live views. */

@@ -17,7 +17,8 @@ export const TIME_ON_PAGE_BUCKET_EDGES_MS: readonly number[] = Object.freeze([
  * at most one marker per instance lives between flushes. The remaining keys are data keys.
  * ARGV[1] is the marker TTL in ms, ARGV[2] the number of markers to delete, then groups of
  * `keyIndex, op, expireAtSeconds, count, items...` (keyIndex counts from the first data key) where op `h` = HINCRBY field/increment pairs,
- * `p` = PFADD elements, `s` = HSET field/value pairs. Every touched key gets its EXPIREAT.
+ * `p` = PFADD elements, `P` = PFADD `count` elements of one length packed into one string, `s` = HSET
+ * field/value pairs. Every touched key gets its EXPIREAT.
  * Returns 1 when applied, 0 when this chunk had been applied before.
  */
 export const FLUSH_SCRIPT = defineVariadicScript<number>({
@@ -34,7 +35,20 @@ while i <= n do
   local expireAt = ARGV[i + 2]
   local count = tonumber(ARGV[i + 3])
   i = i + 4
-  if op == 'p' then
+  if op == 'P' then
+    local packed = ARGV[i]
+    local width = #packed / count
+    local batch = {}
+    for j = 0, count - 1 do
+      batch[#batch + 1] = string.sub(packed, j * width + 1, (j + 1) * width)
+      if #batch == 1000 then
+        redis.call('PFADD', key, unpack(batch))
+        batch = {}
+      end
+    end
+    if #batch > 0 then redis.call('PFADD', key, unpack(batch)) end
+    i = i + 1
+  elseif op == 'p' then
     local last = i + count - 1
     local j = i
     while j <= last do
