@@ -8,24 +8,19 @@ import {
   type RateLimitOptions,
   rateLimit,
 } from '../../src/index.js';
+import { configErrorCode } from '../helpers/config-error.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { limitedApp, memoryLogger, nameSource } from './app.js';
+import { limitedApp, memoryLogger, nameSource } from './support.js';
 
 const redis = useTestRedis();
 const prefix = redis.prefix('rl:');
 const nextName = nameSource('algo');
 const base = { redis: redis.client, prefix, stats: false } as const;
 
-/** The ConfigError code `rateLimit(options)` throws, or 'none'. */
-function codeOf(options: Partial<RateLimitOptions>): string {
-  try {
-    rateLimit({ ...base, name: nextName(), limit: 10, window: '1m', ...options } as RateLimitOptions);
-    return 'none';
-  } catch (error) {
-    return (error as { code?: string }).code ?? String(error);
-  }
-}
+/** Creates a limiter of 10 a minute with `options` changed, for `configErrorCode`. */
+const limiterWith = (options: Partial<RateLimitOptions>) => () =>
+  rateLimit({ ...base, name: nextName(), limit: 10, window: '1m', ...options } as RateLimitOptions);
 
 describe('limits above the sliding log', () => {
   it('runs 1,000,000 per hour on the bucketed window, saying so once at creation', async () => {
@@ -51,27 +46,45 @@ describe('limits above the sliding log', () => {
   });
 
   it('keeps the clear error for an explicit sliding log above its bound', () => {
-    expect(codeOf({ limit: MAX_LOG_LIMIT + 1, algorithm: 'sliding-log' })).toBe('ERR_RATE_LIMIT_TOO_LARGE');
-    expect(codeOf({ limit: MAX_LOG_LIMIT + 1 })).toBe('none');
-    expect(codeOf({ limit: MAX_LIMIT, algorithm: 'gcra' })).toBe('none');
-    expect(codeOf({ limit: MAX_LIMIT + 1, algorithm: 'sliding-window' })).toBe('ERR_RATE_LIMIT_LIMIT');
+    expect(configErrorCode(limiterWith({ limit: MAX_LOG_LIMIT + 1, algorithm: 'sliding-log' }))).toBe(
+      'ERR_RATE_LIMIT_TOO_LARGE',
+    );
+    expect(configErrorCode(limiterWith({ limit: MAX_LOG_LIMIT + 1 }))).toBe(undefined);
+    expect(configErrorCode(limiterWith({ limit: MAX_LIMIT, algorithm: 'gcra' }))).toBe(undefined);
+    expect(configErrorCode(limiterWith({ limit: MAX_LIMIT + 1, algorithm: 'sliding-window' }))).toBe(
+      'ERR_RATE_LIMIT_LIMIT',
+    );
   });
 
   it('refuses options that belong to another algorithm, and out-of-range values', () => {
-    expect(codeOf({ algorithm: 'fixed-window' as never })).toBe('ERR_OPTION_VALUE');
-    expect(codeOf({ burst: 5 })).toBe('ERR_RATE_LIMIT_ALGORITHM');
-    expect(codeOf({ algorithm: 'sliding-window', burst: 5 })).toBe('ERR_RATE_LIMIT_ALGORITHM');
-    expect(codeOf({ algorithm: 'gcra', rules: [{ limit: 5, window: '1s', burst: 0 }] })).toBe(
+    expect(configErrorCode(limiterWith({ algorithm: 'fixed-window' as never }))).toBe('ERR_OPTION_VALUE');
+    expect(configErrorCode(limiterWith({ burst: 5 }))).toBe('ERR_RATE_LIMIT_ALGORITHM');
+    expect(configErrorCode(limiterWith({ algorithm: 'sliding-window', burst: 5 }))).toBe(
+      'ERR_RATE_LIMIT_ALGORITHM',
+    );
+    expect(
+      configErrorCode(limiterWith({ algorithm: 'gcra', rules: [{ limit: 5, window: '1s', burst: 0 }] })),
+    ).toBe('ERR_OPTION_RANGE');
+    expect(configErrorCode(limiterWith({ algorithm: 'gcra', precision: 10 }))).toBe(
+      'ERR_RATE_LIMIT_ALGORITHM',
+    );
+    expect(configErrorCode(limiterWith({ precision: 10 }))).toBe('ERR_RATE_LIMIT_ALGORITHM');
+    expect(configErrorCode(limiterWith({ algorithm: 'sliding-window', precision: 0 }))).toBe(
       'ERR_OPTION_RANGE',
     );
-    expect(codeOf({ algorithm: 'gcra', precision: 10 })).toBe('ERR_RATE_LIMIT_ALGORITHM');
-    expect(codeOf({ precision: 10 })).toBe('ERR_RATE_LIMIT_ALGORITHM');
-    expect(codeOf({ algorithm: 'sliding-window', precision: 0 })).toBe('ERR_OPTION_RANGE');
-    expect(codeOf({ algorithm: 'sliding-window', precision: 1_001 })).toBe('ERR_OPTION_RANGE');
+    expect(configErrorCode(limiterWith({ algorithm: 'sliding-window', precision: 1_001 }))).toBe(
+      'ERR_OPTION_RANGE',
+    );
     // Buckets shorter than a millisecond.
-    expect(codeOf({ algorithm: 'sliding-window', window: 50, precision: 60 })).toBe('ERR_OPTION_RANGE');
-    expect(codeOf({ algorithm: 'gcra', limit: 10, burst: 3, cost: 4 })).toBe('ERR_RATE_LIMIT_COST');
-    expect(codeOf({ algorithm: 'gcra', limit: 10, burst: 30, cost: 20 })).toBe('none');
+    expect(configErrorCode(limiterWith({ algorithm: 'sliding-window', window: 50, precision: 60 }))).toBe(
+      'ERR_OPTION_RANGE',
+    );
+    expect(configErrorCode(limiterWith({ algorithm: 'gcra', limit: 10, burst: 3, cost: 4 }))).toBe(
+      'ERR_RATE_LIMIT_COST',
+    );
+    expect(configErrorCode(limiterWith({ algorithm: 'gcra', limit: 10, burst: 30, cost: 20 }))).toBe(
+      undefined,
+    );
   });
 });
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, MAX_LOG_LIMIT, rateLimit } from '../../src/index.js';
 import { createSlidingWindow } from '../../src/rate-limit/window-script.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { nameSource, sleep } from './app.js';
+import { nameSource, sleep } from './support.js';
 
 const redis = useTestRedis();
 const prefix = redis.prefix('rl:');

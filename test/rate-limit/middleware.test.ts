@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { QUOTA_EXCEEDED_TYPE, type RateLimitInfo, rateLimit } from '../../src/index.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { limitedApp, memoryLogger, nameSource } from './app.js';
+import { limitedApp, memoryLogger, nameSource } from './support.js';
 
 const redis = useTestRedis();
 const prefix = redis.prefix('rl:');

@@ -5,8 +5,8 @@ import { createGcra } from '../../src/rate-limit/gcra-script.js';
 import { createSlidingLog, type LimitReply, type LogRule } from '../../src/rate-limit/script.js';
 import { bucketMicros, createSlidingWindow } from '../../src/rate-limit/window-script.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { sleep } from './app.js';
 import { gcraModel, slidingWindowModel } from './models.js';
+import { sleep } from './support.js';
 
 const redis = useTestRedis();
 const client = redis.connect();

@@ -11,7 +11,7 @@ import {
 import { expressVersions } from '../helpers/express.js';
 import { DEADLINE_MARGIN_MS } from '../helpers/http.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
-import { limitedApp, memoryLogger, nameSource, sleep } from './app.js';
+import { limitedApp, memoryLogger, nameSource, sleep } from './support.js';
 
 const nextName = nameSource('down');
 const [, express5] = expressVersions[1] ?? [];

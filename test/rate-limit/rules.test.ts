@@ -6,7 +6,7 @@ import { type RateLimitAlgorithm, type RateLimiter, rateLimit } from '../../src/
 import { type RedisCluster, startCluster } from '../helpers/cluster.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { limitedApp, nameSource, sleep } from './app.js';
+import { limitedApp, nameSource, sleep } from './support.js';
 
 const redis = useTestRedis();
 const prefix = redis.prefix('rl:');

@@ -1,11 +1,11 @@
-// Behaviours 1 and 2: one script per request on the Redis clock, unrecorded refusals, exact Retry-After.
+// The sliding log: one script per request on the Redis clock, unrecorded refusals, exact Retry-After.
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { type RateLimitInfo, rateLimit } from '../../src/index.js';
 import { recordCommands } from '../helpers/commands.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { limitedApp, nameSource, sleep } from './app.js';
+import { limitedApp, nameSource, sleep } from './support.js';
 
 const redis = useTestRedis();
 const prefix = redis.prefix('rl:');
@@ -21,7 +21,7 @@ async function redisTimeUs(): Promise<number> {
 
 const logKey = (name: string, key: string, windowMs: number) => `${prefix}${name}:{${key}}:${windowMs}`;
 
-describe('behaviour 1: one Lua script per request, clock from Redis TIME, unique members', () => {
+describe('one Lua script per request, clock from Redis TIME, unique members', () => {
   it.each(['sliding-log', 'sliding-window', 'gcra'] as const)(
     '%s: sends exactly one command per request, allowed or refused, stats on',
     async (algorithm) => {
@@ -79,7 +79,7 @@ describe('behaviour 1: one Lua script per request, clock from Redis TIME, unique
   });
 });
 
-describe('behaviour 2: rejected requests are not recorded; Retry-After is exact', () => {
+describe('rejected requests are not recorded; Retry-After is exact', () => {
   it('re-admits a client that keeps hammering as soon as its oldest request leaves the window', async () => {
     const name = nextName();
     const windowMs = 1_500;

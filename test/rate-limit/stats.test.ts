@@ -1,4 +1,4 @@
-// Behaviour 8: stats() per minute and top blocked keys, written off the request path.
+// stats(): per minute and top blocked keys, written off the request path.
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { rateLimit } from '../../src/index.js';
@@ -6,7 +6,7 @@ import { recordCommands } from '../helpers/commands.js';
 import { useCountingServer } from '../helpers/counting-server.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { limitedApp, nameSource, sleep } from './app.js';
+import { limitedApp, nameSource, sleep } from './support.js';
 
 const redis = useTestRedis();
 const counting = useCountingServer();
@@ -17,7 +17,7 @@ if (!express5) throw new Error('express 5 missing');
 
 const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
-describe('behaviour 8: stats() for the admin page', () => {
+describe('stats() for the admin page', () => {
   it('reports allowed and blocked per minute for the last hour, and the most blocked keys', async () => {
     const name = nextName();
     const limiter = rateLimit({ redis: redis.client, prefix, name, limit: 2, window: '1m' });
