@@ -40,6 +40,7 @@ export {
 // Rate limiting (src/rate-limit)
 export {
   DEFAULT_RATE_LIMIT,
+  DEFAULT_RATE_LIMIT_OPTIONS,
   ipKey,
   MAX_LIMIT,
   MAX_LOG_LIMIT,
@@ -51,6 +52,7 @@ export {
   type RateLimiter,
   type RateLimitHeaders,
   type RateLimitInfo,
+  type RateLimitMiddleware,
   type RateLimitMinute,
   type RateLimitOptions,
   type RateLimitRule,

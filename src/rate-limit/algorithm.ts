@@ -1,9 +1,9 @@
 // Picks the limiter's script and key suffix for its algorithm, so the request path is the same for all of them.
-
 import { createGcra } from './gcra-script.js';
-import type { ResolvedRateLimit, ResolvedRule } from './options.js';
-import { createSlidingLog, type LimitScript } from './script.js';
-import { createSlidingWindow } from './window-script.js';
+import type { LimitScript } from './limit-script.js';
+import { formatWindow, MAX_LOG_LIMIT, type ResolvedRateLimitConfig, type ResolvedRule } from './options.js';
+import { createSlidingLog } from './sliding-log-script.js';
+import { bucketMicros, createSlidingWindow } from './window-script.js';
 
 /** The script that decides for a limiter, and the tail of its key (after the hash-tagged client key). */
 export interface LimiterAlgorithm {
@@ -16,7 +16,7 @@ export interface LimiterAlgorithm {
 }
 
 /** Builds the script for the rules in script order (longest window first). */
-export function createAlgorithm(config: ResolvedRateLimit): LimiterAlgorithm {
+export function createAlgorithm(config: ResolvedRateLimitConfig): LimiterAlgorithm {
   const rules = config.scriptOrder.map((i) => config.rules[i] as ResolvedRule);
   const longest = (rules[0] as ResolvedRule).windowMs;
   switch (config.algorithm) {
@@ -30,4 +30,21 @@ export function createAlgorithm(config: ResolvedRateLimit): LimiterAlgorithm {
     default:
       return { script: createSlidingLog(config.redis, rules), keyTail: `}:${longest}` };
   }
+}
+
+/**
+ * Says once, at creation, that a limit too large for the sliding log made the limiter use the bucketed
+ * window, and what that costs in exactness, so nobody is surprised by the early refusals it may make.
+ */
+export function announceInferredAlgorithm(config: ResolvedRateLimitConfig): void {
+  if (!config.algorithmInferred) return;
+  const longest = config.rules[config.scriptOrder[0] as number] as ResolvedRule;
+  const bucketMs = Math.max(1, Math.round(bucketMicros(longest.windowMs, config.precision) / 1000));
+  config.logger.warn(
+    `rateLimit '${config.name}': a limit above ${MAX_LOG_LIMIT} is too large for the exact sliding log, so ` +
+      `this limiter uses algorithm 'sliding-window': ${config.precision} buckets per window (${formatWindow(
+        bucketMs,
+      )} for ${formatWindow(longest.windowMs)}). It never admits more than the limit in any window and ` +
+      "may refuse up to one bucket's worth early. Set `algorithm` explicitly to silence this message.",
+  );
 }

@@ -1,6 +1,6 @@
 // What the bucketed-window and GCRA scripts share: Redis time, or a time a test passes, and their runner.
-import { type LuaScript, type RedisClient, registerScript, type ScriptRunner } from '../redis/index.js';
-import { decodeReply, type LimitReply, type LimitScript } from './script.js';
+import { type LuaScript, type RedisClient, registerScript } from '../redis/index.js';
+import { createLimitScript, decodeReply, type LimitReply, type LimitScript } from './limit-script.js';
 
 /**
  * The Lua prelude of both scripts: `now` in µs from Redis `TIME`, unless ARGV[3] carries one (tests only,
@@ -22,24 +22,16 @@ export interface ClockedScript extends LimitScript {
   hitAt(key: string, cost: number, record: boolean, nowUs: number): Promise<LimitReply>;
 }
 
-/**
- * Registers `script` on `client`. Its ARGV is (cost, record, time, ...ruleArgs); the arguments of the
- * common request (cost 1, Redis time) are built once here.
- */
+/** Registers `script` on `client`. Its ARGV is (cost, record, time, ...ruleArgs): '' as the time for Redis `TIME`. */
 export function createClockedScript(
   client: RedisClient,
   script: LuaScript<number[]>,
   ruleArgs: readonly number[],
   rules: number,
 ): ClockedScript {
-  const run: ScriptRunner<number[]> = registerScript(client, script);
-  const recordOne = [1, 1, '', ...ruleArgs];
-  const peekOne = [1, 0, '', ...ruleArgs];
+  const run = registerScript(client, script);
   return {
-    async hit(key, cost, record) {
-      const args = cost === 1 ? (record ? recordOne : peekOne) : [cost, record ? 1 : 0, '', ...ruleArgs];
-      return decodeReply(await run([key], args), rules);
-    },
+    ...createLimitScript(client, script, ['', ...ruleArgs], rules),
     async hitAt(key, cost, record, nowUs) {
       return decodeReply(await run([key], [cost, record ? 1 : 0, nowUs, ...ruleArgs]), rules);
     },

@@ -163,7 +163,7 @@ export interface RateLimitOptions {
 }
 
 /** Default values of the optional options. */
-export const DEFAULT_RATE_LIMIT = Object.freeze({
+export const DEFAULT_RATE_LIMIT_OPTIONS = Object.freeze({
   rules: Object.freeze([]) as readonly RateLimitRule[],
   precision: 60,
   key: ipKey,
@@ -175,6 +175,9 @@ export const DEFAULT_RATE_LIMIT = Object.freeze({
   stats: true,
   statsInterval: '5s' as Duration,
 });
+
+/** @deprecated use {@link DEFAULT_RATE_LIMIT_OPTIONS} */
+export const DEFAULT_RATE_LIMIT = DEFAULT_RATE_LIMIT_OPTIONS;
 
 /**
  * The largest limit a rule of the sliding log may have. A client at its limit holds `limit` entries in Redis,
@@ -232,7 +235,7 @@ export interface ResolvedRule {
 }
 
 /** The fully resolved config: every option checked and defaulted. */
-export interface ResolvedRateLimit {
+export interface ResolvedRateLimitConfig {
   readonly redis: RedisClient;
   readonly name: string;
   readonly algorithm: RateLimitAlgorithm;
@@ -260,7 +263,7 @@ export interface ResolvedRateLimit {
 }
 
 /** Validates the options at app start; every mistake throws a `ConfigError` with a code. */
-export function resolveRateLimitOptions(options: unknown): ResolvedRateLimit {
+export function resolveOptions(options: unknown): ResolvedRateLimitConfig {
   checkOptions<RateLimitOptions>(options, KNOWN, WHERE);
   assertRedisClient(options.redis, WHERE);
   const redis = options.redis;
@@ -274,7 +277,7 @@ export function resolveRateLimitOptions(options: unknown): ResolvedRateLimit {
   }
   const name = options.name;
 
-  const extra = options.rules ?? DEFAULT_RATE_LIMIT.rules;
+  const extra = options.rules ?? DEFAULT_RATE_LIMIT_OPTIONS.rules;
   const explicit =
     options.algorithm === undefined
       ? undefined
@@ -291,7 +294,7 @@ export function resolveRateLimitOptions(options: unknown): ResolvedRateLimit {
     );
   }
   const precision = integerOption(
-    options.precision ?? DEFAULT_RATE_LIMIT.precision,
+    options.precision ?? DEFAULT_RATE_LIMIT_OPTIONS.precision,
     'precision',
     WHERE,
     1,
@@ -345,7 +348,7 @@ export function resolveRateLimitOptions(options: unknown): ResolvedRateLimit {
     }
   }
 
-  const cost = options.cost ?? DEFAULT_RATE_LIMIT.cost;
+  const cost = options.cost ?? DEFAULT_RATE_LIMIT_OPTIONS.cost;
   if (typeof cost === 'number') {
     integerOption(cost, 'cost', WHERE, 0, algorithm === 'sliding-log' ? MAX_LOG_LIMIT : MAX_LIMIT);
     const tight = rules.find((r) => cost > r.burst);
@@ -365,10 +368,10 @@ export function resolveRateLimitOptions(options: unknown): ResolvedRateLimit {
   }
 
   const key = functionOption<(req: Request) => string | Promise<string>>(options.key, 'key', WHERE);
-  const stats = options.stats ?? DEFAULT_RATE_LIMIT.stats;
+  const stats = options.stats ?? DEFAULT_RATE_LIMIT_OPTIONS.stats;
   oneOfOption(stats, 'stats', WHERE, [true, false]);
   const statsIntervalMs = parseDuration(
-    options.statsInterval ?? DEFAULT_RATE_LIMIT.statsInterval,
+    options.statsInterval ?? DEFAULT_RATE_LIMIT_OPTIONS.statsInterval,
     `${WHERE} statsInterval`,
   );
   integerOption(statsIntervalMs, 'statsInterval (ms)', WHERE, 100, 60_000);
@@ -381,23 +384,23 @@ export function resolveRateLimitOptions(options: unknown): ResolvedRateLimit {
     algorithmInferred,
     rules,
     scriptOrder,
-    key: key ?? DEFAULT_RATE_LIMIT.key,
+    key: key ?? DEFAULT_RATE_LIMIT_OPTIONS.key,
     defaultKey: key === undefined,
     cost,
     skip: functionOption(options.skip, 'skip', WHERE),
-    headers: oneOfOption(options.headers ?? DEFAULT_RATE_LIMIT.headers, 'headers', WHERE, [
+    headers: oneOfOption(options.headers ?? DEFAULT_RATE_LIMIT_OPTIONS.headers, 'headers', WHERE, [
       'draft-8',
       'legacy',
       false,
     ]),
     onLimited: functionOption<RateLimitedHandler>(options.onLimited, 'onLimited', WHERE),
     onRedisError: oneOfOption(
-      options.onRedisError ?? DEFAULT_RATE_LIMIT.onRedisError,
+      options.onRedisError ?? DEFAULT_RATE_LIMIT_OPTIONS.onRedisError,
       'onRedisError',
       WHERE,
       ['fail-open', 'fail-closed'],
     ),
-    prefix: validatePrefix(options.prefix ?? DEFAULT_RATE_LIMIT.prefix, WHERE),
+    prefix: validatePrefix(options.prefix ?? DEFAULT_RATE_LIMIT_OPTIONS.prefix, WHERE),
     timeoutMs: resolveTimeout(redis, options.timeout, WHERE),
     logger: resolveLogger(options.logger),
     stats,
@@ -483,7 +486,7 @@ export function formatWindow(ms: number): string {
 }
 
 function resolveLogger(logger: unknown): Logger {
-  if (logger === undefined) return DEFAULT_RATE_LIMIT.logger;
+  if (logger === undefined) return DEFAULT_RATE_LIMIT_OPTIONS.logger;
   const candidate = logger as Partial<Logger> | null;
   if (
     candidate === null ||

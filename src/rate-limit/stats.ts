@@ -20,7 +20,7 @@ interface Bucket {
 }
 
 export interface StatsOptions {
-  readonly client: RedisClient;
+  readonly redis: RedisClient;
   readonly prefix: string;
   readonly name: string;
   readonly intervalMs: number;
@@ -98,9 +98,9 @@ export class StatsRecorder {
   /** Reads the last hour from Redis (after flushing this instance's counts). */
   async read(top: number): Promise<RateLimitStats> {
     await this.flush();
-    const { client, name, timeoutMs } = this.#options;
+    const { redis, name, timeoutMs } = this.#options;
     const last = Math.floor(Date.now() / MINUTE_MS);
-    const pipeline = client.pipeline();
+    const pipeline = redis.pipeline();
     const keySets: string[] = [];
     for (let m = last - HOUR_MINUTES + 1; m <= last; m++) {
       pipeline.hmget(this.#keyHead + m, 'a', 'b');
@@ -133,8 +133,8 @@ export class StatsRecorder {
   }
 
   async #write(buckets: Map<number, Bucket>): Promise<void> {
-    const { client, timeoutMs, report, name } = this.#options;
-    const pipeline = client.pipeline();
+    const { redis, timeoutMs, report, name } = this.#options;
+    const pipeline = redis.pipeline();
     for (const bucket of buckets.values()) {
       const key = this.#keyHead + bucket.minute;
       const expireAt = (bucket.minute + 1) * 60 + KEEP_SECONDS;

@@ -1,4 +1,26 @@
-// Public result types of the rate limiter: what `req.rateLimit`, `peek`, `consume` and `stats` return.
+// Public types of the rate limiter: the middleware and what `req.rateLimit`, `peek`, `consume` and `stats` return.
+import type { NextFunction, Request, Response } from 'express';
+
+/** The middleware `rateLimit()` returns, with its admin methods. */
+export interface RateLimitMiddleware {
+  (req: Request, res: Response, next: NextFunction): Promise<void>;
+  /** What a request of `cost` units would get now, without recording anything. */
+  peek(key: string, cost?: number): Promise<RateLimitInfo>;
+  /**
+   * Counts `cost` units for `key` outside a request (e.g. only failed sign-ins), with the same rules.
+   * Resolves with the decision; nothing is recorded when it is refused.
+   */
+  consume(key: string, cost?: number): Promise<RateLimitInfo>;
+  /** Forgets every admitted request of `key`. Resolves true when there was something to forget. */
+  reset(key: string): Promise<boolean>;
+  /** Allowed/blocked counts per minute over the last hour, over all instances, and the most blocked keys. */
+  stats(options?: { top?: number }): Promise<RateLimitStats>;
+  /** Writes pending stats and stops their timer; call it when shutting down. */
+  close(): Promise<void>;
+}
+
+/** @deprecated use {@link RateLimitMiddleware} */
+export type RateLimiter = RateLimitMiddleware;
 
 /** The state of one rule (the main `limit`/`window` pair or one of `rules`) after a request. */
 export interface RateLimitRuleState {

@@ -1,5 +1,5 @@
 // Reference models in plain TypeScript of the bucketed sliding window and GCRA, for the property tests.
-import type { LimitReply } from '../../src/rate-limit/script.js';
+import type { LimitReply } from '../../src/rate-limit/limit-script.js';
 
 /** One rule as the models see it (`burst` for GCRA only). */
 export interface ModelRule {

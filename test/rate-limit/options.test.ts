@@ -1,7 +1,12 @@
 // Configuration: every misconfiguration throws a coded ConfigError at creation.
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { type ConfigError, DEFAULT_RATE_LIMIT, type RateLimitOptions, rateLimit } from '../../src/index.js';
+import {
+  type ConfigError,
+  DEFAULT_RATE_LIMIT_OPTIONS,
+  type RateLimitOptions,
+  rateLimit,
+} from '../../src/index.js';
 import { configErrorCode } from '../helpers/config-error.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
@@ -85,14 +90,14 @@ describe('misconfigurations throw a ConfigError at creation', () => {
     expect(configErrorCode(limiterFrom('api'))).toBe('ERR_OPTIONS_INVALID');
   });
 
-  it('documents every default in DEFAULT_RATE_LIMIT', () => {
-    expect(DEFAULT_RATE_LIMIT).toMatchObject({
+  it('documents every default in DEFAULT_RATE_LIMIT_OPTIONS', () => {
+    expect(DEFAULT_RATE_LIMIT_OPTIONS).toMatchObject({
       cost: 1,
       headers: 'draft-8',
       onRedisError: 'fail-open',
       prefix: 'rl:',
     });
-    expect(Object.isFrozen(DEFAULT_RATE_LIMIT)).toBe(true);
+    expect(Object.isFrozen(DEFAULT_RATE_LIMIT_OPTIONS)).toBe(true);
   });
 
   describe.each(expressVersions)('on %s', (_version, express) => {

@@ -2,7 +2,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createGcra } from '../../src/rate-limit/gcra-script.js';
-import { createSlidingLog, type LimitReply, type LogRule } from '../../src/rate-limit/script.js';
+import type { LimitReply } from '../../src/rate-limit/limit-script.js';
+import { createSlidingLog, type LogRule } from '../../src/rate-limit/sliding-log-script.js';
 import { bucketMicros, createSlidingWindow } from '../../src/rate-limit/window-script.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { gcraModel, slidingWindowModel } from './models.js';

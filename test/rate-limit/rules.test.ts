@@ -2,7 +2,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RateLimitAlgorithm, type RateLimiter, rateLimit } from '../../src/index.js';
+import { type RateLimitAlgorithm, type RateLimitMiddleware, rateLimit } from '../../src/index.js';
 import { type RedisCluster, startCluster } from '../helpers/cluster.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
@@ -28,7 +28,7 @@ afterAll(async () => {
  * Main rule 5 per 6 s with a burst rule of 2 per 1 s. A request refused by one rule must not count against
  * the other: after two bursts and a pause, the main rule still has exactly the units the bursts admitted.
  */
-async function everyRuleOrNone(limiter: RateLimiter, key: string): Promise<void> {
+async function everyRuleOrNone(limiter: RateLimitMiddleware, key: string): Promise<void> {
   expect(await limiter.consume(key)).toMatchObject({ allowed: true });
   expect(await limiter.consume(key)).toMatchObject({ allowed: true });
   const refused = await limiter.consume(key);
@@ -63,7 +63,7 @@ async function everyRuleOrNone(limiter: RateLimiter, key: string): Promise<void>
  * GCRA with main rule 5 per 6 s (a unit every 1.2 s) and 2 per 1 s (a unit every 0.5 s): the second rule
  * refuses the third request at once, and the main rule does not count it.
  */
-async function everyGcraRuleOrNone(limiter: RateLimiter, key: string): Promise<void> {
+async function everyGcraRuleOrNone(limiter: RateLimitMiddleware, key: string): Promise<void> {
   expect(await limiter.consume(key)).toMatchObject({ allowed: true });
   expect(await limiter.consume(key)).toMatchObject({ allowed: true });
   const refused = await limiter.consume(key);

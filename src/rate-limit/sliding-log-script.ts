@@ -1,5 +1,6 @@
 // The sliding-log Lua script: one atomic round trip that checks every rule of a limiter and records on all or none.
-import { defineScript, type RedisClient, registerScript, type ScriptRunner } from '../redis/index.js';
+import { defineScript, type RedisClient } from '../redis/index.js';
+import { createLimitScript, type LimitScript } from './limit-script.js';
 
 /**
  * KEYS[1]: one client's log, a sorted set of admitted units scored by Redis time in microseconds.
@@ -81,51 +82,9 @@ export interface LogRule {
   readonly limit: number;
 }
 
-/** A limiter script's reply, decoded. Rules are in the order they were passed (longest window first). */
-export interface LimitReply {
-  readonly allowed: boolean;
-  /** Redis time of the decision, in microseconds. */
-  readonly nowUs: number;
-  readonly remaining: readonly number[];
-  readonly resetMs: readonly number[];
-  /** 0 = this rule did not refuse; -1 = never (cost above the limit); otherwise ms until the request fits. */
-  readonly retryMs: readonly number[];
-}
-
-/** Runs one algorithm's script for one set of rules: the same contract for every algorithm. */
-export interface LimitScript {
-  /** Checks `cost` units against every rule, and records them on all rules if they fit and `record`. */
-  hit(key: string, cost: number, record: boolean): Promise<LimitReply>;
-}
-
-/**
- * Registers the script on `client` and precomputes the argument list for the rules (which must be sorted
- * longest window first), so a request only builds its key and, for a cost other than 1, one array.
- */
+/** Registers the script on `client` for `rules` (which must be sorted longest window first). */
 export function createSlidingLog(client: RedisClient, rules: readonly LogRule[]): LimitScript {
-  const run: ScriptRunner<number[]> = registerScript(client, SLIDING_LOG_SCRIPT);
   const ruleArgs: number[] = [];
   for (const rule of rules) ruleArgs.push(rule.windowMs, rule.limit);
-  const recordOne = [1, 1, ...ruleArgs];
-  const peekOne = [1, 0, ...ruleArgs];
-  const count = rules.length;
-  return {
-    async hit(key, cost, record) {
-      const args = cost === 1 ? (record ? recordOne : peekOne) : [cost, record ? 1 : 0, ...ruleArgs];
-      return decodeReply(await run([key], args), count);
-    },
-  };
-}
-
-/** Decodes `{ allowed, now, then per rule: remaining, resetMs, retryMs }`, the reply of every algorithm. */
-export function decodeReply(reply: number[], rules: number): LimitReply {
-  const remaining: number[] = new Array(rules);
-  const resetMs: number[] = new Array(rules);
-  const retryMs: number[] = new Array(rules);
-  for (let i = 0; i < rules; i++) {
-    remaining[i] = Math.max(0, Number(reply[2 + 3 * i]));
-    resetMs[i] = Math.max(0, Number(reply[3 + 3 * i]));
-    retryMs[i] = Number(reply[4 + 3 * i]);
-  }
-  return { allowed: reply[0] === 1, nowUs: Number(reply[1]), remaining, resetMs, retryMs };
+  return createLimitScript(client, SLIDING_LOG_SCRIPT, ruleArgs, rules.length);
 }

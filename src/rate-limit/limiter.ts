@@ -1,0 +1,93 @@
+// One limiter's Redis side: its script and keys, a deadline on every call, the stats, and the decision.
+import {
+  buildKey,
+  createErrorReporter,
+  type RedisCaller,
+  type RedisErrorReporter,
+  redisCaller,
+} from '../redis/index.js';
+import { createAlgorithm } from './algorithm.js';
+import { decide } from './decision.js';
+import type { LimitScript, ScriptReply } from './limit-script.js';
+import type { ResolvedRateLimitConfig } from './options.js';
+import { StatsRecorder } from './stats.js';
+import type { RateLimitInfo, RateLimitStats } from './types.js';
+
+/**
+ * What the request path and the admin methods share. Keys are `<prefix><name>:{<stored key>}:<longest window>`
+ * plus the algorithm's mark: the client key is the hash tag, so every rule of a client lives in one slot.
+ */
+export class Limiter {
+  readonly config: ResolvedRateLimitConfig;
+  /** How messages name this limiter: `rateLimit '<name>'`. */
+  readonly source: string;
+  readonly #script: LimitScript;
+  readonly #keyHead: string;
+  readonly #keyTail: string;
+  readonly #caller: RedisCaller;
+  readonly #stats: StatsRecorder | undefined;
+  readonly #report: RedisErrorReporter;
+
+  constructor(config: ResolvedRateLimitConfig) {
+    this.config = config;
+    this.source = `rateLimit '${config.name}'`;
+    const { script, keyTail } = createAlgorithm(config);
+    this.#script = script;
+    this.#keyHead = buildKey(config.prefix, config.name, '{');
+    this.#keyTail = keyTail;
+    this.#caller = redisCaller(config.redis, config.timeoutMs);
+    this.#report = createErrorReporter(config.logger);
+    this.#stats = config.stats
+      ? new StatsRecorder({
+          redis: config.redis,
+          prefix: config.prefix,
+          name: config.name,
+          intervalMs: config.statsIntervalMs,
+          timeoutMs: config.timeoutMs,
+          report: this.#report,
+        })
+      : undefined;
+  }
+
+  /** Runs the script for a stored key within the deadline; records `units` if they fit and `record`. */
+  send(stored: string, units: number, record: boolean): Promise<ScriptReply> {
+    return this.#caller.call(() => this.#script.send(this.#keyHead + stored + this.#keyTail, units, record));
+  }
+
+  /** The decision a reply of {@link send} means. */
+  decide(reply: ScriptReply, stored: string, units: number): RateLimitInfo {
+    return decide(reply, this.config, stored, units);
+  }
+
+  /** {@link send} and {@link decide} in one, for the admin calls. */
+  async check(stored: string, units: number, record: boolean): Promise<RateLimitInfo> {
+    return this.decide(await this.send(stored, units, record), stored, units);
+  }
+
+  /** Counts a recorded decision for `stats()` (in memory; written to Redis off the request path). */
+  count(info: RateLimitInfo): void {
+    this.#stats?.record(info.allowed, info.key);
+  }
+
+  /** Reports a Redis failure through the logger, at most once per interval. */
+  report(error: unknown): void {
+    this.#report(error, this.source);
+  }
+
+  /** Deletes a stored key's counts; true when there were some. */
+  async reset(stored: string): Promise<boolean> {
+    const redis = this.config.redis;
+    const key = this.#keyHead + stored + this.#keyTail;
+    return (await this.#caller.call(() => redis.del(key))) > 0;
+  }
+
+  /** The last hour's stats, or undefined when the limiter does not count them. */
+  readStats(top: number): Promise<RateLimitStats> | undefined {
+    return this.#stats?.read(top);
+  }
+
+  /** Writes pending stats and stops their timer. */
+  async close(): Promise<void> {
+    await this.#stats?.close();
+  }
+}
