@@ -8,7 +8,7 @@ import {
   ipKey,
   type PageViewsMiddleware,
   pageViews,
-  type RateLimiter,
+  type RateLimitMiddleware,
   type ResponseCacheMiddleware,
   rateLimit,
   responseCache,
@@ -75,7 +75,7 @@ export interface ShopApp {
   shop: Shop;
   sessions: SessionMiddleware;
   views: PageViewsMiddleware;
-  limiters: RateLimiter[];
+  limiters: RateLimitMiddleware[];
   caches: ResponseCacheMiddleware[];
   /** Stops the worker and flushes what the middlewares buffer. */
   close(): Promise<void>;

@@ -1,6 +1,6 @@
 // Sign-in limits that count failed attempts only: per account and per client IP, checked before the password.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ipKey, type RateLimiter } from 'express-redis-kit';
+import { ipKey, type RateLimitMiddleware } from 'express-redis-kit';
 
 /** Says why a sign-in was refused and when to try again. */
 export type SignInRefused = (req: Request, res: Response, retryAfterMs: number) => void | Promise<void>;
@@ -24,8 +24,8 @@ export function usernameOf(req: Request): string {
  * them); `perIp` by the client IP over every account (one address cannot try many accounts).
  */
 export function signInLimit(
-  perAccount: RateLimiter,
-  perIp: RateLimiter,
+  perAccount: RateLimitMiddleware,
+  perIp: RateLimitMiddleware,
   refused: SignInRefused,
   log: (line: string) => void,
 ): SignInLimit {

@@ -1,5 +1,5 @@
 // Gathers what the admin dashboard shows from the middlewares' admin methods and the shop's own keys.
-import type { PageViewsMiddleware, RateLimiter } from 'express-redis-kit';
+import type { PageViewsMiddleware, RateLimitMiddleware } from 'express-redis-kit';
 import type { Orders } from './orders.js';
 
 export interface CacheCounters {
@@ -12,7 +12,7 @@ export interface CacheCounters {
 
 export interface DashboardSources {
   views: PageViewsMiddleware;
-  limiters: readonly RateLimiter[];
+  limiters: readonly RateLimitMiddleware[];
   orders: Orders;
   /** Counters of the response cache (this process), if the shop uses one. */
   cache?: () => CacheCounters;

@@ -6,7 +6,7 @@ import {
   type Logger,
   type PageViewsMiddleware,
   pageViews,
-  type RateLimiter,
+  type RateLimitMiddleware,
   type ResponseCacheMiddleware,
   rateLimit,
   responseCache,
@@ -63,7 +63,7 @@ export interface FullStack {
   readonly app: ReturnType<ExpressFactory>;
   readonly sessions: SessionMiddleware;
   readonly views: PageViewsMiddleware;
-  readonly limiter: RateLimiter;
+  readonly limiter: RateLimitMiddleware;
   readonly cache: ResponseCacheMiddleware;
   readonly logger: RecordingLogger;
   /** Renders so far by the cached product route (a hit renders nothing). */
