@@ -1,7 +1,9 @@
 // Picks the limiter's script and key suffix for its algorithm, so the request path is the same for all of them.
+import { formatDuration } from '../core/index.js';
 import { createGcra } from './gcra-script.js';
 import type { LimitScript } from './limit-script.js';
-import { formatWindow, MAX_LOG_LIMIT, type ResolvedRateLimitConfig, type ResolvedRule } from './options.js';
+import type { ResolvedRateLimitConfig } from './options.js';
+import { MAX_LOG_LIMIT, type ResolvedRule } from './rule-options.js';
 import { createSlidingLog } from './sliding-log-script.js';
 import { bucketMicros, createSlidingWindow } from './window-script.js';
 
@@ -42,9 +44,9 @@ export function announceInferredAlgorithm(config: ResolvedRateLimitConfig): void
   const bucketMs = Math.max(1, Math.round(bucketMicros(longest.windowMs, config.precision) / 1000));
   config.logger.warn(
     `rateLimit '${config.name}': a limit above ${MAX_LOG_LIMIT} is too large for the exact sliding log, so ` +
-      `this limiter uses algorithm 'sliding-window': ${config.precision} buckets per window (${formatWindow(
+      `this limiter uses algorithm 'sliding-window': ${config.precision} buckets per window (${formatDuration(
         bucketMs,
-      )} for ${formatWindow(longest.windowMs)}). It never admits more than the limit in any window and ` +
+      )} for ${formatDuration(longest.windowMs)}). It never admits more than the limit in any window and ` +
       "may refuse up to one bucket's worth early. Set `algorithm` explicitly to silence this message.",
   );
 }

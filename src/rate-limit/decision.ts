@@ -1,6 +1,6 @@
 // The limiter's decision from a script's reply: admitted or not, each rule's state, and the binding rule. Pure.
 import type { ScriptReply } from './limit-script.js';
-import type { ResolvedRule } from './options.js';
+import type { ResolvedRule } from './rule-options.js';
 import type { RateLimitInfo, RateLimitRuleState } from './types.js';
 
 /** The rules of a limiter, and the order its script takes them in. */

@@ -1,7 +1,8 @@
 // Writes the rate-limit response headers: the IETF draft's RateLimit-Policy/RateLimit lists, or X-RateLimit-*,
 // and Retry-After on a refusal.
 import type { Response } from 'express';
-import type { RateLimitHeaders, ResolvedRule } from './options.js';
+import type { RateLimitHeaders } from './options.js';
+import type { ResolvedRule } from './rule-options.js';
 import type { RateLimitInfo } from './types.js';
 
 /** Sets the headers for one decision; precomputes what never changes per request. */

@@ -11,10 +11,6 @@ export { ipKey, normalizeIp } from './ip-key.js';
 export {
   DEFAULT_RATE_LIMIT,
   DEFAULT_RATE_LIMIT_OPTIONS,
-  MAX_LIMIT,
-  MAX_LOG_LIMIT,
-  MAX_PRECISION,
-  MAX_RULES,
   type RateLimitAlgorithm,
   type RateLimitedHandler,
   type RateLimitHeaders,
@@ -22,6 +18,7 @@ export {
   type RateLimitRule,
 } from './options.js';
 export { QUOTA_EXCEEDED_TYPE } from './respond.js';
+export { MAX_LIMIT, MAX_LOG_LIMIT, MAX_PRECISION, MAX_RULES } from './rule-options.js';
 export type {
   RateLimiter,
   RateLimitInfo,

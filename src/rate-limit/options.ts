@@ -1,15 +1,16 @@
 // The rate limiter's options, their defaults, and their validation into a fully resolved config at app start.
 import type { NextFunction, Request, Response } from 'express';
 import {
-  ConfigError,
   checkOptions,
   consoleLogger,
   type Duration,
+  durationOption,
   functionOption,
-  integerOption,
   type Logger,
+  loggerOption,
+  nameOption,
   oneOfOption,
-  parseDuration,
+  optionNames,
 } from '../core/index.js';
 import {
   assertRedisClient,
@@ -19,6 +20,14 @@ import {
   validatePrefix,
 } from '../redis/index.js';
 import { ipKey } from './ip-key.js';
+import {
+  chooseAlgorithm,
+  type RateLimitCost,
+  type ResolvedRule,
+  resolveCost,
+  resolvePrecision,
+  resolveRules,
+} from './rule-options.js';
 import type { RateLimitInfo } from './types.js';
 
 /** Which rate-limit response headers to send. */
@@ -179,60 +188,28 @@ export const DEFAULT_RATE_LIMIT_OPTIONS = Object.freeze({
 /** @deprecated use {@link DEFAULT_RATE_LIMIT_OPTIONS} */
 export const DEFAULT_RATE_LIMIT = DEFAULT_RATE_LIMIT_OPTIONS;
 
-/**
- * The largest limit a rule of the sliding log may have. A client at its limit holds `limit` entries in Redis,
- * about 20 bytes each up to 128 entries and about 130 bytes each beyond (measured with MEMORY USAGE, see
- * docs/rate-limiting.md), so this caps one client of one limiter at about 650 KB.
- */
-export const MAX_LOG_LIMIT = 5_000;
-
-/** The largest limit (and burst) of the sliding window and GCRA: counts stay exact integers in Lua. */
-export const MAX_LIMIT = 1_000_000_000;
-
-/** The most buckets per window of the sliding window. */
-export const MAX_PRECISION = 1_000;
-
-/** At most this many rules per limiter, the main one included. */
-export const MAX_RULES = 8;
-
-/** The longest window: keeps microsecond arithmetic in Lua exact. */
-const MAX_WINDOW_MS = 366 * 86_400_000;
-
-const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const WHERE = 'rateLimit';
-
-const KNOWN: readonly (keyof RateLimitOptions)[] = [
-  'redis',
-  'name',
-  'limit',
-  'window',
-  'algorithm',
-  'precision',
-  'burst',
-  'rules',
-  'key',
-  'cost',
-  'skip',
-  'headers',
-  'onLimited',
-  'onRedisError',
-  'prefix',
-  'timeout',
-  'logger',
-  'stats',
-  'statsInterval',
-];
-const RULE_KNOWN: readonly (keyof RateLimitRule)[] = ['limit', 'window', 'name', 'burst'];
-const ALGORITHMS: readonly RateLimitAlgorithm[] = ['sliding-log', 'sliding-window', 'gcra'];
-
-/** A validated rule. */
-export interface ResolvedRule {
-  readonly name: string;
-  readonly limit: number;
-  readonly windowMs: number;
-  /** GCRA's burst (the limit for the other algorithms): the most units one request can ever cost. */
-  readonly burst: number;
-}
+const KNOWN = optionNames<RateLimitOptions>({
+  redis: true,
+  name: true,
+  limit: true,
+  window: true,
+  algorithm: true,
+  precision: true,
+  burst: true,
+  rules: true,
+  key: true,
+  cost: true,
+  skip: true,
+  headers: true,
+  onLimited: true,
+  onRedisError: true,
+  prefix: true,
+  timeout: true,
+  logger: true,
+  stats: true,
+  statsInterval: true,
+});
 
 /** The fully resolved config: every option checked and defaulted. */
 export interface ResolvedRateLimitConfig {
@@ -250,7 +227,7 @@ export interface ResolvedRateLimitConfig {
   readonly key: (req: Request) => string | Promise<string>;
   /** True when `key` is the default, so the proxy self-check applies. */
   readonly defaultKey: boolean;
-  readonly cost: number | ((req: Request) => number | Promise<number>);
+  readonly cost: RateLimitCost;
   readonly skip: ((req: Request) => boolean | Promise<boolean>) | undefined;
   readonly headers: RateLimitHeaders;
   readonly onLimited: RateLimitedHandler | undefined;
@@ -267,115 +244,11 @@ export function resolveOptions(options: unknown): ResolvedRateLimitConfig {
   checkOptions<RateLimitOptions>(options, KNOWN, WHERE);
   assertRedisClient(options.redis, WHERE);
   const redis = options.redis;
-
-  if (typeof options.name !== 'string' || !NAME.test(options.name)) {
-    throw new ConfigError(
-      'ERR_RATE_LIMIT_NAME',
-      `${WHERE}: \`name\` is required: 1 to 64 letters, digits, '.', '_' or '-' (got ${show(options.name)}). ` +
-        'It namespaces the keys and names the policy in the headers.',
-    );
-  }
-  const name = options.name;
-
-  const extra = options.rules ?? DEFAULT_RATE_LIMIT_OPTIONS.rules;
-  const explicit =
-    options.algorithm === undefined
-      ? undefined
-      : oneOfOption(options.algorithm, 'algorithm', WHERE, ALGORITHMS);
-  // Without an explicit choice, a limit the log cannot hold picks the bucketed window instead of an error.
-  const limits = [options.limit, ...(Array.isArray(extra) ? extra.map((r: unknown) => limitOf(r)) : [])];
-  const algorithmInferred =
-    explicit === undefined && limits.some((l) => typeof l === 'number' && l > MAX_LOG_LIMIT);
-  const algorithm: RateLimitAlgorithm = explicit ?? (algorithmInferred ? 'sliding-window' : 'sliding-log');
-  if (options.precision !== undefined && algorithm !== 'sliding-window') {
-    throw new ConfigError(
-      'ERR_RATE_LIMIT_ALGORITHM',
-      `${WHERE}: \`precision\` only applies to algorithm 'sliding-window' (this limiter uses '${algorithm}').`,
-    );
-  }
-  const precision = integerOption(
-    options.precision ?? DEFAULT_RATE_LIMIT_OPTIONS.precision,
-    'precision',
-    WHERE,
-    1,
-    MAX_PRECISION,
-  );
-
-  const main = resolveRule(
-    { limit: options.limit, window: options.window, burst: options.burst, name },
-    '',
-    algorithm,
-  );
-  const rules: ResolvedRule[] = [main];
-  if (!Array.isArray(extra)) {
-    throw new ConfigError(
-      'ERR_RATE_LIMIT_RULES',
-      `${WHERE}: \`rules\` must be an array of { limit, window }.`,
-    );
-  }
-  if (extra.length + 1 > MAX_RULES) {
-    throw new ConfigError(
-      'ERR_RATE_LIMIT_RULES',
-      `${WHERE}: at most ${MAX_RULES - 1} extra rules (got ${extra.length}).`,
-    );
-  }
-  extra.forEach((rule: unknown, i) => {
-    checkOptions<RateLimitRule>(rule, RULE_KNOWN, `${WHERE} rules[${i}]`);
-    const resolved = resolveRule(rule, `rules[${i}].`, algorithm, name);
-    const clash = rules.find((r) => r.windowMs === resolved.windowMs || r.name === resolved.name);
-    if (clash) {
-      throw new ConfigError(
-        'ERR_RATE_LIMIT_RULES',
-        `${WHERE}: rules[${i}] has the same ${clash.windowMs === resolved.windowMs ? 'window' : 'name'} ` +
-          `as rule '${clash.name}'. Give each rule its own window (the smaller limit would win anyway).`,
-      );
-    }
-    rules.push(resolved);
-  });
-  const scriptOrder = rules
-    .map((rule, index) => ({ index, windowMs: rule.windowMs }))
-    .sort((a, b) => b.windowMs - a.windowMs)
-    .map((entry) => entry.index);
-
-  if (algorithm === 'sliding-window') {
-    const short = rules.find((r) => r.windowMs < precision);
-    if (short) {
-      throw new ConfigError(
-        'ERR_OPTION_RANGE',
-        `${WHERE}: \`precision\` ${precision} cuts rule '${short.name}' (${short.windowMs} ms) into buckets ` +
-          'shorter than 1 ms. Use a lower precision or a longer window.',
-      );
-    }
-  }
-
-  const cost = options.cost ?? DEFAULT_RATE_LIMIT_OPTIONS.cost;
-  if (typeof cost === 'number') {
-    integerOption(cost, 'cost', WHERE, 0, algorithm === 'sliding-log' ? MAX_LOG_LIMIT : MAX_LIMIT);
-    const tight = rules.find((r) => cost > r.burst);
-    if (tight) {
-      const what = algorithm === 'gcra' ? 'burst' : 'limit';
-      throw new ConfigError(
-        'ERR_RATE_LIMIT_COST',
-        `${WHERE}: \`cost\` ${cost} is above the ${what} ${tight.burst} of rule '${tight.name}', so no ` +
-          'request could ever be admitted.',
-      );
-    }
-  } else if (typeof cost !== 'function') {
-    throw new ConfigError(
-      'ERR_OPTION_VALUE',
-      `${WHERE}: \`cost\` must be an integer or a function (got ${typeof cost}).`,
-    );
-  }
-
+  const name = nameOption(options.name, 'name', WHERE, 'ERR_RATE_LIMIT_NAME');
+  const { algorithm, algorithmInferred } = chooseAlgorithm(options);
+  const precision = resolvePrecision(options.precision, algorithm, DEFAULT_RATE_LIMIT_OPTIONS.precision);
+  const rules = resolveRules(options, name, algorithm, precision);
   const key = functionOption<(req: Request) => string | Promise<string>>(options.key, 'key', WHERE);
-  const stats = options.stats ?? DEFAULT_RATE_LIMIT_OPTIONS.stats;
-  oneOfOption(stats, 'stats', WHERE, [true, false]);
-  const statsIntervalMs = parseDuration(
-    options.statsInterval ?? DEFAULT_RATE_LIMIT_OPTIONS.statsInterval,
-    `${WHERE} statsInterval`,
-  );
-  integerOption(statsIntervalMs, 'statsInterval (ms)', WHERE, 100, 60_000);
-
   return {
     redis,
     name,
@@ -383,10 +256,13 @@ export function resolveOptions(options: unknown): ResolvedRateLimitConfig {
     precision,
     algorithmInferred,
     rules,
-    scriptOrder,
+    scriptOrder: rules
+      .map((rule, index) => ({ index, windowMs: rule.windowMs }))
+      .sort((a, b) => b.windowMs - a.windowMs)
+      .map((entry) => entry.index),
     key: key ?? DEFAULT_RATE_LIMIT_OPTIONS.key,
     defaultKey: key === undefined,
-    cost,
+    cost: resolveCost(options.cost ?? DEFAULT_RATE_LIMIT_OPTIONS.cost, rules, algorithm),
     skip: functionOption(options.skip, 'skip', WHERE),
     headers: oneOfOption(options.headers ?? DEFAULT_RATE_LIMIT_OPTIONS.headers, 'headers', WHERE, [
       'draft-8',
@@ -402,106 +278,13 @@ export function resolveOptions(options: unknown): ResolvedRateLimitConfig {
     ),
     prefix: validatePrefix(options.prefix ?? DEFAULT_RATE_LIMIT_OPTIONS.prefix, WHERE),
     timeoutMs: resolveTimeout(redis, options.timeout, WHERE),
-    logger: resolveLogger(options.logger),
-    stats,
-    statsIntervalMs,
+    logger: loggerOption(options.logger, WHERE, DEFAULT_RATE_LIMIT_OPTIONS.logger),
+    stats: oneOfOption(options.stats ?? DEFAULT_RATE_LIMIT_OPTIONS.stats, 'stats', WHERE, [true, false]),
+    statsIntervalMs: durationOption(
+      options.statsInterval ?? DEFAULT_RATE_LIMIT_OPTIONS.statsInterval,
+      'statsInterval',
+      WHERE,
+      { min: 100, max: 60_000 },
+    ),
   };
-}
-
-function limitOf(rule: unknown): unknown {
-  return typeof rule === 'object' && rule !== null ? (rule as { limit?: unknown }).limit : undefined;
-}
-
-function resolveRule(
-  rule: Partial<RateLimitRule>,
-  label: string,
-  algorithm: RateLimitAlgorithm,
-  limiterName?: string,
-): ResolvedRule {
-  const limit = rule.limit;
-  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
-    throw new ConfigError(
-      'ERR_RATE_LIMIT_LIMIT',
-      `${WHERE}: \`${label}limit\` must be an integer of at least 1 (got ${show(limit)}).`,
-    );
-  }
-  if (algorithm !== 'sliding-log' && limit > MAX_LIMIT) {
-    throw new ConfigError(
-      'ERR_RATE_LIMIT_LIMIT',
-      `${WHERE}: \`${label}limit\` ${limit} is above ${MAX_LIMIT.toLocaleString('en')}.`,
-    );
-  }
-  if (algorithm === 'sliding-log' && limit > MAX_LOG_LIMIT) {
-    throw new ConfigError(
-      'ERR_RATE_LIMIT_TOO_LARGE',
-      `${WHERE}: \`${label}limit\` ${limit} is above ${MAX_LOG_LIMIT}. The sliding log keeps one entry per ` +
-        `admitted request (about 130 bytes each beyond 128), so one client could hold ${Math.round(
-          (limit * 130) / 1024,
-        )} KB. Use algorithm 'sliding-window' (a few counters per client, never over the limit in any ` +
-        "window) or 'gcra' (one timestamp per client, for a steady rate with bursts).",
-    );
-  }
-  if (rule.burst !== undefined && algorithm !== 'gcra') {
-    throw new ConfigError(
-      'ERR_RATE_LIMIT_ALGORITHM',
-      `${WHERE}: \`${label}burst\` only applies to algorithm 'gcra' (this limiter uses '${algorithm}').`,
-    );
-  }
-  const burst =
-    rule.burst === undefined ? limit : integerOption(rule.burst, `${label}burst`, WHERE, 1, MAX_LIMIT);
-  if (rule.window === undefined) {
-    throw new ConfigError('ERR_RATE_LIMIT_WINDOW', `${WHERE}: \`${label}window\` is required (e.g. '1m').`);
-  }
-  const windowMs = parseDuration(rule.window, `${WHERE} ${label}window`);
-  if (windowMs <= 0 || windowMs > MAX_WINDOW_MS) {
-    throw new ConfigError(
-      'ERR_RATE_LIMIT_WINDOW',
-      `${WHERE}: \`${label}window\` must be above zero and at most 366 days (got ${show(rule.window)}).`,
-    );
-  }
-  let name = rule.name;
-  if (limiterName !== undefined) {
-    name ??= `${limiterName}-${formatWindow(windowMs)}`;
-    if (typeof name !== 'string' || !NAME.test(name)) {
-      throw new ConfigError(
-        'ERR_RATE_LIMIT_NAME',
-        `${WHERE}: \`${label}name\` must be 1 to 64 letters, digits, '.', '_' or '-' (got ${show(name)}).`,
-      );
-    }
-  }
-  return { name: name as string, limit, windowMs, burst };
-}
-
-/** '1s', '15m', '1500ms': the shortest exact spelling of a window, for default rule names. */
-export function formatWindow(ms: number): string {
-  for (const [unit, size] of [
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1_000],
-  ] as const) {
-    if (ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}
-
-function resolveLogger(logger: unknown): Logger {
-  if (logger === undefined) return DEFAULT_RATE_LIMIT_OPTIONS.logger;
-  const candidate = logger as Partial<Logger> | null;
-  if (
-    candidate === null ||
-    typeof candidate !== 'object' ||
-    typeof candidate.warn !== 'function' ||
-    typeof candidate.error !== 'function'
-  ) {
-    throw new ConfigError(
-      'ERR_OPTION_VALUE',
-      `${WHERE}: \`logger\` must have warn() and error() methods (console, pino and winston fit).`,
-    );
-  }
-  return candidate as Logger;
-}
-
-function show(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : String(value);
 }
