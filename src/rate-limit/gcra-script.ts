@@ -1,33 +1,29 @@
 // The GCRA Lua script: one theoretical arrival time per rule, a steady rate with bounded bursts.
 import { defineScript, type RedisClient } from '../redis/index.js';
 import { type ClockedScript, createClockedScript, LUA_NOW } from './clocked-script.js';
+import { LUA_ARGS, LUA_REPLY } from './limit-script.js';
 
 /**
  * KEYS[1]: one client's hash, field r (the rule's position from 1) holding its theoretical arrival time
- * (TAT) in whole µs of Redis time. ARGV[1]: the request's cost; ARGV[2]: '1' to record an admitted request,
- * '0' to only look; ARGV[3]: '' for Redis `TIME`, or a time in µs (tests only); then per rule
- * (windowMs, limit, burst).
+ * (TAT) in whole µs of Redis time. ARGV as {@link LUA_ARGS} says, with (windowMs, limit, burst) per rule, and
+ * ARGV[4] as {@link LUA_NOW} says.
  *
  * Each unit moves the TAT one emission interval (window / limit) further; a request is admitted when its
  * units fit within the burst tolerance (burst × interval) ahead of now. Arithmetic is done on the TAT's
  * distance from now, which stays small and precise; the stored TAT is rounded up to a whole µs, so the
  * limiter only ever errs on the strict side, by under 1 µs per request.
- *
- * Reply: { allowed (1/0), now (µs), then per rule: remaining, resetMs, retryMs (-1 = never) }.
+ * Reply: see {@link LUA_REPLY}.
  */
-const LUA = `
-local key = KEYS[1]
-local cost = tonumber(ARGV[1])
-${LUA_NOW}local rules = (#ARGV - 3) / 3
+const LUA = `${LUA_ARGS}${LUA_NOW}local rules = #spec / 3
 local names = {}
 for r = 1, rules do names[r] = r end
 local stored = redis.call('HMGET', key, unpack(names))
 local intervals, tolerances, bursts, ahead = {}, {}, {}, {}
 local allowed = 1
 for r = 1, rules do
-  local window = tonumber(ARGV[3 * r + 1]) * 1000
-  local interval = window / tonumber(ARGV[3 * r + 2])
-  bursts[r] = tonumber(ARGV[3 * r + 3])
+  local window = spec[3 * r - 2] * 1000
+  local interval = window / spec[3 * r - 1]
+  bursts[r] = spec[3 * r]
   intervals[r] = interval
   tolerances[r] = bursts[r] * interval
   -- How far the TAT is ahead of now (0 once the client has been idle long enough to refill its burst).
@@ -37,7 +33,7 @@ for r = 1, rules do
   ahead[r] = d
   if d + cost * interval > tolerances[r] then allowed = 0 end
 end
-local recorded = allowed == 1 and ARGV[2] == '1' and cost > 0
+local recorded = allowed == 1 and record and cost > 0
 local reply = { allowed, now }
 local ttl = 0
 for r = 1, rules do
@@ -62,11 +58,10 @@ for r = 1, rules do
 end
 -- Absolute expiry from the decision's time: the key lives exactly as long as its TAT is ahead.
 if ttl > 0 then redis.call('PEXPIREAT', key, string.format('%d', math.ceil((now + ttl) / 1000))) end
-return reply
-`;
+${LUA_REPLY}`;
 
 /** The script, defined once for the module; registered once per client by {@link createGcra}. */
-export const GCRA_SCRIPT = defineScript<number[]>({ name: 'rlGcra', keys: 1, lua: LUA });
+export const GCRA_SCRIPT = defineScript<string>({ name: 'rlGcra', keys: 1, lua: LUA });
 
 /** One rule as the script sees it. */
 export interface GcraRule {

@@ -8,7 +8,7 @@ import {
 } from '../redis/index.js';
 import { createAlgorithm } from './algorithm.js';
 import { decide } from './decision.js';
-import type { LimitScript, ScriptReply } from './limit-script.js';
+import { type LimitScript, parseReply } from './limit-script.js';
 import type { ResolvedRateLimitConfig } from './options.js';
 import { StatsRecorder } from './stats.js';
 import type { RateLimitInfo, RateLimitStats } from './types.js';
@@ -50,13 +50,13 @@ export class Limiter {
   }
 
   /** Runs the script for a stored key within the deadline; records `units` if they fit and `record`. */
-  send(stored: string, units: number, record: boolean): Promise<ScriptReply> {
+  send(stored: string, units: number, record: boolean): Promise<string> {
     return this.#caller.call(() => this.#script.send(this.#keyHead + stored + this.#keyTail, units, record));
   }
 
   /** The decision a reply of {@link send} means. */
-  decide(reply: ScriptReply, stored: string, units: number): RateLimitInfo {
-    return decide(reply, this.config, stored, units);
+  decide(reply: string, stored: string, units: number): RateLimitInfo {
+    return decide(parseReply(reply), this.config, stored, units);
   }
 
   /** {@link send} and {@link decide} in one, for the admin calls. */

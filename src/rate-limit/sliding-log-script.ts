@@ -1,25 +1,26 @@
 // The sliding-log Lua script: one atomic round trip that checks every rule of a limiter and records on all or none.
 import { defineScript, type RedisClient } from '../redis/index.js';
-import { createLimitScript, type LimitScript } from './limit-script.js';
+import {
+  createLimitScript,
+  type LimitScript,
+  LUA_ARGS,
+  LUA_REPLY,
+  limitScriptRunner,
+} from './limit-script.js';
 
 /**
  * KEYS[1]: one client's log, a sorted set of admitted units scored by Redis time in microseconds.
- * ARGV[1]: the request's cost (units); ARGV[2]: '1' to record an admitted request, '0' to only look;
- * then one (windowMs, limit) pair per rule, the longest window first: it alone decides what the log keeps,
- * and the shorter windows are counted inside it.
- *
- * Reply: { allowed (1/0), now (µs), then per rule: remaining, resetMs, retryMs (-1 = never) }.
+ * ARGV as {@link LUA_ARGS} says, with (windowMs, limit) per rule, the longest window first: it alone decides
+ * what the log keeps, and the shorter windows are counted inside it. Reply: see {@link LUA_REPLY}.
  */
-const LUA = `
-local key = KEYS[1]
-local cost = tonumber(ARGV[1])
-local rules = (#ARGV - 2) / 2
+const LUA = `${LUA_ARGS}
+local rules = #spec / 2
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local windows, limits, counts = {}, {}, {}
 for i = 1, rules do
-  windows[i] = tonumber(ARGV[2 * i + 1]) * 1000
-  limits[i] = tonumber(ARGV[2 * i + 2])
+  windows[i] = spec[2 * i - 1] * 1000
+  limits[i] = spec[2 * i]
 end
 -- The window is (now - w, now]: a unit scored exactly now - w has left it.
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - windows[1])
@@ -32,7 +33,7 @@ for i = 1, rules do
   if n + cost > limits[i] then allowed = 0 end
 end
 local added = 0
-if allowed == 1 and ARGV[2] == '1' and cost > 0 then
+if allowed == 1 and record and cost > 0 then
   -- Every unit gets its own member, even at equal timestamps: ZADD NX refuses a member that already
   -- exists (possible only if the clock stepped back), and the next sequence number is tried instead.
   local seq = 0
@@ -41,7 +42,7 @@ if allowed == 1 and ARGV[2] == '1' and cost > 0 then
       seq = seq + 1
     until redis.call('ZADD', key, 'NX', now, string.format('%d%06d%03d', time[1], time[2], seq)) == 1
   end
-  redis.call('PEXPIRE', key, ARGV[3])
+  redis.call('PEXPIRE', key, spec[1])
   added = cost
   total = total + cost
 end
@@ -70,11 +71,10 @@ for i = 1, rules do
   reply[#reply + 1] = math.ceil(reset / 1000)
   reply[#reply + 1] = retry
 end
-return reply
-`;
+${LUA_REPLY}`;
 
 /** The script, defined once for the module; registered once per client by {@link createSlidingLog}. */
-export const SLIDING_LOG_SCRIPT = defineScript<number[]>({ name: 'rlSlidingLog', keys: 1, lua: LUA });
+export const SLIDING_LOG_SCRIPT = defineScript<string>({ name: 'rlSlidingLog', keys: 1, lua: LUA });
 
 /** One rule as the script sees it. */
 export interface LogRule {
@@ -86,5 +86,5 @@ export interface LogRule {
 export function createSlidingLog(client: RedisClient, rules: readonly LogRule[]): LimitScript {
   const ruleArgs: number[] = [];
   for (const rule of rules) ruleArgs.push(rule.windowMs, rule.limit);
-  return createLimitScript(client, SLIDING_LOG_SCRIPT, ruleArgs, rules.length);
+  return createLimitScript(limitScriptRunner(client, SLIDING_LOG_SCRIPT, ruleArgs), rules.length);
 }

@@ -1,28 +1,25 @@
 // The bucketed sliding-window Lua script: a few counters per client, never more than the limit in any window.
 import { defineScript, type RedisClient } from '../redis/index.js';
 import { type ClockedScript, createClockedScript, LUA_NOW } from './clocked-script.js';
+import { LUA_ARGS, LUA_REPLY } from './limit-script.js';
 
 /**
  * KEYS[1]: one client's buckets, a hash whose field `b * 8 + r` (b: bucket number, counted in buckets of
  * Redis time since the epoch; r: the rule's position from 0) holds the units rule r admitted in bucket b.
- * ARGV[1]: the request's cost; ARGV[2]: '1' to record an admitted request, '0' to only look; ARGV[3]: ''
- * for Redis `TIME`, or a time in µs (tests only); then per rule (windowMs, limit, bucketUs).
+ * ARGV as {@link LUA_ARGS} says, with (windowMs, limit, bucketUs) per rule, and ARGV[4] as {@link LUA_NOW} says.
  *
  * A rule counts every bucket that overlaps its window (now - w, now], the oldest one whole: the counted span
  * always covers the window, so no window ever holds more than the limit, and it reaches back at most one
  * bucket further, which bounds how early it can refuse.
  *
- * Reply: { allowed (1/0), now (µs), then per rule: remaining, resetMs, retryMs (-1 = never) }.
+ * Reply: see {@link LUA_REPLY}.
  */
-const LUA = `
-local key = KEYS[1]
-local cost = tonumber(ARGV[1])
-${LUA_NOW}local rules = (#ARGV - 3) / 3
+const LUA = `${LUA_ARGS}${LUA_NOW}local rules = #spec / 3
 local windows, limits, sizes, firsts, totals, oldest = {}, {}, {}, {}, {}, {}
 for r = 1, rules do
-  windows[r] = tonumber(ARGV[3 * r + 1]) * 1000
-  limits[r] = tonumber(ARGV[3 * r + 2])
-  sizes[r] = tonumber(ARGV[3 * r + 3])
+  windows[r] = spec[3 * r - 2] * 1000
+  limits[r] = spec[3 * r - 1]
+  sizes[r] = spec[3 * r]
   firsts[r] = math.floor((now - windows[r]) / sizes[r])
   totals[r] = 0
 end
@@ -48,17 +45,19 @@ for r = 1, rules do
   if totals[r] + cost > limits[r] then allowed = 0 end
 end
 local added = 0
-if allowed == 1 and ARGV[2] == '1' and cost > 0 then
+if allowed == 1 and record and cost > 0 then
   local ttl = 0
+  local opened = false
   for r = 1, rules do
     local current = math.floor(now / sizes[r])
-    redis.call('HINCRBY', key, string.format('%d', current * 8 + r - 1), cost)
+    if redis.call('HINCRBY', key, string.format('%d', current * 8 + r - 1), cost) == cost then opened = true end
     -- The current bucket is counted until (current + 1) * size + window.
     local left = (current + 1) * sizes[r] + windows[r] - now
     if left > ttl then ttl = left end
     if oldest[r] == nil or current < oldest[r] then oldest[r] = current end
   end
-  redis.call('PEXPIREAT', key, string.format('%d', math.ceil((now + ttl) / 1000)))
+  -- The expiry is a time fixed by the current buckets: set when one of them opens, it stays right until the next.
+  if opened then redis.call('PEXPIREAT', key, string.format('%d', math.ceil((now + ttl) / 1000))) end
   added = cost
 end
 local buckets = nil
@@ -101,11 +100,10 @@ for r = 1, rules do
   reply[#reply + 1] = math.ceil(reset / 1000)
   reply[#reply + 1] = retry
 end
-return reply
-`;
+${LUA_REPLY}`;
 
 /** The script, defined once for the module; registered once per client by {@link createSlidingWindow}. */
-export const SLIDING_WINDOW_SCRIPT = defineScript<number[]>({
+export const SLIDING_WINDOW_SCRIPT = defineScript<string>({
   name: 'rlSlidingWindow',
   keys: 1,
   lua: LUA,
