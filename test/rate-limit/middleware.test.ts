@@ -189,6 +189,28 @@ describe.each(expressVersions)('rateLimit on %s', (_version, express) => {
     expect((await limiter.peek(res.body.rateLimit.key)).remaining).toBe(1);
   });
 
+  it('waits for a key and a cost given as promises, and refuses a key that is not a string', async () => {
+    const app = limitedApp(
+      express,
+      rateLimit({
+        ...base,
+        name: nextName(),
+        limit: 4,
+        window: '1m',
+        key: async (req) => (req.query.as === 'number' ? (7 as unknown as string) : `user-${req.query.as}`),
+        cost: async (req) => Number(req.query.units ?? 1),
+      }),
+    );
+    const first = await request(app).get('/r?as=ann&units=3').expect(200);
+    expect(first.body.rateLimit).toMatchObject({ key: 'user-ann', cost: 3, remaining: 1 });
+    await request(app).get('/r?as=ann&units=2').expect(429);
+    await request(app).get('/r?as=bob&units=2').expect(200);
+    const bad = await request(app).get('/r?as=number').expect(500);
+    expect(bad.body.error).toMatch(/key function returned number, not a string/);
+    const badCost = await request(app).get('/r?as=ann&units=-1').expect(500);
+    expect(badCost.body.error).toMatch(/cost function returned -1/);
+  });
+
   it('keeps limiters on different routes apart, and shares counts between limiters of one name', async () => {
     const login = rateLimit({ ...base, name: nextName(), limit: 1, window: '1m' });
     const api = rateLimit({ ...base, name: nextName(), limit: 2, window: '1m' });
