@@ -18,7 +18,7 @@ const DONE: Promise<void> = Promise.resolve();
 
 /**
  * Builds the handler. It stays synchronous up to the script call while `skip`, `key` and `cost` answer
- * synchronously (the common case: one promise per request, the script's), and continues in an async
+ * synchronously (the common case: no promise of its own before the script's), and continues in an async
  * function from the first of them that returns a promise.
  */
 export function requestHandler(limiter: Limiter): RequestHandler {
