@@ -1,4 +1,5 @@
 // The error type the sessions middleware raises at request time (configuration errors are ConfigErrors).
+import { errorMessage, type UnavailableError } from '../core/index.js';
 
 /** Stable codes of {@link SessionError}. */
 export type SessionErrorCode =
@@ -21,24 +22,35 @@ export type SessionErrorCode =
 
 /**
  * Raised by the sessions middleware at request time. With `onRedisError: 'fail-closed'` the middleware passes
- * an `ERR_SESSION_STORE` error to `next(err)`; its `status` (503) lets Express's default handler answer
- * "Service Unavailable" instead of 500.
+ * an `ERR_SESSION_STORE` error to `next(err)`: it has the suite's one 503 shape ({@link UnavailableError}), so
+ * Express's default handler answers "Service Unavailable" instead of 500.
  */
 export class SessionError extends Error {
   override readonly name = 'SessionError';
   readonly code: SessionErrorCode;
-  /** The HTTP status an error handler should answer with. */
-  readonly status: number;
+  /** The HTTP status an error handler should answer with: 503 for `ERR_SESSION_STORE`, else 500. */
+  readonly status: 503 | 500;
+  /** The same as `status`, for handlers (and http-errors) that read `statusCode`. */
+  readonly statusCode: 503 | 500;
+  /** The message is not for the client: an error handler that honours `expose` keeps it in the logs. */
+  readonly expose = false;
 
   constructor(code: SessionErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.status = code === 'ERR_SESSION_STORE' ? 503 : 500;
+    this.statusCode = this.status;
   }
 }
 
 /** Wraps a Redis failure, keeping the original as `cause`. */
-export function storeError(cause: unknown, action: string): SessionError {
-  const detail = cause instanceof Error ? cause.message : String(cause);
-  return new SessionError('ERR_SESSION_STORE', `Session store failed to ${action}: ${detail}`, { cause });
+export function storeError(cause: unknown, action: string): SessionError & UnavailableError {
+  return new SessionError('ERR_SESSION_STORE', `Session store failed to ${action}: ${errorMessage(cause)}`, {
+    cause,
+  }) as SessionError & UnavailableError;
+}
+
+/** A failure of a session method as the caller sees it: its own SessionError, or a Redis failure wrapped. */
+export function asSessionError(error: unknown, action: string): SessionError {
+  return error instanceof SessionError ? error : storeError(error, action);
 }
