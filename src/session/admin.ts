@@ -1,8 +1,7 @@
 // The admin methods on the middleware: list a user's devices, end one, end all (but one).
 import { storeError } from './errors.js';
-import { HANDLE_PATTERN, userTag } from './ids.js';
+import { HANDLE_PATTERN, normalizeUserId, userTag } from './ids.js';
 import type { SessionConfig } from './options.js';
-import { normalizeUserId } from './request-session.js';
 import type { SessionStore } from './store.js';
 import type { SessionInfo } from './types.js';
 
@@ -84,7 +83,7 @@ export function createAdmin(config: SessionConfig, store: SessionStore): Session
       const uid = normalizeUserId(userId);
       const except = options.except ?? '';
       try {
-        const counts = await Promise.all(tagsOf(uid).map((tag) => store.revokeAll(tag, uid, except)));
+        const counts = await Promise.all(tagsOf(uid).map((tag) => store.endAll(tag, uid, except)));
         return counts.reduce((sum, n) => sum + Number(n), 0);
       } catch (error) {
         throw storeError(error, 'revoke sessions');

@@ -1,5 +1,27 @@
 // Fingerprints that bind a session to the client that created it (the `bind` option).
 import type { Request } from 'express';
+import { errorMessage, type Logger } from '../core/index.js';
+import { sha256 } from '../redis/index.js';
+
+/** Characters of the stored fingerprint (`@b`): 132 bits of a SHA-256. */
+const FINGERPRINT_LENGTH = 22;
+
+/**
+ * The stored fingerprint of a request: `bind`'s value hashed, so a raw User-Agent or IP is not stored for it.
+ * A `bind` function that throws binds to an empty value (logged) rather than failing the request.
+ */
+export function fingerprintOf(bind: (req: Request) => string, req: Request, logger: Logger): string {
+  let raw = '';
+  try {
+    raw = String(bind(req));
+  } catch (error) {
+    logger.error('The session `bind` function threw; binding to an empty value', {
+      source: 'session',
+      error: errorMessage(error),
+    });
+  }
+  return sha256(raw).slice(0, FINGERPRINT_LENGTH);
+}
 
 /** The built-in fingerprints: the User-Agent header, or the client's network prefix. */
 export function bindFingerprint(kind: 'user-agent' | 'ip-prefix'): (req: Request) => string {

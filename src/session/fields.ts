@@ -1,4 +1,4 @@
-// Maps session data to hash fields and back, and finds which top-level keys a request changed.
+// Maps session data and meta to hash fields and back, and finds which top-level keys a request changed.
 
 /** Properties of the session object that are its API, never data. */
 export const RESERVED_KEYS: ReadonlySet<string> = new Set([
@@ -25,6 +25,11 @@ export function fieldOf(key: string): string {
 
 /** Meta fields found while loading a session (`@u`, `@ua`, `@ip`, `@b`, `@m`, `@c`, `@a`, `@s`). */
 export type Meta = Record<string, string>;
+
+/** Meta fields carried over when a session changes its id. */
+const CARRIED_META = ['@u', '@ua', '@ip', '@b', '@m'] as const;
+/** Longest User-Agent kept for the device list. */
+const MAX_USER_AGENT = 512;
 
 /**
  * Puts the data fields of a loaded hash on `target` as plain properties, records their JSON in `saved`, and
@@ -122,20 +127,64 @@ export function applyChanges(saved: Map<string, string>, changes: FieldChanges):
   }
 }
 
-/** True when the session object holds any data. */
-export function hasData(source: object): boolean {
-  for (const key in source) {
-    if (Object.hasOwn(source, key) && !RESERVED_KEYS.has(key)) return true;
+/** The data `keep` selects, as a plain object. */
+export function keptView(source: object, keep: boolean | readonly string[]): object {
+  if (keep === true) return source;
+  const view: Record<string, unknown> = {};
+  if (keep === false) return view;
+  const data = source as Record<string, unknown>;
+  for (const key of keep) {
+    if (Object.hasOwn(source, key) && !RESERVED_KEYS.has(key)) view[key] = data[key];
   }
-  return false;
+  return view;
 }
 
 /** Removes data properties from `target`: all of them, or those not listed in `keep`. */
-export function dropData(target: object, keep: boolean | readonly string[]): void {
+export function clearData(target: object, keep: boolean | readonly string[]): void {
   if (keep === true) return;
   for (const key of Object.keys(target)) {
     if (keep === false || !keep.includes(key)) delete (target as Record<string, unknown>)[key];
   }
+}
+
+/** The meta of a session renewed under a new id: who, where from, its binding and its own lifetime. */
+export function carriedMeta(meta: Meta | undefined): Meta {
+  const carried: Meta = {};
+  if (meta === undefined) return carried;
+  for (const name of CARRIED_META) {
+    const value = meta[name];
+    if (value !== undefined) carried[name] = value;
+  }
+  return carried;
+}
+
+/** The meta of a session signed in on this request: the user, and the device it shows in the device list. */
+export function signInMeta(userId: string, userAgent: string | undefined, ip: string | undefined): Meta {
+  const meta: Meta = { '@u': userId };
+  if (userAgent) meta['@ua'] = userAgent.slice(0, MAX_USER_AGENT);
+  if (ip) meta['@ip'] = ip;
+  return meta;
+}
+
+/** Appends meta fields to field/value pairs. */
+export function pushMeta(pairs: string[], meta: Meta): void {
+  for (const name of Object.keys(meta)) pairs.push(name, meta[name] as string);
+}
+
+/** `@m`: a lifetime in ms, or '0' for a browser-session cookie (whose session keeps the default idle timeout). */
+export function encodeLifetime(lifetime: number | null): string {
+  return lifetime === null ? '0' : String(lifetime);
+}
+
+/** The lifetime an `@m` field holds: ms, or null for a browser-session cookie. */
+export function decodeLifetime(stored: string): number | null {
+  const ms = Number(stored);
+  return ms > 0 ? ms : null;
+}
+
+/** How long a session survives without use: its own lifetime when it has one, else the default. */
+export function idleOf(lifetime: number | null | undefined, fallback: number): number {
+  return typeof lifetime === 'number' ? lifetime : fallback;
 }
 
 /** A value's JSON; undefined when it has none (undefined, a function) or cannot be encoded (reported). */

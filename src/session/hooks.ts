@@ -1,6 +1,10 @@
 // The patched `res.writeHead` and `res.end`: write the session as the response goes out, restore afterwards.
 import type { Response } from 'express';
-import type { RequestSession } from './request-session.js';
+import { errorMessage } from '../core/index.js';
+import { allFields, applyChanges, type FieldChanges } from './fields.js';
+import type { SessionController } from './session-controller.js';
+import { setSessionCookie } from './session-cookie.js';
+import type { SessionLocation } from './store.js';
 
 /**
  * Builds the two response hooks of one middleware instance (once, at creation; the per-request state is
@@ -16,29 +20,33 @@ export function createResponseHooks(stateKey: symbol): {
   end: Response['end'];
 } {
   function sessionWriteHead(this: Response, ...args: unknown[]): Response {
-    const state = (this as unknown as Record<symbol, RequestSession | undefined>)[stateKey] as RequestSession;
-    if (this.writeHead === sessionWriteHead) this.writeHead = state.origWriteHead;
-    if (!state.committed) state.commitHeaders(args[args.length - 1]);
-    return (state.origWriteHead as (...a: unknown[]) => Response).apply(this, args);
+    const c = (this as unknown as Record<symbol, SessionController | undefined>)[
+      stateKey
+    ] as SessionController;
+    if (this.writeHead === sessionWriteHead) this.writeHead = c.origWriteHead;
+    if (!c.committed) commitHeaders(c, args[args.length - 1]);
+    return (c.origWriteHead as (...a: unknown[]) => Response).apply(this, args);
   }
 
   function sessionEnd(this: Response, ...args: unknown[]): Response {
-    const state = (this as unknown as Record<symbol, RequestSession | undefined>)[stateKey] as RequestSession;
+    const c = (this as unknown as Record<symbol, SessionController | undefined>)[
+      stateKey
+    ] as SessionController;
     // A second `end` while the first one waits for Redis: the response is already being finished.
-    if (state.ending) return this;
-    state.ending = true;
-    state.endArgs = args;
-    if (!state.committed && !this.headersSent) {
-      state.commitHeaders();
+    if (c.ending) return this;
+    c.ending = true;
+    c.endArgs = args;
+    if (!c.committed && !this.headersSent) {
+      commitHeaders(c);
     } else {
       // The headers went out earlier (through our writeHead, or past it): save what changed since.
-      state.committed = true;
-      state.lateWrites();
+      c.committed = true;
+      lateWrites(c);
     }
-    const pending = state.pending;
-    if (pending === undefined) return state.finishEnd();
+    const pending = c.pending;
+    if (pending === undefined) return finishEnd(c);
     // The write never rejects (failures are reported and the response goes out anyway).
-    pending.then(() => state.finishEndSafely());
+    pending.then(() => finishEndSafely(c));
     return this;
   }
 
@@ -46,4 +54,102 @@ export function createResponseHooks(stateKey: symbol): {
     writeHead: sessionWriteHead as unknown as Response['writeHead'],
     end: sessionEnd as unknown as Response['end'],
   };
+}
+
+/** Called once, just before the response headers go out: starts the write and sets the cookie. */
+function commitHeaders(c: SessionController, headers?: unknown): void {
+  c.committed = true;
+  const state = c.state;
+  if (state === 'stored') {
+    const changes = c.retime ? c.retimeChanges() : c.diff();
+    if (changes !== undefined) c.pending = update(c, changes);
+  } else if (state === 'new') {
+    const saved = new Map<string, string>();
+    const pairs = allFields(c.object, saved, c.badValue);
+    if (pairs.length > 0) {
+      c.ensureId();
+      c.addCreationMeta(pairs);
+      c.creating(saved);
+      // What the create will set: a lifetime of its own may exceed the absolute timeout, which caps it.
+      c.cookieTtl = Math.min(c.idleMs(), c.ctx.config.absoluteMs);
+      c.pending = createWithResponse(c, pairs);
+    }
+  } else if (state !== 'write-failed') {
+    // Redis failed at load: nothing is written, and the browser's cookie is left alone.
+    return;
+  }
+  setSessionCookie(c, headers);
+}
+
+/** At `res.end` after the headers already went out: writes what the handler changed since. */
+function lateWrites(c: SessionController): void {
+  if (c.state === 'stored') {
+    const prior = c.pending;
+    c.pending = prior === undefined ? updateLate(c) : prior.then(() => updateLate(c));
+  } else if (
+    c.state === 'new' &&
+    allFields(c.object, new Map(), c.badValue).length > 0 &&
+    !c.ctx.warnedLateData
+  ) {
+    c.ctx.warnedLateData = true;
+    c.ctx.config.logger.warn(
+      'Session data was set after the response headers were sent, on a session that had no cookie yet: ' +
+        'it was not saved. Set session data before sending the response.',
+      { source: 'session', path: c.req.path },
+    );
+  }
+}
+
+async function update(c: SessionController, changes: FieldChanges): Promise<void> {
+  try {
+    const location = c.location as SessionLocation;
+    const retime = c.retime;
+    if (await c.ctx.store.update(location.key, changes.pairs, changes.deletions, retime ? c.idleMs() : 0)) {
+      applyChanges(c.saved as Map<string, string>, changes);
+      if (retime) c.retimed();
+    }
+  } catch (error) {
+    c.writeFailed();
+    c.ctx.report(error, 'session save');
+  }
+}
+
+function updateLate(c: SessionController): Promise<void> | undefined {
+  if (c.state !== 'stored') return undefined;
+  const changes = c.diff();
+  return changes === undefined ? undefined : update(c, changes);
+}
+
+async function createWithResponse(c: SessionController, pairs: string[]): Promise<void> {
+  try {
+    const result = await c.ctx.store.create((c.location as SessionLocation).key, 0, 0, pairs, c.idleMs());
+    if (result !== null) {
+      c.created = result.created;
+      c.absolute = result.absolute;
+    }
+  } catch (error) {
+    c.writeFailed();
+    c.ctx.report(error, 'session save');
+  }
+}
+
+/** Restores the response's methods and ends it for real. */
+function finishEnd(c: SessionController): Response {
+  const { res, ctx } = c;
+  if (res.writeHead === ctx.hooks.writeHead) res.writeHead = c.origWriteHead;
+  if (res.end === ctx.hooks.end) res.end = c.origEnd;
+  return (c.origEnd as (...args: unknown[]) => Response).apply(res, c.endArgs);
+}
+
+/** {@link finishEnd} after an asynchronous wait, where a throw would otherwise go unhandled. */
+function finishEndSafely(c: SessionController): void {
+  try {
+    finishEnd(c);
+  } catch (error) {
+    c.ctx.config.logger.error('Ending the response failed after the session was saved', {
+      source: 'session',
+      error: errorMessage(error),
+    });
+    c.res.destroy();
+  }
 }

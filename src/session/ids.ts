@@ -1,6 +1,7 @@
 // Session ids, user tags and handles: what the cookie carries and what Redis keys are derived from.
 import { createHmac, randomBytes } from 'node:crypto';
 import { sha256 } from '../redis/index.js';
+import { SessionError } from './errors.js';
 
 /** Random bytes per id: 192 bits from the CSPRNG, 32 base64url characters. */
 const ID_BYTES = 24;
@@ -49,3 +50,16 @@ export function handleOf(id: string): string {
 
 /** A well-formed handle (what `revoke` accepts). */
 export const HANDLE_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+/** Longest user id accepted (it is stored in each of the user's sessions). */
+const MAX_USER_ID = 256;
+
+/** User ids are stored as strings: a non-empty string of at most 256 characters, or a finite number. */
+export function normalizeUserId(value: unknown): string {
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value === 'string' && value.length > 0 && value.length <= MAX_USER_ID) return value;
+  throw new SessionError(
+    'ERR_SESSION_USER_ID',
+    `A user id must be a non-empty string of at most ${MAX_USER_ID} characters or a finite number.`,
+  );
+}

@@ -3,13 +3,14 @@ import type { NextFunction, Request, Response } from 'express';
 import { assertNotInRequestHandler } from '../core/index.js';
 import { createErrorReporter } from '../redis/index.js';
 import { createAdmin, type SessionAdmin } from './admin.js';
-import { CookieCache } from './cookie-cache.js';
 import { createResponseHooks } from './hooks.js';
+import { loadSession } from './load.js';
 import { resolveSessionOptions, type SessionOptions } from './options.js';
-import { RequestSession, type SessionContext } from './request-session.js';
+import { type SessionContext, SessionController } from './session-controller.js';
 import { installSessionId } from './session-id.js';
 import { SessionStore } from './store.js';
 import type { Session } from './types.js';
+import { VerifiedCookies } from './verified-cookies.js';
 
 export type { ListSessionsOptions, RevokeAllOptions, SessionAdmin } from './admin.js';
 export { SessionError, type SessionErrorCode } from './errors.js';
@@ -77,18 +78,18 @@ export function session(options: SessionOptions): SessionMiddleware {
   };
   const { cookieName, signKeys } = config;
   const { writeHead, end } = ctx.hooks;
-  const cookies = new CookieCache(signKeys, (handle, tag) => store.sessionKey(handle, tag));
+  const cookies = new VerifiedCookies(signKeys, (handle, tag) => store.sessionKey(handle, tag));
 
   function sessionMiddleware(req: Request, res: Response, next: NextFunction): void {
-    const slot = res as unknown as Record<symbol, RequestSession | undefined>;
+    const slot = res as unknown as Record<symbol, SessionController | undefined>;
     // Mounted twice on one path (app and router): the first one already did the work.
     if (slot[stateKey] !== undefined) {
       next();
       return;
     }
-    const state = new RequestSession(ctx, req, res);
-    slot[stateKey] = state;
-    req.session = state.session as unknown as Session;
+    const controller = new SessionController(ctx, req, res);
+    slot[stateKey] = controller;
+    req.session = controller.object as unknown as Session;
     res.writeHead = writeHead;
     res.end = end;
     const cookie = cookies.find(req, cookieName);
@@ -96,7 +97,7 @@ export function session(options: SessionOptions): SessionMiddleware {
       next();
       return;
     }
-    state.start(cookie, next);
+    loadSession(controller, cookie, next);
   }
 
   return Object.assign(sessionMiddleware, createAdmin(config, store), { close: () => store.close() });

@@ -7,6 +7,7 @@ import {
   checkOptions,
   consoleLogger,
   type Duration,
+  errorMessage,
   functionOption,
   integerOption,
   type Logger,
@@ -410,10 +411,7 @@ function resolveCookie(
       ...(sameSite === false ? {} : { sameSite }),
     });
   } catch (error) {
-    throw new ConfigError(
-      'ERR_SESSION_COOKIE',
-      `${WHERE}: invalid cookie attribute: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    throw new ConfigError('ERR_SESSION_COOKIE', `${WHERE}: invalid cookie attribute: ${errorMessage(error)}`);
   }
   // Everything after `name=v` is static: built once here, appended to every Set-Cookie.
   return {

@@ -120,7 +120,7 @@ return 1`,
  * session it replaces (same slot) and evicts the user's oldest sessions beyond a limit.
  * KEYS: new session, user index, old session (same slot; ignored when ARGV[7] is 0).
  * ARGV: idle ms, absolute ms, created (0 = now), absolute deadline (0 = now + absolute), max sessions (0 = no
- * limit), new handle, drop old (0 = no, 1 = yes, 2 = yes and it must exist), old handle, then field/value pairs.
+ * limit), new handle, end old (0 = no, 1 = yes, 2 = yes and it must exist), old handle, then field/value pairs.
  * Returns `{ttlMs, created, absoluteDeadline}`, 0 when the old session had to exist and does not, 1 when the
  * new key is taken.
  */
@@ -130,11 +130,11 @@ export const SESSION_JOIN = defineScript<[number, number, number] | 0 | 1>({
   lua: `${NOW}
 ${HSET_RANGE}
 ${BASE_OF_INDEX}
-local dropOld = tonumber(ARGV[7])
-if dropOld > 0 then
+local endOld = tonumber(ARGV[7])
+if endOld > 0 then
   local existed = redis.call('DEL', KEYS[3])
   redis.call('ZREM', KEYS[2], ARGV[8])
-  if dropOld == 2 and existed == 0 then return 0 end
+  if endOld == 2 and existed == 0 then return 0 end
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
 local created = tonumber(ARGV[3])
@@ -176,8 +176,8 @@ return {expires - now, created, abs}`,
  * KEYS: session, user index. ARGV: handle, user id (when not empty, the session must belong to that user).
  * Returns 1 when a session was ended, 0 otherwise.
  */
-export const SESSION_DROP = defineScript<number>({
-  name: 'sessDrop',
+export const SESSION_END = defineScript<number>({
+  name: 'sessEnd',
   keys: 2,
   lua: `if ARGV[2] ~= '' then
   local owner = redis.call('HGET', KEYS[1], '@u')
@@ -228,8 +228,8 @@ return out`,
  * KEYS: user index. ARGV: user id, handle to keep ('' for none).
  * Returns how many sessions were ended.
  */
-export const SESSION_REVOKE_ALL = defineScript<number>({
-  name: 'sessRevokeAll',
+export const SESSION_END_ALL = defineScript<number>({
+  name: 'sessEndAll',
   keys: 1,
   lua: `${BASE_OF_INDEX}
 local base = baseOf(KEYS[1])

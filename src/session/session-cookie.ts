@@ -1,6 +1,8 @@
-// `req.session.cookie`: the session cookie as express-session presents it, built on first use.
+// The session cookie of one request: `req.session.cookie` as express-session presents it, and its Set-Cookie.
+import { browserCookieValue, clearCookieValue, setCookieValue, signId } from './cookie.js';
 import { SessionError } from './errors.js';
-import type { RequestSession } from './request-session.js';
+import type { SessionController } from './session-controller.js';
+import { isStored } from './state.js';
 import type { SessionCookie } from './types.js';
 
 /**
@@ -8,33 +10,33 @@ import type { SessionCookie } from './types.js';
  * session (and in Redis as the `@m` field), its other attributes in the middleware's options.
  */
 export class SessionCookieView implements SessionCookie {
-  readonly #state: RequestSession;
+  readonly #controller: SessionController;
 
-  constructor(state: RequestSession) {
-    this.#state = state;
+  constructor(controller: SessionController) {
+    this.#controller = controller;
   }
 
   get maxAge(): number | null {
-    const at = this.#state.cookieExpiresAt();
+    const at = this.#controller.cookieExpiresAt();
     return at === null ? null : at - Date.now();
   }
 
   set maxAge(value: number | null | undefined) {
     if (value === null || value === undefined) {
-      this.#state.setLifetime(null);
+      this.#controller.setLifetime(null);
       return;
     }
-    this.#state.setLifetime(value);
+    this.#controller.setLifetime(value);
   }
 
   get expires(): Date | null {
-    const at = this.#state.cookieExpiresAt();
+    const at = this.#controller.cookieExpiresAt();
     return at === null ? null : new Date(at);
   }
 
   set expires(value: Date | null | false | undefined) {
     if (value === null || value === undefined || value === false) {
-      this.#state.setLifetime(null);
+      this.#controller.setLifetime(null);
       return;
     }
     if (!(value instanceof Date)) {
@@ -43,32 +45,32 @@ export class SessionCookieView implements SessionCookie {
         '`req.session.cookie.expires` takes a Date, or null/false for a browser-session cookie.',
       );
     }
-    this.#state.setLifetime(value.getTime() - Date.now());
+    this.#controller.setLifetime(value.getTime() - Date.now());
   }
 
   get originalMaxAge(): number | null {
-    return this.#state.lifetime() === null ? null : this.#state.idleMs();
+    return this.#controller.lifetime() === null ? null : this.#controller.idleMs();
   }
 
   get httpOnly(): boolean {
-    return this.#state.ctx.config.cookie.httpOnly;
+    return this.#controller.ctx.config.cookie.httpOnly;
   }
 
   get secure(): boolean {
-    const { secure } = this.#state.ctx.config;
-    return secure === 'auto' ? this.#state.req.secure : secure;
+    const { secure } = this.#controller.ctx.config;
+    return secure === 'auto' ? this.#controller.req.secure : secure;
   }
 
   get sameSite(): 'lax' | 'strict' | 'none' | false {
-    return this.#state.ctx.config.cookie.sameSite;
+    return this.#controller.ctx.config.cookie.sameSite;
   }
 
   get path(): string {
-    return this.#state.ctx.config.cookie.path;
+    return this.#controller.ctx.config.cookie.path;
   }
 
   get domain(): string | undefined {
-    return this.#state.ctx.config.cookie.domain;
+    return this.#controller.ctx.config.cookie.domain;
   }
 
   /** What `JSON.stringify(req.session.cookie)` shows (express-session's shape). */
@@ -99,4 +101,41 @@ for (const name of ['originalMaxAge', 'httpOnly', 'secure', 'sameSite', 'path', 
       );
     },
   });
+}
+
+/** Adds the session's Set-Cookie to the response about to go out: the session's cookie, one that clears it, or none. */
+export function setSessionCookie(c: SessionController, headers: unknown): void {
+  const { config } = c.ctx;
+  const secure = config.secure === 'auto' ? c.req.secure : config.secure;
+  let value: string;
+  if (isStored(c.state) && c.cookieTtl >= 0 && c.id !== undefined) {
+    const signed = signedValue(c, c.id);
+    value =
+      c.lifetime() === null
+        ? browserCookieValue(config.cookieName, signed, config.cookieAttributes, secure)
+        : setCookieValue(config.cookieName, signed, c.cookieTtl, config.cookieAttributes, secure);
+  } else if (!isStored(c.state) && c.clearCookie) {
+    value = clearCookieValue(config.cookieName, config.cookieAttributes, secure);
+  } else {
+    return;
+  }
+  // `res.writeHead(status, { 'Set-Cookie': ... })` would replace a header set before it: join that one.
+  if (headers !== null && typeof headers === 'object' && !Array.isArray(headers)) {
+    const record = headers as Record<string, unknown>;
+    for (const name of Object.keys(record)) {
+      if (name.toLowerCase() !== 'set-cookie') continue;
+      const current = record[name];
+      record[name] = [...(Array.isArray(current) ? current : current === undefined ? [] : [current]), value];
+      return;
+    }
+  }
+  c.res.append('Set-Cookie', value);
+}
+
+/** The signed cookie value of `id`, signed once per id. */
+function signedValue(c: SessionController, id: string): string {
+  if (c.signed?.id === id) return c.signed.value;
+  const value = signId(id, c.ctx.config.signKeys[0] as Buffer);
+  c.signed = { id, value };
+  return value;
 }

@@ -1,6 +1,6 @@
 // `req.sessionID`, as express-session offers it: one getter on Node's request prototype, installed once.
 import { IncomingMessage } from 'node:http';
-import { SESSION_ID } from './session-object.js';
+import { SESSION_ID } from './req-session.js';
 
 /**
  * Makes `req.sessionID` answer `req.session.id`. A getter on the prototype costs a request nothing and follows

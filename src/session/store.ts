@@ -7,14 +7,15 @@ import {
   type ScriptArg,
   type ScriptRunner,
 } from '../redis/index.js';
+import { handleOf } from './ids.js';
 import type { SessionConfig } from './options.js';
 import {
   SESSION_CREATE,
-  SESSION_DROP,
+  SESSION_END,
+  SESSION_END_ALL,
   SESSION_JOIN,
   SESSION_LIST,
   SESSION_READ,
-  SESSION_REVOKE_ALL,
   SESSION_UPDATE,
 } from './scripts.js';
 import { SessionCopies } from './session-copies.js';
@@ -43,6 +44,21 @@ export interface CreateResult {
   readonly absolute: number;
 }
 
+/** A signed-in session to create in its user's slot (see {@link SessionStore.join}). */
+export interface JoinRequest {
+  /** Its data and meta fields, as field/value pairs. */
+  readonly pairs: readonly string[];
+  /** How long it lives without use. */
+  readonly idleMs: number;
+  /** Timestamps carried over from the session it renews; without them Redis's clock starts new ones. */
+  readonly created?: number;
+  readonly absolute?: number;
+  /** A session in the same slot that the new one replaces: ended in the same call. */
+  readonly replaces?: SessionLocation | undefined;
+  /** Fail with 'gone' instead of going on when `replaces` has already ended (a renewal must not revive it). */
+  readonly replacedMustExist?: boolean;
+}
+
 /** A user's session as the list script reports it. */
 export interface ListedSession {
   readonly handle: string;
@@ -60,9 +76,9 @@ export class SessionStore {
   readonly #create: Runner<typeof SESSION_CREATE>;
   readonly #update: Runner<typeof SESSION_UPDATE>;
   readonly #join: Runner<typeof SESSION_JOIN>;
-  readonly #drop: Runner<typeof SESSION_DROP>;
+  readonly #end: Runner<typeof SESSION_END>;
   readonly #list: Runner<typeof SESSION_LIST>;
-  readonly #revokeAll: Runner<typeof SESSION_REVOKE_ALL>;
+  readonly #endAll: Runner<typeof SESSION_END_ALL>;
   /** Precomputed ARGV heads. */
   readonly #readArgs: readonly ScriptArg[];
   readonly #caller: RedisCaller;
@@ -77,9 +93,9 @@ export class SessionStore {
     this.#create = registerScript(redis, SESSION_CREATE);
     this.#update = registerScript(redis, SESSION_UPDATE);
     this.#join = registerScript(redis, SESSION_JOIN);
-    this.#drop = registerScript(redis, SESSION_DROP);
+    this.#end = registerScript(redis, SESSION_END);
     this.#list = registerScript(redis, SESSION_LIST);
-    this.#revokeAll = registerScript(redis, SESSION_REVOKE_ALL);
+    this.#endAll = registerScript(redis, SESSION_END_ALL);
     this.#readArgs = [config.idleMs, config.touchAfterMs];
     this.#caller = redisCaller(redis, config.timeoutMs);
     const caching = config.clientSideCaching;
@@ -101,6 +117,12 @@ export class SessionStore {
     return tag === undefined
       ? this.#config.prefix + handle
       : `${this.#config.prefix}${hashTag(tag)}:${handle}`;
+  }
+
+  /** Where the session of `id` lives (`tag`: the user tag of a signed-in session's id). */
+  locate(id: string, tag: string | undefined): SessionLocation {
+    const handle = handleOf(id);
+    return { key: this.sessionKey(handle, tag), handle, tag };
   }
 
   /** `sess:{<tag>}:index`: the user's sorted set of session handles, in the same slot as their sessions. */
@@ -158,35 +180,28 @@ export class SessionStore {
   }
 
   /**
-   * Creates a signed-in session in the user's slot and indexes it; ends `replaces` in the same call when it
-   * lives in that slot (`mustExist`: fail instead when it is already gone). 'gone' or 'taken' on failure.
+   * Creates a signed-in session at `at` (in its user's slot) and indexes it, ending the session it replaces in
+   * the same call. 'gone' or 'taken' on failure.
    */
-  async join(
-    at: SessionLocation,
-    created: number,
-    absolute: number,
-    replaces: SessionLocation | undefined,
-    mustExist: boolean,
-    pairs: readonly string[],
-    idleMs: number,
-  ): Promise<CreateResult | 'gone' | 'taken'> {
+  async join(at: SessionLocation, session: JoinRequest): Promise<CreateResult | 'gone' | 'taken'> {
     const c = this.#config;
     const tag = at.tag as string;
-    const drop = replaces === undefined ? 0 : mustExist ? 2 : 1;
+    const { replaces } = session;
+    const endReplaced = replaces === undefined ? 0 : session.replacedMustExist === true ? 2 : 1;
     if (replaces !== undefined) this.#copies?.reads.forget(replaces.key);
     const reply = await this.#changing(at.key, () =>
       this.#join(
         [at.key, this.indexKey(tag), replaces?.key ?? at.key],
         [
-          idleMs,
+          session.idleMs,
           c.absoluteMs,
-          created,
-          absolute,
+          session.created ?? 0,
+          session.absolute ?? 0,
           c.maxSessionsPerUser,
           at.handle,
-          drop,
+          endReplaced,
           replaces?.handle ?? '',
-          ...pairs,
+          ...session.pairs,
         ],
       ),
     );
@@ -205,7 +220,7 @@ export class SessionStore {
       return (await this.#changing(at.key, () => this.#config.redis.del(at.key))) === 1;
     }
     const reply = await this.#changing(at.key, () =>
-      this.#drop([at.key, this.indexKey(tag)], [at.handle, userId]),
+      this.#end([at.key, this.indexKey(tag)], [at.handle, userId]),
     );
     return reply === 1;
   }
@@ -229,11 +244,11 @@ export class SessionStore {
   }
 
   /** Ends every session of `userId` under one user tag except `keep`. Returns how many ended. */
-  async revokeAll(tag: string, userId: string, keep: string): Promise<number> {
+  async endAll(tag: string, userId: string, keep: string): Promise<number> {
     const under = `${this.#config.prefix}${hashTag(tag)}:`;
     this.#copies?.reads.forgetUnder(under);
     try {
-      return await this.#bounded(() => this.#revokeAll([this.indexKey(tag)], [userId, keep]));
+      return await this.#bounded(() => this.#endAll([this.indexKey(tag)], [userId, keep]));
     } finally {
       this.#copies?.reads.forgetUnder(under);
     }

@@ -10,7 +10,7 @@ import { type ExpressFactory, expressVersions } from '../helpers/express.js';
 import { FULL_STACK_SECRET, type FullStack, fullStackApp, recordingLogger } from '../helpers/full-stack.js';
 import { request } from '../helpers/http.js';
 import { configOf, scriptSrc, todayUtc } from '../page-views/support.js';
-import { cookieValue, keyOf, sessionApp } from '../session/app.js';
+import { cookieValue, keyOf, sessionApp } from '../session/support.js';
 
 let cluster: RedisCluster;
 let client: Cluster;
@@ -329,7 +329,7 @@ describe('response cache on Redis Cluster: stale serving, hit-for-miss, private 
   });
 });
 
-/** The session routes of test/session/app.ts, on Express 5. */
+/** The session routes of test/session/support.ts, on Express 5. */
 function fullStackRoutes(sessions: SessionMiddleware) {
   return sessionApp(express5 as unknown as ExpressFactory, sessions);
 }

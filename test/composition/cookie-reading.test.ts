@@ -5,12 +5,12 @@ import { hasCredentials } from '../../src/cache/credentials.js';
 import { resolveOptions } from '../../src/cache/options.js';
 import { DEFAULT_RESPONSE_CACHE_OPTIONS, responseCache, session } from '../../src/index.js';
 import { signId } from '../../src/session/cookie.js';
-import { CookieCache } from '../../src/session/cookie-cache.js';
 import { resolveSessionOptions } from '../../src/session/options.js';
+import { VerifiedCookies } from '../../src/session/verified-cookies.js';
 import { expressVersions } from '../helpers/express.js';
 import { request } from '../helpers/http.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { cookieValue, SECRET } from '../session/app.js';
+import { cookieValue, SECRET } from '../session/support.js';
 
 const redis = useTestRedis();
 
@@ -44,7 +44,7 @@ describe('one reading of the Cookie header', () => {
     const client = redis.client;
     const sessionConfig = resolveSessionOptions({ redis: client, secret: SECRET });
     const cacheConfig = resolveOptions({ redis: client });
-    const cookies = new CookieCache(sessionConfig.signKeys, () => 'key');
+    const cookies = new VerifiedCookies(sessionConfig.signKeys, () => 'key');
     const value = signId('A'.repeat(32), sessionConfig.signKeys[0] as Buffer);
     const anyByte = fc.integer({ min: 0, max: 0xff }).map((c) => String.fromCharCode(c));
     let found = 0;

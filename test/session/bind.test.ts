@@ -5,7 +5,7 @@ import { type Logger, session } from '../../src/index.js';
 import { ipPrefix } from '../../src/session/bind.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { cookieOf, cookieValue, keyOf, SECRET, sessionApp } from './app.js';
+import { cookieOf, cookieValue, keyOf, SECRET, sessionApp } from './support.js';
 
 const redis = useTestRedis();
 const [, express5] = expressVersions[1] as (typeof expressVersions)[number];

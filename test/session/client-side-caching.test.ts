@@ -8,7 +8,7 @@ import { session } from '../../src/index.js';
 import { configErrorCode } from '../helpers/config-error.js';
 import { useCountingServer } from '../helpers/counting-server.js';
 import { expressVersions } from '../helpers/express.js';
-import { cookieValue, keyOf, SECRET, sessionApp, sleep } from './app.js';
+import { cookieValue, keyOf, SECRET, sessionApp, sleep } from './support.js';
 
 const counting = useCountingServer();
 

@@ -1,11 +1,11 @@
-// Behaviour 8 on a real 3-master Redis Cluster: every session operation stays in one slot per call.
+// Users' sessions on a real 3-master Redis Cluster: every session operation stays in one slot per call.
 import type { Cluster } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SessionMiddleware, session } from '../../src/index.js';
 import { type RedisCluster, startCluster } from '../helpers/cluster.js';
 import { expressVersions } from '../helpers/express.js';
-import { cookieValue, keyOf, SECRET, sessionApp } from './app.js';
+import { cookieValue, keyOf, SECRET, sessionApp } from './support.js';
 
 let cluster: RedisCluster;
 let client: Cluster;
@@ -30,7 +30,7 @@ describe.each(expressVersions)('%s on Redis Cluster', (name, express) => {
 
   const slot = (key: string) => client.call('CLUSTER', 'KEYSLOT', key) as Promise<number>;
 
-  it('8. anonymous sessions, sign-in, list, revoke and revokeAll work across masters', async () => {
+  it('anonymous sessions, sign-in, list, revoke and revokeAll work across masters', async () => {
     const anon = await request(app).post('/set?cart=2');
     const anonCookie = `sid=${cookieValue(anon)}`;
     expect((await request(app).get('/state').set('Cookie', anonCookie)).body.data).toEqual({ cart: 2 });
@@ -83,7 +83,7 @@ describe.each(expressVersions)('%s on Redis Cluster', (name, express) => {
     expect(await sessions.listForUser('ada')).toEqual([]);
   });
 
-  it('8. regenerate, sign-out, switching users and maxSessionsPerUser work on Cluster', async () => {
+  it('regenerate, sign-out, switching users and maxSessionsPerUser work on Cluster', async () => {
     const first = await request(app).post('/sign-in/bob');
     const firstCookie = `sid=${cookieValue(first)}`;
     await request(app).post('/set?cart=5').set('Cookie', firstCookie);
@@ -115,7 +115,7 @@ describe.each(expressVersions)('%s on Redis Cluster', (name, express) => {
     ).toBeNull();
   });
 
-  it("8. different users' sessions spread over the masters", async () => {
+  it("different users' sessions spread over the masters", async () => {
     const slots = new Set<number>();
     for (let i = 0; i < 12; i++) {
       const res = await request(app).post(`/sign-in/spread-${i}`);

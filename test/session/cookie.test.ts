@@ -1,4 +1,4 @@
-// Behaviours 6 and 7: the signed cookie, tampering, ids with enough entropy, and hashed Redis keys.
+// The signed cookie and tampering with it, ids with enough entropy, and Redis keys that hold no live id.
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
@@ -11,14 +11,14 @@ import { resolveSessionOptions } from '../../src/session/options.js';
 import { recordCommands } from '../helpers/commands.js';
 import { expressVersions } from '../helpers/express.js';
 import { deleteByPattern, useTestRedis } from '../helpers/redis.js';
-import { cookieOf, cookieValue, keyOf, OLD_SECRET, SECRET, sessionApp } from './app.js';
+import { cookieOf, cookieValue, keyOf, OLD_SECRET, SECRET, sessionApp } from './support.js';
 
 const redis = useTestRedis();
 const keys = resolveSessionOptions({ redis: redis.client, secret: [SECRET, OLD_SECRET] }).signKeys;
 const [current, old] = keys as [Buffer, Buffer];
 
 describe('ids', () => {
-  it('7. ids carry 192 random bits (24 CSPRNG bytes), never repeat, and a signed-in id adds the user tag', () => {
+  it('ids carry 192 random bits (24 CSPRNG bytes), never repeat, and a signed-in id adds the user tag', () => {
     const ids = Array.from({ length: 5_000 }, () => newId());
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids.slice(0, 100)) {
@@ -33,7 +33,7 @@ describe('ids', () => {
     expect(tagOfId(newId())).toBeUndefined();
   });
 
-  it('7. the user tag is a keyed hash: it hides the user id and differs per secret', () => {
+  it('the user tag is a keyed hash: it hides the user id and differs per secret', () => {
     const tag = userTag(current, 'ada@example.com');
     expect(tag).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(tag).not.toContain('ada');
@@ -44,7 +44,7 @@ describe('ids', () => {
 });
 
 describe('cookie signature', () => {
-  it('6. a signed id verifies, and tells which secret signed it', () => {
+  it('a signed id verifies, and tells which secret signed it', () => {
     const id = newId();
     expect(verifyCookieValue(signId(id, current), keys)).toEqual({ id, keyIndex: 0 });
     expect(verifyCookieValue(signId(id, old), keys)).toEqual({ id, keyIndex: 1 });
@@ -52,7 +52,7 @@ describe('cookie signature', () => {
     expect(verifyCookieValue(signId(userId, current), keys)).toEqual({ id: userId, keyIndex: 0 });
   });
 
-  it('6. any change to a signed value (one character, truncation, extension) makes it invalid', () => {
+  it('any change to a signed value (one character, truncation, extension) makes it invalid', () => {
     const value = signId(newId(), current);
     fc.assert(
       fc.property(
@@ -71,7 +71,7 @@ describe('cookie signature', () => {
     expect(verifyCookieValue(`s:${value}`, keys)).toBeUndefined();
   });
 
-  it('6. garbage never verifies and never throws', () => {
+  it('garbage never verifies and never throws', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 200, unit: 'binary' }), (garbage) => {
         expect(verifyCookieValue(garbage, keys)).toBeUndefined();
@@ -88,7 +88,7 @@ describe('cookie signature', () => {
     expect(verifyCookieValue(signId(newId(), foreign), keys)).toBeUndefined();
   });
 
-  it('6. finds its cookie among others, by exact name, and takes the first one that verifies', () => {
+  it('finds its cookie among others, by exact name, and takes the first one that verifies', () => {
     const id = newId();
     const value = signId(id, current);
     expect(readSessionCookie(`a=1; sid=${value}; b=2`, 'sid', keys)?.id).toBe(id);
@@ -111,7 +111,7 @@ describe.each(expressVersions)('%s over HTTP', (_name, express) => {
     app = sessionApp(express, session({ redis: client, secret: [SECRET, OLD_SECRET], prefix }));
   });
 
-  it('6. a tampered, unsigned, truncated or garbage cookie is no session: 200, no Redis lookup, not adopted', async () => {
+  it('a tampered, unsigned, truncated or garbage cookie is no session: 200, no Redis lookup, not adopted', async () => {
     const good = cookieValue(await request(app).post('/set?cart=1')) as string;
     const flipped = good.slice(0, 5) + (good[5] === 'A' ? 'B' : 'A') + good.slice(6);
     const candidates = [
@@ -138,7 +138,7 @@ describe.each(expressVersions)('%s over HTTP', (_name, express) => {
     }
   });
 
-  it('6. a cookie signed by an older secret is accepted and re-signed with the first secret', async () => {
+  it('a cookie signed by an older secret is accepted and re-signed with the first secret', async () => {
     const oldApp = sessionApp(express, session({ redis: client, secret: OLD_SECRET, prefix }));
     const created = await request(oldApp).post('/set?cart=7');
     const oldValue = cookieValue(created) as string;
@@ -160,7 +160,7 @@ describe.each(expressVersions)('%s over HTTP', (_name, express) => {
     expect(verifyCookieValue(cookieValue(resigned) as string, keys)?.keyIndex).toBe(0);
   });
 
-  it('6. a huge or malformed Cookie header is ignored, never a 500', async () => {
+  it('a huge or malformed Cookie header is ignored, never a 500', async () => {
     const res = await request(app)
       .get('/state')
       .set('Cookie', `${'a=b; '.repeat(1_500)}sid=${'%'.repeat(500)}`);
@@ -168,7 +168,7 @@ describe.each(expressVersions)('%s over HTTP', (_name, express) => {
     expect(cookieOf(res)).toBeUndefined();
   });
 
-  it('7. the Redis key is a SHA-256 of the id: a dump of keys and values holds no live id', async () => {
+  it('the Redis key is a SHA-256 of the id: a dump of keys and values holds no live id', async () => {
     const ids: string[] = [];
     for (const path of ['/set?cart=1', '/sign-in/ada']) {
       const value = cookieValue(await request(app).post(path)) as string;

@@ -4,8 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type SessionMiddleware, session } from '../../src/index.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { cookieOf, cookieValue, keyOf, maxAgeOf, SECRET } from './app.js';
 import { ecosystemApp } from './ecosystem-app.js';
+import { cookieOf, cookieValue, keyOf, maxAgeOf, SECRET } from './support.js';
 
 const redis = useTestRedis();
 const DAY = 24 * 3600;

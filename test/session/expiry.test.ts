@@ -1,10 +1,10 @@
-// Behaviour 5: the idle timeout slides, the absolute one does not, and the cookie's lifetime matches Redis.
+// Expiry: the idle timeout slides, the absolute one does not, and the cookie's lifetime matches Redis.
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { session } from '../../src/index.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { cookieOf, cookieValue, keyOf, maxAgeOf, SECRET, sessionApp, sleep } from './app.js';
+import { cookieOf, cookieValue, keyOf, maxAgeOf, SECRET, sessionApp, sleep } from './support.js';
 
 const redis = useTestRedis();
 const [, express5] = expressVersions[1] as (typeof expressVersions)[number];
@@ -30,7 +30,7 @@ async function expectCookieMatchesRedis(res: request.Response, key: string): Pro
 }
 
 describe('expiry', () => {
-  it('5. the idle timeout slides with activity and ends an idle session', async () => {
+  it('the idle timeout slides with activity and ends an idle session', async () => {
     const { app, prefix } = appWith(2_000, 60_000);
     const created = await request(app).post('/set?cart=1');
     const cookie = `sid=${cookieValue(created)}`;
@@ -51,7 +51,7 @@ describe('expiry', () => {
     expect(cookieOf(after)).toMatch(/^sid=; Max-Age=0/);
   });
 
-  it('5. the absolute timeout ends an active session, and the cookie is capped by it', async () => {
+  it('the absolute timeout ends an active session, and the cookie is capped by it', async () => {
     const { app, prefix } = appWith(2_500, 4_000);
     const created = await request(app).post('/set?cart=1');
     const cookie = `sid=${cookieValue(created)}`;
@@ -73,7 +73,7 @@ describe('expiry', () => {
     expect(after.body).toMatchObject({ isNew: true, data: {} });
   });
 
-  it('5. the absolute deadline is also checked by the server, not only by the key TTL', async () => {
+  it('the absolute deadline is also checked by the server, not only by the key TTL', async () => {
     const { app, prefix } = appWith(60_000, 120_000);
     const created = await request(app).post('/set?cart=1');
     const key = keyOf(prefix, cookieValue(created) as string);
@@ -86,7 +86,7 @@ describe('expiry', () => {
     expect(await redis.client.exists(key)).toBe(0);
   });
 
-  it('5. with touchAfter, the cookie is only re-sent when Redis slid the expiry, and both still agree', async () => {
+  it('with touchAfter, the cookie is only re-sent when Redis slid the expiry, and both still agree', async () => {
     const { app, prefix } = appWith(3_000, 60_000, 1_000);
     const created = await request(app).post('/set?cart=1');
     const cookie = `sid=${cookieValue(created)}`;

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type SessionCallback, type SessionMiddleware, session } from '../../src/index.js';
 import { type ExpressFactory, expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { cookieOf, cookieValue, data, keyOf, maxAgeOf, SECRET, sleep, wrap } from './app.js';
+import { cookieOf, cookieValue, data, keyOf, maxAgeOf, SECRET, sleep, wrap } from './support.js';
 
 const redis = useTestRedis();
 

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { session } from '../../src/index.js';
 import { codeBlocks, readPage } from '../docs/markdown.js';
 import { redisUrl, useTestRedis } from '../helpers/redis.js';
-import { cookieOf, cookieValue, data, keyOf, SECRET } from './app.js';
+import { cookieOf, cookieValue, data, keyOf, SECRET } from './support.js';
 
 const redis = useTestRedis();
 const OLD_SECRET = 'the secret express-session was configured with';

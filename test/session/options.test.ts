@@ -2,23 +2,14 @@
 import express from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_SESSION_OPTIONS, session } from '../../src/index.js';
+import { DEFAULT_SESSION_OPTIONS, session } from '../../src/index.js';
 import { resolveSessionOptions } from '../../src/session/options.js';
+import { configErrorCode } from '../helpers/config-error.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { SECRET } from './app.js';
+import { SECRET } from './support.js';
 
 const redis = useTestRedis();
 const base = { redis: redis.client, secret: SECRET };
-
-function codeOf(make: () => unknown): string | undefined {
-  try {
-    make();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).code;
-  }
-  return undefined;
-}
 
 describe('session options', () => {
   it('resolves the documented defaults', () => {
@@ -46,33 +37,43 @@ describe('session options', () => {
   });
 
   it('refuses bad options at creation with coded ConfigErrors', () => {
-    expect(codeOf(() => session(undefined as never))).toBe('ERR_OPTIONS_INVALID');
-    expect(codeOf(() => session({ ...base, idleTimout: '1m' } as never))).toBe('ERR_OPTION_UNKNOWN');
-    expect(codeOf(() => session({ secret: SECRET } as never))).toBe('ERR_REDIS_CLIENT');
-    expect(codeOf(() => session({ redis: redis.client } as never))).toBe('ERR_SESSION_SECRET');
-    expect(codeOf(() => session({ ...base, secret: 'short' }))).toBe('ERR_SESSION_SECRET');
-    expect(codeOf(() => session({ ...base, secret: [SECRET, 'short'] }))).toBe('ERR_SESSION_SECRET');
-    expect(codeOf(() => session({ ...base, secret: [] }))).toBe('ERR_SESSION_SECRET');
-    expect(codeOf(() => session({ ...base, cookieName: 'bad name' }))).toBe('ERR_SESSION_COOKIE');
-    expect(codeOf(() => session({ ...base, cookie: { path: 'no slash;' } }))).toBe('ERR_SESSION_COOKIE');
-    expect(codeOf(() => session({ ...base, cookie: { sameSite: 'none', secure: false } }))).toBe(
+    expect(configErrorCode(() => session(undefined as never))).toBe('ERR_OPTIONS_INVALID');
+    expect(configErrorCode(() => session({ ...base, idleTimout: '1m' } as never))).toBe('ERR_OPTION_UNKNOWN');
+    expect(configErrorCode(() => session({ secret: SECRET } as never))).toBe('ERR_REDIS_CLIENT');
+    expect(configErrorCode(() => session({ redis: redis.client } as never))).toBe('ERR_SESSION_SECRET');
+    expect(configErrorCode(() => session({ ...base, secret: 'short' }))).toBe('ERR_SESSION_SECRET');
+    expect(configErrorCode(() => session({ ...base, secret: [SECRET, 'short'] }))).toBe('ERR_SESSION_SECRET');
+    expect(configErrorCode(() => session({ ...base, secret: [] }))).toBe('ERR_SESSION_SECRET');
+    expect(configErrorCode(() => session({ ...base, cookieName: 'bad name' }))).toBe('ERR_SESSION_COOKIE');
+    expect(configErrorCode(() => session({ ...base, cookie: { path: 'no slash;' } }))).toBe(
       'ERR_SESSION_COOKIE',
     );
-    expect(codeOf(() => session({ ...base, cookie: { sameSite: 'sometimes' as never } }))).toBe(
+    expect(configErrorCode(() => session({ ...base, cookie: { sameSite: 'none', secure: false } }))).toBe(
+      'ERR_SESSION_COOKIE',
+    );
+    expect(configErrorCode(() => session({ ...base, cookie: { sameSite: 'sometimes' as never } }))).toBe(
       'ERR_OPTION_VALUE',
     );
-    expect(codeOf(() => session({ ...base, cookie: { maxAge: 1 } as never }))).toBe('ERR_OPTION_UNKNOWN');
-    expect(codeOf(() => session({ ...base, idleTimeout: 'soon' as never }))).toBe('ERR_DURATION_INVALID');
-    expect(codeOf(() => session({ ...base, idleTimeout: 500 }))).toBe('ERR_OPTION_RANGE');
-    expect(codeOf(() => session({ ...base, idleTimeout: '2h', absoluteTimeout: '1h' }))).toBe(
+    expect(configErrorCode(() => session({ ...base, cookie: { maxAge: 1 } as never }))).toBe(
+      'ERR_OPTION_UNKNOWN',
+    );
+    expect(configErrorCode(() => session({ ...base, idleTimeout: 'soon' as never }))).toBe(
+      'ERR_DURATION_INVALID',
+    );
+    expect(configErrorCode(() => session({ ...base, idleTimeout: 500 }))).toBe('ERR_OPTION_RANGE');
+    expect(configErrorCode(() => session({ ...base, idleTimeout: '2h', absoluteTimeout: '1h' }))).toBe(
       'ERR_OPTION_RANGE',
     );
-    expect(codeOf(() => session({ ...base, idleTimeout: '1m', touchAfter: '1m' }))).toBe('ERR_OPTION_RANGE');
-    expect(codeOf(() => session({ ...base, prefix: 'a{b}' }))).toBe('ERR_PREFIX_INVALID');
-    expect(codeOf(() => session({ ...base, bind: 'ip' as never }))).toBe('ERR_OPTION_VALUE');
-    expect(codeOf(() => session({ ...base, maxSessionsPerUser: 0 }))).toBe('ERR_OPTION_RANGE');
-    expect(codeOf(() => session({ ...base, onRedisError: 'fail-open' as never }))).toBe('ERR_OPTION_VALUE');
-    expect(codeOf(() => session({ ...base, logger: {} as never }))).toBe('ERR_OPTION_VALUE');
+    expect(configErrorCode(() => session({ ...base, idleTimeout: '1m', touchAfter: '1m' }))).toBe(
+      'ERR_OPTION_RANGE',
+    );
+    expect(configErrorCode(() => session({ ...base, prefix: 'a{b}' }))).toBe('ERR_PREFIX_INVALID');
+    expect(configErrorCode(() => session({ ...base, bind: 'ip' as never }))).toBe('ERR_OPTION_VALUE');
+    expect(configErrorCode(() => session({ ...base, maxSessionsPerUser: 0 }))).toBe('ERR_OPTION_RANGE');
+    expect(configErrorCode(() => session({ ...base, onRedisError: 'fail-open' as never }))).toBe(
+      'ERR_OPTION_VALUE',
+    );
+    expect(configErrorCode(() => session({ ...base, logger: {} as never }))).toBe('ERR_OPTION_VALUE');
   });
 
   it('catches app.use(session) without the call, and creation inside a request handler', async () => {
@@ -94,7 +95,7 @@ describe('session options', () => {
 
     const inside = express();
     inside.get('/', (_req, res) => {
-      res.send(codeOf(() => session(base)) ?? 'created');
+      res.send(configErrorCode(() => session(base)) ?? 'created');
     });
     expect((await request(inside).get('/')).text).toBe('ERR_CREATED_IN_REQUEST_HANDLER');
   });

@@ -1,4 +1,4 @@
-// Behaviour 9: with Redis paused or down, requests finish within the deadline per `onRedisError`, nothing leaks.
+// Redis paused or down: requests finish within the deadline per `onRedisError`, and nothing leaks.
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { type Logger, type SessionMiddleware, session } from '../../src/index.js
 import { expressVersions } from '../helpers/express.js';
 import { DEADLINE_MARGIN_MS } from '../helpers/http.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
-import { cookieOf, cookieValue, keyOf, SECRET, sessionApp } from './app.js';
+import { cookieOf, cookieValue, keyOf, SECRET, sessionApp } from './support.js';
 
 const [, express5] = expressVersions[1] as (typeof expressVersions)[number];
 const [, express4] = expressVersions[0] as (typeof expressVersions)[number];
@@ -75,7 +75,7 @@ async function whilePaused<T>(action: () => Promise<T>): Promise<T> {
 }
 
 describe('Redis paused (no answers)', () => {
-  it("9. 'fail-closed': a request with a session cookie gets 503 ERR_SESSION_STORE within the deadline", async () => {
+  it("'fail-closed': a request with a session cookie gets 503 ERR_SESSION_STORE within the deadline", async () => {
     for (const express of [express4, express5]) {
       const { app, logger } = build(express, 'fail-closed');
       const cookie = `sid=${cookieValue(await request(app).post('/set?cart=1'))}`;
@@ -90,7 +90,7 @@ describe('Redis paused (no answers)', () => {
     }
   });
 
-  it("9. 'anonymous': the request proceeds with an empty session that is not saved, cookie untouched", async () => {
+  it("'anonymous': the request proceeds with an empty session that is not saved, cookie untouched", async () => {
     for (const express of [express4, express5]) {
       const { app } = build(express, 'anonymous');
       const cookie = `sid=${cookieValue(await request(app).post('/set?cart=1'))}`;
@@ -105,7 +105,7 @@ describe('Redis paused (no answers)', () => {
     }
   });
 
-  it('9. a new visitor is served without Redis; a failed save is logged, not thrown', async () => {
+  it('a new visitor is served without Redis; a failed save is logged, not thrown', async () => {
     const { app, logger } = build(express5, 'fail-closed');
     const empty = await whilePaused(() => request(app).get('/state').timeout(5_000));
     expect(empty.status).toBe(200);
@@ -114,7 +114,7 @@ describe('Redis paused (no answers)', () => {
     expect(logger.warnings.length).toBeGreaterThan(0);
   });
 
-  it("9. the client's own commandTimeout bounds the request when the middleware sets no timeout", async () => {
+  it("the client's own commandTimeout bounds the request when the middleware sets no timeout", async () => {
     const withTimeout = new Redis(server.port, '127.0.0.1', {
       maxRetriesPerRequest: 1,
       commandTimeout: TIMEOUT_MS,
@@ -134,7 +134,7 @@ describe('Redis paused (no answers)', () => {
     }
   });
 
-  it('9. signIn and the admin methods reject with ERR_SESSION_STORE instead of hanging', async () => {
+  it('signIn and the admin methods reject with ERR_SESSION_STORE instead of hanging', async () => {
     const { app, sessions } = build(express4, 'fail-closed');
     await whilePaused(async () => {
       const res = await request(app).post('/sign-in/ada').timeout(5_000);
@@ -153,7 +153,7 @@ describe('Redis paused (no answers)', () => {
 });
 
 describe('Redis back within the request', () => {
-  it("9. 'anonymous': a sign-in after Redis recovers still ends the session the cookie named", async () => {
+  it("'anonymous': a sign-in after Redis recovers still ends the session the cookie named", async () => {
     const { app } = build(express5, 'anonymous');
     const created = await request(app).post('/set?cart=1');
     const cookie = `sid=${cookieValue(created)}`;
@@ -179,7 +179,7 @@ describe('Redis back within the request', () => {
 });
 
 describe('Redis down, then back', () => {
-  it('9. requests fail per policy while the server is dead and recover after a restart; nothing unhandled', async () => {
+  it('requests fail per policy while the server is dead and recover after a restart; nothing unhandled', async () => {
     const closed = build(express5, 'fail-closed');
     const open = build(express5, 'anonymous');
     const cookie = `sid=${cookieValue(await request(closed.app).post('/set?cart=1'))}`;

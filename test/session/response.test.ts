@@ -9,7 +9,7 @@ import { recordCommands } from '../helpers/commands.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
-import { cookieOf, cookieValue, data, keyOf, SECRET, sleep, wrap } from './app.js';
+import { cookieOf, cookieValue, data, keyOf, SECRET, sleep, wrap } from './support.js';
 
 const redis = useTestRedis();
 

@@ -7,7 +7,7 @@ import { session } from '../../src/index.js';
 import { sha256 } from '../../src/redis/index.js';
 import { useCountingServer } from '../helpers/counting-server.js';
 import { expressVersions } from '../helpers/express.js';
-import { cookieOf, cookieValue, maxAgeOf, OLD_SECRET, SECRET, sessionApp } from './app.js';
+import { cookieOf, cookieValue, maxAgeOf, OLD_SECRET, SECRET, sessionApp } from './support.js';
 
 const counting = useCountingServer();
 const count = counting.count;
@@ -27,7 +27,7 @@ describe.each(expressVersions)('%s', (name, express) => {
     app = sessionApp(express, sessions);
   });
 
-  it('1. a new visitor whose session stays empty costs 0 commands and gets no Set-Cookie', async () => {
+  it('a new visitor whose session stays empty costs 0 commands and gets no Set-Cookie', async () => {
     const { result, commands, processed } = await count(() => request(app).get('/state'));
     expect(result.status).toBe(200);
     expect(result.body.isNew).toBe(true);
@@ -37,7 +37,7 @@ describe.each(expressVersions)('%s', (name, express) => {
     expect(result.headers['set-cookie']).toBeUndefined();
   });
 
-  it('1. a new visitor who stores data costs exactly 1 command (create) and gets the cookie', async () => {
+  it('a new visitor who stores data costs exactly 1 command (create) and gets the cookie', async () => {
     const { result, commands } = await count(() => request(app).post('/set?cart=3'));
     expect(commands.map((c) => c[0])).toHaveLength(1);
     expect(['eval', 'evalsha']).toContain(commands[0]?.[0]);
@@ -45,7 +45,7 @@ describe.each(expressVersions)('%s', (name, express) => {
     expect(maxAgeOf(result)).toBe(600);
   });
 
-  it('2. a returning read-only visitor costs exactly 1 command, which reads and slides the idle timeout', async () => {
+  it('a returning read-only visitor costs exactly 1 command, which reads and slides the idle timeout', async () => {
     const created = await request(app).post('/set?cart=3');
     const value = cookieValue(created) as string;
     const key = prefix + sha256(value.slice(0, value.lastIndexOf('.')));
@@ -61,7 +61,7 @@ describe.each(expressVersions)('%s', (name, express) => {
     expect(maxAgeOf(result)).toBeGreaterThanOrEqual(599);
   });
 
-  it('2. a modified session costs at most 2 commands: the read and a write of the changed field only', async () => {
+  it('a modified session costs at most 2 commands: the read and a write of the changed field only', async () => {
     const created = await request(app).post('/set?cart=3&name=%22ada%22');
     const cookie = `sid=${cookieValue(created)}`;
     const { result, commands } = await count(() => request(app).post('/set?cart=4').set('Cookie', cookie));
@@ -73,14 +73,14 @@ describe.each(expressVersions)('%s', (name, express) => {
     expect(write).not.toContain('name');
   });
 
-  it('2. a request that changes nothing it read writes nothing (setting the same value is no change)', async () => {
+  it('a request that changes nothing it read writes nothing (setting the same value is no change)', async () => {
     const created = await request(app).post('/set?cart=3');
     const cookie = `sid=${cookieValue(created)}`;
     const { commands } = await count(() => request(app).post('/set?cart=3').set('Cookie', cookie));
     expect(commands).toHaveLength(1);
   });
 
-  it('2. with touchAfter, a read inside the interval is still 1 command but neither slides nor sends a cookie', async () => {
+  it('with touchAfter, a read inside the interval is still 1 command but neither slides nor sends a cookie', async () => {
     const throttled = sessionApp(
       express,
       session({ redis: client, secret: SECRET, prefix, idleTimeout: '10m', touchAfter: '1m' }),

@@ -1,10 +1,10 @@
-// Behaviour 8: sign-in with a new id, the per-user index, device lists, revoke and revokeAll (standalone Redis).
+// Signed-in users: sign-in with a new id, the per-user index, device lists, revoke and revokeAll (standalone Redis).
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type SessionMiddleware, session } from '../../src/index.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { cookieOf, cookieValue, keyOf, OLD_SECRET, SECRET, sessionApp, sleep } from './app.js';
+import { cookieOf, cookieValue, keyOf, OLD_SECRET, SECRET, sessionApp, sleep } from './support.js';
 
 const redis = useTestRedis();
 
@@ -28,7 +28,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     return { cookie: `sid=${cookieValue(res)}`, value: cookieValue(res) as string, body: res.body };
   }
 
-  it('8. signIn issues a new id (the old cookie stops working) and keeps the data by default', async () => {
+  it('signIn issues a new id (the old cookie stops working) and keeps the data by default', async () => {
     const anon = await request(app).post('/set?cart=3');
     const anonCookie = `sid=${cookieValue(anon)}`;
     const uid = user();
@@ -42,7 +42,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     expect(now.body).toMatchObject({ userId: uid, data: { cart: 3 } });
   });
 
-  it('8. signIn can keep none or some of the data', async () => {
+  it('signIn can keep none or some of the data', async () => {
     const anon = await request(app).post('/set?cart=3&csrf=%22t%22&tmp=1');
     const cookie = `sid=${cookieValue(anon)}`;
     const some = await request(app).post(`/sign-in/${user()}?keep=cart,csrf`).set('Cookie', cookie);
@@ -54,7 +54,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     expect(none.body.data).toEqual({});
   });
 
-  it("8. a signed-in session and its user's index share a hash tag that does not reveal the user id", async () => {
+  it("a signed-in session and its user's index share a hash tag that does not reveal the user id", async () => {
     const uid = 'alice@example.com';
     const { value } = await signIn(uid);
     const key = keyOf(prefix, value);
@@ -75,7 +75,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     expect(keys.filter((k) => k.includes('alice'))).toEqual([]);
   });
 
-  it('8. listForUser reports device metadata and flags the current session', async () => {
+  it('listForUser reports device metadata and flags the current session', async () => {
     const uid = user();
     const laptop = await signIn(uid, 'Firefox/128', '203.0.113.7');
     await sleep(20);
@@ -111,7 +111,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     expect(direct.every((r) => r.current === false)).toBe(true);
   });
 
-  it('8. lastSeenAt moves with use', async () => {
+  it('lastSeenAt moves with use', async () => {
     const uid = user();
     const device = await signIn(uid);
     const [before] = await sessions.listForUser(uid);
@@ -121,7 +121,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     expect(after?.lastSeenAt.getTime()).toBeGreaterThan(before?.lastSeenAt.getTime() as number);
   });
 
-  it('8. listForUser prunes entries of sessions that ended (idle expiry, deletion)', async () => {
+  it('listForUser prunes entries of sessions that ended (idle expiry, deletion)', async () => {
     const uid = user();
     const shortPrefix = redis.prefix(`short${Math.random().toString(36).slice(2, 6)}:`);
     const short = session({ redis: redis.client, secret: SECRET, prefix: shortPrefix, idleTimeout: '1s' });
@@ -135,7 +135,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     expect(await redis.client.zcard(`${index}index`)).toBe(0);
   });
 
-  it('8. revoke ends one device: that browser is anonymous on its next request', async () => {
+  it('revoke ends one device: that browser is anonymous on its next request', async () => {
     const uid = user();
     const laptop = await signIn(uid);
     const phone = await signIn(uid);
@@ -148,7 +148,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     expect((await sessions.listForUser(uid)).map((r) => r.handle)).toEqual([phone.body.handle]);
   });
 
-  it("8. revoke refuses another user's session and malformed handles", async () => {
+  it("revoke refuses another user's session and malformed handles", async () => {
     const victim = user();
     const { body, cookie } = await signIn(victim);
     expect(await sessions.revoke(user(), body.handle)).toBe(false);
@@ -157,7 +157,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     expect((await request(app).get('/state').set('Cookie', cookie)).body.userId).toBe(victim);
   });
 
-  it('8. revokeAll ends every session of the user, or all but one', async () => {
+  it('revokeAll ends every session of the user, or all but one', async () => {
     const uid = user();
     const devices = [await signIn(uid), await signIn(uid), await signIn(uid)];
     const other = await signIn(user());
@@ -173,7 +173,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     expect((await request(app).get('/state').set('Cookie', other.cookie)).body.userId).not.toBeNull();
   });
 
-  it('8. regenerate gives a new id in the same slot, keeps data and user, and replaces the index entry', async () => {
+  it('regenerate gives a new id in the same slot, keeps data and user, and replaces the index entry', async () => {
     const uid = user();
     const signed = await signIn(uid);
     await request(app).post('/set?cart=9').set('Cookie', signed.cookie);
@@ -188,7 +188,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     expect(rows[0]?.userAgent).toBe('Firefox');
   });
 
-  it('8. regenerate of an anonymous session: new id, old one dead, data kept unless told otherwise', async () => {
+  it('regenerate of an anonymous session: new id, old one dead, data kept unless told otherwise', async () => {
     const anon = await request(app).post('/set?cart=1&tmp=2');
     const cookie = `sid=${cookieValue(anon)}`;
     const regen = await request(app).post('/regenerate?keep=cart').set('Cookie', cookie);
@@ -204,7 +204,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     ).toEqual({ cart: 1 });
   });
 
-  it('8. signOut ends the session and removes it from the index; signing in as someone else leaves the old index', async () => {
+  it('signOut ends the session and removes it from the index; signing in as someone else leaves the old index', async () => {
     const uid = user();
     const a = await signIn(uid);
     const out = await request(app).post('/sign-out').set('Cookie', a.cookie);
@@ -220,7 +220,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     expect(await sessions.listForUser(other)).toHaveLength(1);
   });
 
-  it('8. maxSessionsPerUser ends the oldest session when a new sign-in exceeds it', async () => {
+  it('maxSessionsPerUser ends the oldest session when a new sign-in exceeds it', async () => {
     const limited = session({ redis: redis.client, secret: SECRET, prefix, maxSessionsPerUser: 2 });
     const limitedApp = sessionApp(express, limited);
     const uid = user();
@@ -247,7 +247,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     ).toBe(uid);
   });
 
-  it('8. after a secret rotation, sessions signed in under the old secret stay listed and revocable', async () => {
+  it('after a secret rotation, sessions signed in under the old secret stay listed and revocable', async () => {
     const rotPrefix = redis.prefix(`rot${Math.random().toString(36).slice(2, 6)}:`);
     const before = sessionApp(
       express,
@@ -265,7 +265,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     expect((await request(after).get('/state').set('Cookie', oldCookie)).body.userId).toBeNull();
   });
 
-  it('8. invalid user ids are refused with ERR_SESSION_USER_ID', async () => {
+  it('invalid user ids are refused with ERR_SESSION_USER_ID', async () => {
     await expect(sessions.listForUser('')).rejects.toMatchObject({ code: 'ERR_SESSION_USER_ID' });
     await expect(sessions.revokeAll(Number.NaN)).rejects.toMatchObject({ code: 'ERR_SESSION_USER_ID' });
     const res = await request(app).post(`/sign-in/${'x'.repeat(300)}`);

@@ -1,10 +1,10 @@
-// Behaviours 3 and 4: field-level writes keep parallel changes, and no write brings back an ended session.
+// Field-level writes keep parallel changes, and no write brings back a session that was ended meanwhile.
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type SessionMiddleware, session } from '../../src/index.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { cookieValue, data, keyOf, SECRET, sessionApp, wrap } from './app.js';
+import { cookieValue, data, keyOf, SECRET, sessionApp, wrap } from './support.js';
 
 const redis = useTestRedis();
 
@@ -60,7 +60,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     };
   }
 
-  it('4. a late write to a session nobody ended does persist (the races below would show it)', async () => {
+  it('a late write to a session nobody ended does persist (the races below would show it)', async () => {
     const { cookie, key } = await start('a=1');
     const late = await lateWrite(cookie);
     expect((await late.finish()).status).toBe(200);
@@ -73,7 +73,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     return { cookie: `sid=${value}`, key: keyOf(prefix, value) };
   }
 
-  it('3. stores one hash field per top-level key, as JSON', async () => {
+  it('stores one hash field per top-level key, as JSON', async () => {
     const { key } = await start('cart=3&profile=%7B%22name%22%3A%22ada%22%7D&%40odd=1');
     const hash = await redis.client.hgetall(key);
     expect(hash.cart).toBe('3');
@@ -85,7 +85,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     );
   });
 
-  it('3. two parallel requests that change different keys both persist', async () => {
+  it('two parallel requests that change different keys both persist', async () => {
     const { cookie, key } = await start('a=0&b=0');
     // Both read {a:0,b:0} first; the slow one writes last. A whole-session write would undo the fast one.
     const [slow, fast] = await Promise.all([
@@ -99,7 +99,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     expect(await redis.client.hmget(key, 'a', 'b')).toEqual(['1', '2']);
   });
 
-  it('3. a parallel deletion and a parallel change of another key both persist', async () => {
+  it('a parallel deletion and a parallel change of another key both persist', async () => {
     const { cookie } = await start('a=1&b=1');
     await Promise.all([
       request(app).post('/unset?a').set('Cookie', cookie),
@@ -109,7 +109,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     expect(after.body.data).toEqual({ b: 5 });
   });
 
-  it('4. a request that finishes after a sign-out does not bring the session back', async () => {
+  it('a request that finishes after a sign-out does not bring the session back', async () => {
     const signedIn = await request(app).post('/sign-in/ada');
     const value = cookieValue(signedIn) as string;
     const cookie = `sid=${value}`;
@@ -124,7 +124,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     expect(await sessions.listForUser('ada')).toEqual([]);
   });
 
-  it('4. a request that finishes after destroy does not bring back an anonymous session', async () => {
+  it('a request that finishes after destroy does not bring back an anonymous session', async () => {
     const { cookie, key } = await start('a=1');
     const late = await lateWrite(cookie);
     await request(app).post('/destroy').set('Cookie', cookie).expect(200);
@@ -132,7 +132,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     expect(await redis.client.exists(key)).toBe(0);
   });
 
-  it('4. a request that finishes after revoke or revokeAll does not bring the session back', async () => {
+  it('a request that finishes after revoke or revokeAll does not bring the session back', async () => {
     for (const end of [(handle: string) => sessions.revoke('bob', handle), () => sessions.revokeAll('bob')]) {
       const signedIn = await request(app).post('/sign-in/bob');
       const value = cookieValue(signedIn) as string;
@@ -145,7 +145,7 @@ describe.each(expressVersions)('%s', (_name, express) => {
     }
   });
 
-  it('4. regenerate of a session revoked meanwhile fails with ERR_SESSION_GONE instead of reviving it', async () => {
+  it('regenerate of a session revoked meanwhile fails with ERR_SESSION_GONE instead of reviving it', async () => {
     const slowApp = express();
     slowApp.use(sessions);
     slowApp.post('/slow-regenerate', async (req, res, next) => {

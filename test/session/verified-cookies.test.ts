@@ -1,20 +1,20 @@
 // The cache of verified cookies: only valid cookies enter it, it stays bounded, and it agrees with verification.
 import { describe, expect, it } from 'vitest';
 import { signId } from '../../src/session/cookie.js';
-import { CookieCache } from '../../src/session/cookie-cache.js';
 import { handleOf, newId, newUserSessionId, userTag } from '../../src/session/ids.js';
 import { resolveSessionOptions } from '../../src/session/options.js';
+import { VerifiedCookies } from '../../src/session/verified-cookies.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { OLD_SECRET, SECRET } from './app.js';
+import { OLD_SECRET, SECRET } from './support.js';
 
 const redis = useTestRedis();
 const keys = resolveSessionOptions({ redis: redis.client, secret: [SECRET, OLD_SECRET] }).signKeys;
 const [current, old] = keys as [Buffer, Buffer];
 const keyOf = (handle: string, tag: string | undefined) => (tag ? `s:{${tag}}:${handle}` : `s:${handle}`);
 
-describe('CookieCache', () => {
+describe('VerifiedCookies', () => {
   it('returns the verification with the handle and user tag, and the same entry on the next request', () => {
-    const cache = new CookieCache(keys, keyOf);
+    const cache = new VerifiedCookies(keys, keyOf);
     const tag = userTag(current, 'ada');
     const id = newUserSessionId(tag);
     const value = signId(id, current);
@@ -37,7 +37,7 @@ describe('CookieCache', () => {
   });
 
   it('never caches or accepts a value that does not verify', () => {
-    const cache = new CookieCache(keys, keyOf);
+    const cache = new VerifiedCookies(keys, keyOf);
     const value = signId(newId(), current);
     const tampered = `${value.slice(0, -1)}${value.endsWith('A') ? 'B' : 'A'}`;
     expect(cache.verify(tampered)).toBeUndefined();
@@ -46,7 +46,7 @@ describe('CookieCache', () => {
   });
 
   it('keeps at most its bound, dropping the oldest entry', () => {
-    const cache = new CookieCache(keys, keyOf, 2);
+    const cache = new VerifiedCookies(keys, keyOf, 2);
     const [a, b, c] = [newId(), newId(), newId()].map((id) => signId(id, current)) as [
       string,
       string,

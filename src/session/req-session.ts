@@ -1,6 +1,10 @@
 // The object behind `req.session`: data as own properties, the API on its prototype, state in a private field.
 import { SessionError } from './errors.js';
-import type { RequestSession } from './request-session.js';
+import { keptView } from './fields.js';
+import { normalizeUserId } from './ids.js';
+import { destroy, type Keep, regenerate, reload, replace, save, signIn } from './methods.js';
+import type { SessionController } from './session-controller.js';
+import { isStored } from './state.js';
 import type { KeepOptions, SessionCallback, SessionCookie, SessionMethods, SignInOptions } from './types.js';
 
 /** Where `req.sessionID` finds the id of a session object (shared by every copy of this library). */
@@ -8,61 +12,71 @@ export const SESSION_ID = Symbol.for('express-redis-kit.session-id');
 
 /**
  * `req.session`. Its own enumerable properties are exactly the session data (so `Object.keys`, `for...in` and
- * `JSON.stringify` see only data); the API lives on the prototype and the state in a private field.
+ * `JSON.stringify` see only data); the API lives on the prototype and the request's controller in a private
+ * field.
  *
  * Each method that express-session also has takes its callback form (`save(cb)`, `regenerate(cb)`, ...), which
  * returns the session as express-session does; without a callback it returns a promise.
  */
-export class SessionObject implements SessionMethods {
-  readonly #state: RequestSession;
+export class ReqSession implements SessionMethods {
+  readonly #controller: SessionController;
 
-  constructor(state: RequestSession) {
-    this.#state = state;
+  constructor(controller: SessionController) {
+    this.#controller = controller;
   }
 
   get id(): string {
-    return this.#state.ensureId();
+    return this.#controller.ensureId();
   }
 
   get handle(): string {
-    this.#state.ensureId();
-    return (this.#state.location as { handle: string }).handle;
+    this.#controller.ensureId();
+    return (this.#controller.location as { handle: string }).handle;
   }
 
   get userId(): string | undefined {
-    return this.#state.userId;
+    return this.#controller.userId;
   }
 
   get isNew(): boolean {
-    return !this.#state.stored;
+    return !isStored(this.#controller.state);
   }
 
   get cookie(): SessionCookie {
-    return this.#state.cookie();
+    return this.#controller.cookie();
   }
 
   [SESSION_ID](): string {
-    return this.#state.ensureId();
+    return this.#controller.ensureId();
   }
 
   async signIn(userId: string | number, options?: SignInOptions): Promise<void> {
-    return this.#state.signIn(userId, keepOption(options, true), options?.maxAge);
+    const c = this.#controller;
+    const keep = keepOption(options, true);
+    const uid = normalizeUserId(userId);
+    const maxAge = options?.maxAge;
+    const lifetime = maxAge === undefined ? c.lifetime() : maxAge === null ? null : c.checkLifetime(maxAge);
+    return c.run('sign in', true, signIn, uid, keep, lifetime);
   }
 
   async signOut(options?: KeepOptions): Promise<void> {
-    return this.#state.signOut(keepOption(options, false));
+    const c = this.#controller;
+    const keep = keepOption(options, false);
+    const kept = keep === false ? undefined : { ...keptView(c.object, keep) };
+    await c.run('destroy the session', false, destroy, false);
+    if (kept !== undefined) Object.assign(c.object, kept);
   }
 
   regenerate(options?: KeepOptions): Promise<void>;
   regenerate(callback: SessionCallback): this;
   regenerate(arg?: KeepOptions | SessionCallback): Promise<void> | this {
-    const state = this.#state;
+    const c = this.#controller;
     if (typeof arg === 'function') {
-      state.settle(state.replace(), arg);
+      c.settle(c.run('regenerate the session', true, replace), arg);
       return this;
     }
     try {
-      return state.regenerate(keepOption(arg, true));
+      return c.run('regenerate the session', true, regenerate, keepOption(arg, true));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -71,38 +85,38 @@ export class SessionObject implements SessionMethods {
   destroy(): Promise<void>;
   destroy(callback: SessionCallback): this;
   destroy(callback?: SessionCallback): Promise<void> | this {
-    const state = this.#state;
+    const c = this.#controller;
     if (typeof callback === 'function') {
-      state.settle(state.destroy(true), callback);
+      c.settle(c.run('destroy the session', false, destroy, true), callback);
       return this;
     }
-    return state.destroy(false);
+    return c.run('destroy the session', false, destroy, false);
   }
 
   save(): Promise<void>;
   save(callback: SessionCallback): this;
   save(callback?: SessionCallback): Promise<void> | this {
-    const state = this.#state;
+    const c = this.#controller;
     if (typeof callback === 'function') {
-      state.settle(state.save(), callback);
+      c.settle(c.run('save the session', false, save), callback);
       return this;
     }
-    return state.save();
+    return c.run('save the session', false, save);
   }
 
   reload(): Promise<void>;
   reload(callback: SessionCallback): this;
   reload(callback?: SessionCallback): Promise<void> | this {
-    const state = this.#state;
+    const c = this.#controller;
     if (typeof callback === 'function') {
-      state.settle(state.reload(), callback);
+      c.settle(c.run('reload the session', false, reload), callback);
       return this;
     }
-    return state.reload();
+    return c.run('reload the session', false, reload);
   }
 
   touch(): this {
-    this.#state.touch();
+    this.#controller.touch();
     return this;
   }
 }
@@ -112,11 +126,11 @@ export class SessionObject implements SessionMethods {
  * throws instead of silently shadowing the API or being left unsaved. Methods become getters for this, set up
  * once here, so a request pays nothing for it.
  */
-for (const name of Object.getOwnPropertyNames(SessionObject.prototype)) {
+for (const name of Object.getOwnPropertyNames(ReqSession.prototype)) {
   if (name === 'constructor') continue;
-  const descriptor = Object.getOwnPropertyDescriptor(SessionObject.prototype, name) as PropertyDescriptor;
+  const descriptor = Object.getOwnPropertyDescriptor(ReqSession.prototype, name) as PropertyDescriptor;
   const method: unknown = descriptor.value;
-  Object.defineProperty(SessionObject.prototype, name, {
+  Object.defineProperty(ReqSession.prototype, name, {
     configurable: true,
     enumerable: false,
     get: typeof method === 'function' ? () => method : descriptor.get,
@@ -129,7 +143,7 @@ for (const name of Object.getOwnPropertyNames(SessionObject.prototype)) {
   });
 }
 
-function keepOption(options: KeepOptions | undefined, fallback: boolean): boolean | readonly string[] {
+function keepOption(options: KeepOptions | undefined, fallback: boolean): Keep {
   const keep = options?.keep;
   if (keep === undefined) return fallback;
   if (typeof keep === 'boolean') return keep;

@@ -22,7 +22,7 @@ const MAX_REMEMBERED_HEADER = 1_024;
  * A bounded map from cookie value to its verification. Only values that verified are kept, and only an exact
  * match is a hit, so the map grows only with cookies this server signed; the oldest entry makes room.
  */
-export class CookieCache {
+export class VerifiedCookies {
   readonly #known = new Map<string, KnownCookie>();
   /** Whole Cookie headers that held a verified cookie: a returning visitor's header is not even parsed. */
   readonly #headers = new Map<string, KnownCookie>();
