@@ -1,7 +1,7 @@
 // The admin methods on the middleware: list a user's devices, end one, end all (but one).
 import { storeError } from './errors.js';
 import { HANDLE_PATTERN, normalizeUserId, userTag } from './ids.js';
-import type { SessionConfig } from './options.js';
+import type { ResolvedSessionConfig } from './options.js';
 import type { SessionStore } from './store.js';
 import type { SessionInfo } from './types.js';
 
@@ -35,7 +35,7 @@ export interface SessionAdmin {
  * signed in, so each call visits the tag of every configured secret (one script per tag; one in total
  * unless secrets are being rotated).
  */
-export function createAdmin(config: SessionConfig, store: SessionStore): SessionAdmin {
+export function createAdmin(config: ResolvedSessionConfig, store: SessionStore): SessionAdmin {
   const tagsOf = (userId: string): string[] => [
     ...new Set(config.tagKeys.map((key) => userTag(key, userId))),
   ];

@@ -5,7 +5,7 @@ import { createErrorReporter } from '../redis/index.js';
 import { createAdmin, type SessionAdmin } from './admin.js';
 import { createResponseHooks } from './hooks.js';
 import { loadSession } from './load.js';
-import { resolveSessionOptions, type SessionOptions } from './options.js';
+import { resolveOptions, type SessionOptions } from './options.js';
 import { type SessionContext, SessionController } from './session-controller.js';
 import { installSessionId } from './session-id.js';
 import { SessionStore } from './store.js';
@@ -63,7 +63,7 @@ export interface SessionMiddleware extends SessionAdmin {
  * ```
  */
 export function session(options: SessionOptions): SessionMiddleware {
-  const config = resolveSessionOptions(options);
+  const config = resolveOptions(options);
   assertNotInRequestHandler('session');
   installSessionId();
   const store = new SessionStore(config);

@@ -7,13 +7,17 @@ import {
   checkOptions,
   consoleLogger,
   type Duration,
+  durationOption,
   errorMessage,
+  formatDuration,
   functionOption,
   integerOption,
   type Logger,
+  loggerOption,
   oneOfOption,
   optionError,
-  parseDuration,
+  optionNames,
+  secretsOption,
 } from '../core/index.js';
 import {
   assertRedisClient,
@@ -184,7 +188,7 @@ export interface ResolvedCookieAttributes {
 }
 
 /** {@link SessionOptions} checked and resolved: what the middleware reads at request time. */
-export interface SessionConfig {
+export interface ResolvedSessionConfig {
   readonly redis: RedisClient;
   /** Per secret, the key that signs cookies (derived, so the secret itself keys nothing else). */
   readonly signKeys: readonly Buffer[];
@@ -211,76 +215,57 @@ export interface SessionConfig {
   readonly timeoutMs: number;
 }
 
-const OPTION_NAMES = [
-  'redis',
-  'secret',
-  'cookieName',
-  'cookie',
-  'idleTimeout',
-  'absoluteTimeout',
-  'touchAfter',
-  'clientSideCaching',
-  'prefix',
-  'bind',
-  'maxSessionsPerUser',
-  'onRedisError',
-  'logger',
-  'timeout',
-] as const satisfies readonly (keyof SessionOptions)[];
+const OPTION_NAMES = optionNames<SessionOptions>({
+  redis: true,
+  secret: true,
+  cookieName: true,
+  cookie: true,
+  idleTimeout: true,
+  absoluteTimeout: true,
+  touchAfter: true,
+  clientSideCaching: true,
+  prefix: true,
+  bind: true,
+  maxSessionsPerUser: true,
+  onRedisError: true,
+  logger: true,
+  timeout: true,
+});
 
-const COOKIE_OPTION_NAMES = [
-  'httpOnly',
-  'sameSite',
-  'secure',
-  'path',
-  'domain',
-] as const satisfies readonly (keyof SessionCookieOptions)[];
+const COOKIE_OPTION_NAMES = optionNames<SessionCookieOptions>({
+  httpOnly: true,
+  sameSite: true,
+  secure: true,
+  path: true,
+  domain: true,
+});
+
+const CACHING_OPTION_NAMES = optionNames<ClientSideCachingOptions>({ maxSessions: true });
 
 /** RFC 6265 cookie-name token. */
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const MIN_SECRET_LENGTH = 32;
 const MIN_IDLE_MS = 1_000;
 
 /** Checks `options` (throwing a coded ConfigError on the first problem) and resolves every default. */
-export function resolveSessionOptions(options: unknown): SessionConfig {
+export function resolveOptions(options: unknown): ResolvedSessionConfig {
   checkOptions<SessionOptions>(options, OPTION_NAMES, WHERE);
   assertRedisClient(options.redis, WHERE);
   const redis = options.redis;
-  const secrets = resolveSecrets(options.secret);
+  const secrets = secretsOption(options.secret, 'secret', WHERE, 'ERR_SESSION_SECRET');
   const d = DEFAULT_SESSION_OPTIONS;
 
   const cookieName = options.cookieName ?? d.cookieName;
   if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) {
-    throw new ConfigError(
+    throw optionError(
       'ERR_SESSION_COOKIE',
-      `${WHERE}: \`cookieName\` must be a cookie name token such as 'sid' (got ${String(cookieName)}).`,
+      WHERE,
+      'cookieName',
+      "a cookie name token such as 'sid'",
+      cookieName,
     );
   }
   const cookie = resolveCookie(options.cookie, cookieName);
-
-  const idleMs = parseDuration(options.idleTimeout ?? d.idleTimeout, `${WHERE} idleTimeout`);
-  const absoluteMs = parseDuration(options.absoluteTimeout ?? d.absoluteTimeout, `${WHERE} absoluteTimeout`);
-  const touchAfterMs = parseDuration(options.touchAfter ?? d.touchAfter, `${WHERE} touchAfter`);
-  if (idleMs < MIN_IDLE_MS) {
-    throw new ConfigError(
-      'ERR_OPTION_RANGE',
-      `${WHERE}: \`idleTimeout\` must be at least 1s (got ${idleMs} ms).`,
-    );
-  }
-  if (absoluteMs < idleMs) {
-    throw new ConfigError(
-      'ERR_OPTION_RANGE',
-      `${WHERE}: \`absoluteTimeout\` (${absoluteMs} ms) must not be shorter than \`idleTimeout\` (${idleMs} ms).`,
-    );
-  }
-  if (touchAfterMs >= idleMs) {
-    throw new ConfigError(
-      'ERR_OPTION_RANGE',
-      `${WHERE}: \`touchAfter\` (${touchAfterMs} ms) must be shorter than \`idleTimeout\` (${idleMs} ms), ` +
-        'or sessions would expire between two touches.',
-    );
-  }
-
+  const { idleMs, absoluteMs, touchAfterMs } = resolveTimeouts(options);
   const maxSessionsPerUser =
     options.maxSessionsPerUser === undefined
       ? 0
@@ -305,16 +290,41 @@ export function resolveSessionOptions(options: unknown): SessionConfig {
       'fail-closed',
       'anonymous',
     ] as const),
-    logger: resolveLogger(options.logger),
+    logger: loggerOption(options.logger, WHERE, d.logger),
     timeoutMs: resolveTimeout(redis, options.timeout, WHERE),
   });
+}
+
+/** The three timeouts, each checked against the idle timeout: the slide must come before the session ends. */
+function resolveTimeouts(options: Partial<SessionOptions>): {
+  idleMs: number;
+  absoluteMs: number;
+  touchAfterMs: number;
+} {
+  const d = DEFAULT_SESSION_OPTIONS;
+  const idleMs = durationOption(options.idleTimeout ?? d.idleTimeout, 'idleTimeout', WHERE, {
+    min: MIN_IDLE_MS,
+  });
+  const absolute = options.absoluteTimeout ?? d.absoluteTimeout;
+  const absoluteMs = durationOption(absolute, 'absoluteTimeout', WHERE, { min: 0 });
+  if (absoluteMs < idleMs) {
+    const requirement = `at least \`idleTimeout\` (${formatDuration(idleMs)})`;
+    throw optionError('ERR_OPTION_RANGE', WHERE, 'absoluteTimeout', requirement, absolute);
+  }
+  const touchAfter = options.touchAfter ?? d.touchAfter;
+  const touchAfterMs = durationOption(touchAfter, 'touchAfter', WHERE, { min: 0 });
+  if (touchAfterMs >= idleMs) {
+    const requirement = `shorter than \`idleTimeout\` (${formatDuration(idleMs)}), or sessions expire between touches`;
+    throw optionError('ERR_OPTION_RANGE', WHERE, 'touchAfter', requirement, touchAfter);
+  }
+  return { idleMs, absoluteMs, touchAfterMs };
 }
 
 function resolveClientSideCaching(
   value: unknown,
   redis: RedisClient,
   touchAfterMs: number,
-): SessionConfig['clientSideCaching'] {
+): ResolvedSessionConfig['clientSideCaching'] {
   if (value === undefined || value === false) return undefined;
   if (value !== true && (value === null || typeof value !== 'object' || Array.isArray(value))) {
     throw optionError(
@@ -326,7 +336,7 @@ function resolveClientSideCaching(
     );
   }
   const given = value === true ? {} : value;
-  checkOptions<ClientSideCachingOptions>(given, ['maxSessions'], `${WHERE} clientSideCaching`);
+  checkOptions<ClientSideCachingOptions>(given, CACHING_OPTION_NAMES, `${WHERE} clientSideCaching`);
   if (touchAfterMs === 0) {
     throw optionError(
       'ERR_OPTION_VALUE',
@@ -344,27 +354,6 @@ function resolveClientSideCaching(
       ? 10_000
       : integerOption(given.maxSessions, 'clientSideCaching.maxSessions', WHERE, 1, 10_000_000);
   return Object.freeze({ maxSessions });
-}
-
-function resolveSecrets(value: unknown): string[] {
-  const list = typeof value === 'string' ? [value] : value;
-  if (!Array.isArray(list) || list.length === 0) {
-    throw new ConfigError(
-      'ERR_SESSION_SECRET',
-      `${WHERE}: \`secret\` is required: a string or a non-empty array of strings of at least ` +
-        `${MIN_SECRET_LENGTH} characters (e.g. from \`openssl rand -base64 48\`).`,
-    );
-  }
-  list.forEach((secret: unknown, i) => {
-    if (typeof secret !== 'string' || secret.length < MIN_SECRET_LENGTH) {
-      throw new ConfigError(
-        'ERR_SESSION_SECRET',
-        `${WHERE}: secret #${i + 1} must be a string of at least ${MIN_SECRET_LENGTH} characters ` +
-          `(got ${typeof secret === 'string' ? `${secret.length} characters` : typeof secret}).`,
-      );
-    }
-  });
-  return list as string[];
 }
 
 /** A purpose-specific key, so the cookie signature and the user tag never share a key. */
@@ -395,10 +384,9 @@ function resolveCookie(
     'auto',
   ] as const);
   if (sameSite === 'none' && secure === false) {
-    throw new ConfigError(
-      'ERR_SESSION_COOKIE',
-      `${WHERE}: \`cookie.sameSite: 'none'\` needs \`cookie.secure\` (browsers drop such cookies otherwise).`,
-    );
+    const requirement =
+      "true or 'auto' with `cookie.sameSite: 'none'` (browsers drop such cookies otherwise)";
+    throw optionError('ERR_SESSION_COOKIE', WHERE, 'cookie.secure', requirement, secure);
   }
   const path = given.path ?? d.path;
   const domain = given.domain;
@@ -425,21 +413,4 @@ function resolveBind(value: unknown): ((req: Request) => string) | undefined {
   if (typeof value === 'function') return functionOption<(req: Request) => string>(value, 'bind', WHERE);
   const kind = oneOfOption(value ?? false, 'bind', WHERE, [false, 'user-agent', 'ip-prefix'] as const);
   return kind === false ? undefined : bindFingerprint(kind);
-}
-
-function resolveLogger(value: unknown): Logger {
-  if (value === undefined) return DEFAULT_SESSION_OPTIONS.logger;
-  const logger = value as Partial<Logger> | null;
-  if (
-    logger === null ||
-    typeof logger !== 'object' ||
-    typeof logger.warn !== 'function' ||
-    typeof logger.error !== 'function'
-  ) {
-    throw new ConfigError(
-      'ERR_OPTION_VALUE',
-      `${WHERE}: \`logger\` must have \`warn\` and \`error\` methods.`,
-    );
-  }
-  return logger as Logger;
 }

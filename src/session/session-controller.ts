@@ -13,7 +13,7 @@ import {
   type Meta,
 } from './fields.js';
 import { newId } from './ids.js';
-import type { SessionConfig } from './options.js';
+import type { ResolvedSessionConfig } from './options.js';
 import { ReqSession } from './req-session.js';
 import { SessionCookieView } from './session-cookie.js';
 import { isStored, type SessionState } from './state.js';
@@ -22,7 +22,7 @@ import type { SessionCallback } from './types.js';
 
 /** What one middleware instance shares with its requests. */
 export interface SessionContext {
-  readonly config: SessionConfig;
+  readonly config: ResolvedSessionConfig;
   readonly store: SessionStore;
   readonly report: RedisErrorReporter;
   /** The property of `res` holding its SessionController. */

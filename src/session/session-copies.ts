@@ -1,6 +1,6 @@
 // clientSideCaching for sessions: which session reads may be kept in memory, and for how long.
 import { type Kept, TrackedReads } from '../redis/index.js';
-import type { SessionConfig } from './options.js';
+import type { ResolvedSessionConfig } from './options.js';
 import type { ReadReply } from './store.js';
 
 /** A session hash kept in memory, and when (local `performance.now()` time) it expires in Redis. */
@@ -22,7 +22,7 @@ export class SessionCopies {
   /** Bound once: the read path passes it on every Redis read without a new closure. */
   readonly keep = (reply: ReadReply): Kept<SessionCopy> | undefined => this.#keep(reply);
 
-  constructor(config: SessionConfig, maxSessions: number) {
+  constructor(config: ResolvedSessionConfig, maxSessions: number) {
     this.reads = new TrackedReads(config.redis, maxSessions);
     this.#idleMs = config.idleMs;
     this.#touchAfterMs = config.touchAfterMs;

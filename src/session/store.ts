@@ -8,7 +8,7 @@ import {
   type ScriptRunner,
 } from '../redis/index.js';
 import { handleOf } from './ids.js';
-import type { SessionConfig } from './options.js';
+import type { ResolvedSessionConfig } from './options.js';
 import {
   SESSION_CREATE,
   SESSION_END,
@@ -71,7 +71,7 @@ export interface ListedSession {
 
 /** The Redis side of one middleware instance: scripts registered once at creation. */
 export class SessionStore {
-  readonly #config: SessionConfig;
+  readonly #config: ResolvedSessionConfig;
   readonly #read: Runner<typeof SESSION_READ>;
   readonly #create: Runner<typeof SESSION_CREATE>;
   readonly #update: Runner<typeof SESSION_UPDATE>;
@@ -86,7 +86,7 @@ export class SessionStore {
   readonly #copies: SessionCopies | undefined;
   readonly #trackedRead: (key: string) => Promise<ReadReply>;
 
-  constructor(config: SessionConfig) {
+  constructor(config: ResolvedSessionConfig) {
     this.#config = config;
     const { redis } = config;
     this.#read = registerScript(redis, SESSION_READ);

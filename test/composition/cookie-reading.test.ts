@@ -5,7 +5,7 @@ import { hasCredentials } from '../../src/cache/credentials.js';
 import { resolveOptions } from '../../src/cache/options.js';
 import { DEFAULT_RESPONSE_CACHE_OPTIONS, responseCache, session } from '../../src/index.js';
 import { signId } from '../../src/session/cookie.js';
-import { resolveSessionOptions } from '../../src/session/options.js';
+import { resolveOptions as resolveSessionOptions } from '../../src/session/options.js';
 import { VerifiedCookies } from '../../src/session/verified-cookies.js';
 import { expressVersions } from '../helpers/express.js';
 import { request } from '../helpers/http.js';

@@ -7,14 +7,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { session } from '../../src/index.js';
 import { readSessionCookie, signId, verifyCookieValue } from '../../src/session/cookie.js';
 import { handleOf, ID_PATTERN, newId, newUserSessionId, tagOfId, userTag } from '../../src/session/ids.js';
-import { resolveSessionOptions } from '../../src/session/options.js';
+import { resolveOptions } from '../../src/session/options.js';
 import { recordCommands } from '../helpers/commands.js';
 import { expressVersions } from '../helpers/express.js';
 import { deleteByPattern, useTestRedis } from '../helpers/redis.js';
 import { cookieOf, cookieValue, keyOf, OLD_SECRET, SECRET, sessionApp } from './support.js';
 
 const redis = useTestRedis();
-const keys = resolveSessionOptions({ redis: redis.client, secret: [SECRET, OLD_SECRET] }).signKeys;
+const keys = resolveOptions({ redis: redis.client, secret: [SECRET, OLD_SECRET] }).signKeys;
 const [current, old] = keys as [Buffer, Buffer];
 
 describe('ids', () => {
@@ -83,8 +83,7 @@ describe('cookie signature', () => {
     const unsigned = newId();
     expect(verifyCookieValue(unsigned, keys)).toBeUndefined();
     // Signed with a secret that is not configured.
-    const foreign = resolveSessionOptions({ redis: redis.client, secret: 'f'.repeat(40) })
-      .signKeys[0] as Buffer;
+    const foreign = resolveOptions({ redis: redis.client, secret: 'f'.repeat(40) }).signKeys[0] as Buffer;
     expect(verifyCookieValue(signId(newId(), foreign), keys)).toBeUndefined();
   });
 

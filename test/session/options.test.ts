@@ -3,7 +3,7 @@ import express from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SESSION_OPTIONS, session } from '../../src/index.js';
-import { resolveSessionOptions } from '../../src/session/options.js';
+import { resolveOptions } from '../../src/session/options.js';
 import { configErrorCode } from '../helpers/config-error.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { SECRET } from './support.js';
@@ -13,7 +13,7 @@ const base = { redis: redis.client, secret: SECRET };
 
 describe('session options', () => {
   it('resolves the documented defaults', () => {
-    const config = resolveSessionOptions(base);
+    const config = resolveOptions(base);
     expect(config.cookieName).toBe('sid');
     expect(config.cookieAttributes).toBe('; Path=/; HttpOnly; SameSite=Lax');
     expect(config.secure).toBe('auto');
@@ -31,9 +31,7 @@ describe('session options', () => {
       absoluteTimeout: '7d',
     });
     // undefined means "use the default".
-    expect(resolveSessionOptions({ ...base, idleTimeout: undefined, cookie: undefined }).idleMs).toBe(
-      1_800_000,
-    );
+    expect(resolveOptions({ ...base, idleTimeout: undefined, cookie: undefined }).idleMs).toBe(1_800_000);
   });
 
   it('refuses bad options at creation with coded ConfigErrors', () => {
@@ -101,7 +99,7 @@ describe('session options', () => {
   });
 
   it('builds the cookie attributes once, with domain, strict and no HttpOnly when asked', () => {
-    const config = resolveSessionOptions({
+    const config = resolveOptions({
       ...base,
       cookieName: '__Host-sid',
       cookie: { httpOnly: false, sameSite: 'strict', secure: true, path: '/app', domain: 'example.com' },

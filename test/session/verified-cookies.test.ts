@@ -2,13 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import { signId } from '../../src/session/cookie.js';
 import { handleOf, newId, newUserSessionId, userTag } from '../../src/session/ids.js';
-import { resolveSessionOptions } from '../../src/session/options.js';
+import { resolveOptions } from '../../src/session/options.js';
 import { VerifiedCookies } from '../../src/session/verified-cookies.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { OLD_SECRET, SECRET } from './support.js';
 
 const redis = useTestRedis();
-const keys = resolveSessionOptions({ redis: redis.client, secret: [SECRET, OLD_SECRET] }).signKeys;
+const keys = resolveOptions({ redis: redis.client, secret: [SECRET, OLD_SECRET] }).signKeys;
 const [current, old] = keys as [Buffer, Buffer];
 const keyOf = (handle: string, tag: string | undefined) => (tag ? `s:{${tag}}:${handle}` : `s:${handle}`);
 
