@@ -1,10 +1,11 @@
 // An app written for express-session (Passport, connect-flash, csrf-sync), with the session middleware passed in.
 import flash from 'connect-flash';
 import { csrfSync } from 'csrf-sync';
-import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Express, Request, RequestHandler } from 'express';
 import passport from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import type { ExpressFactory } from '../helpers/express.js';
+import { answerErrorCode } from './support.js';
 
 interface User {
   id: string;
@@ -120,15 +121,6 @@ export function ecosystemApp(express: ExpressFactory, sessionMiddleware: Request
       res.redirect('/');
     });
   });
-  app.use(
-    (
-      error: Error & { status?: number; code?: string },
-      _req: Request,
-      res: Response,
-      _next: NextFunction,
-    ) => {
-      res.status(error.status ?? 500).json({ error: error.code ?? error.message });
-    },
-  );
+  app.use(answerErrorCode);
   return app;
 }

@@ -1,11 +1,21 @@
 // The express-session surface of req.session: callback forms, reload, touch, req.sessionID, req.session.cookie.
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type SessionCallback, type SessionMiddleware, session } from '../../src/index.js';
 import { type ExpressFactory, expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { cookieOf, cookieValue, data, keyOf, maxAgeOf, SECRET, sleep, wrap } from './support.js';
+import {
+  answerErrorCode,
+  cookieOf,
+  cookieValue,
+  data,
+  keyOf,
+  maxAgeOf,
+  SECRET,
+  sleep,
+  wrap,
+} from './support.js';
 
 const redis = useTestRedis();
 
@@ -137,11 +147,7 @@ function apiApp(express: ExpressFactory, sessions: SessionMiddleware) {
     }
     res.json({ assigned: true });
   });
-  app.use(
-    (error: Error & { status?: number; code?: string }, _req: Request, res: Response, _next: unknown) => {
-      res.status(error.status ?? 500).json({ error: error.code ?? error.message });
-    },
-  );
+  app.use(answerErrorCode);
   return app;
 }
 

@@ -92,17 +92,18 @@ export function sessionApp(express: ExpressFactory, sessions: SessionMiddleware)
       res.json(await sessions.listForUser(req.params.user as string, { current: req.session.handle }));
     }),
   );
-  app.use(
-    (
-      error: Error & { status?: number; code?: string },
-      _req: Request,
-      res: Response,
-      _next: NextFunction,
-    ) => {
-      res.status(error.status ?? 500).json({ error: error.code ?? error.message });
-    },
-  );
+  app.use(answerErrorCode);
   return app;
+}
+
+/** An error handler that answers `{ error: code }` (or the message) with the error's status, else 500. */
+export function answerErrorCode(
+  error: Error & { status?: number; code?: string },
+  _req: Request,
+  res: Response,
+  _next: NextFunction,
+): void {
+  res.status(error.status ?? 500).json({ error: error.code ?? error.message });
 }
 
 /** Express 4 ignores a rejected handler promise: pass it to `next` (Express 5 does this itself). */
