@@ -98,8 +98,21 @@ export function setCookieValue(
   secure: boolean,
 ): string {
   const seconds = Math.max(0, Math.floor(ttlMs / 1000));
-  const expires = new Date(Date.now() + seconds * 1000).toUTCString();
+  const expires = httpDate(Math.floor(Date.now() / 1000) + seconds);
   return `${name}=${value}; Max-Age=${seconds}; Expires=${expires}${attributes}${secure ? '; Secure' : ''}`;
+}
+
+/** The last `Expires` date formatted, by its epoch second: a busy second's cookies share one Date and string. */
+let formattedSecond = -1;
+let formattedDate = '';
+
+/** An HTTP date (`Thu, 01 Jan 1970 00:00:00 GMT`) of an epoch second. */
+function httpDate(second: number): string {
+  if (second !== formattedSecond) {
+    formattedDate = new Date(second * 1000).toUTCString();
+    formattedSecond = second;
+  }
+  return formattedDate;
 }
 
 /** A Set-Cookie value that deletes the session cookie. */

@@ -1,4 +1,5 @@
 // Maps session data and meta to hash fields and back, and finds which top-level keys a request changed.
+import { errorMessage, type Logger } from '../core/index.js';
 
 /** Properties of the session object that are its API, never data. */
 export const RESERVED_KEYS: ReadonlySet<string> = new Set([
@@ -74,19 +75,19 @@ export interface FieldChanges {
 /**
  * Compares the session object's own properties with what Redis holds (`saved`): a key whose JSON differs is
  * written, a key that is gone (or now `undefined`) is deleted. Nested changes count because whole values are
- * compared as JSON. Undefined when nothing changed. `onBadValue` hears about values JSON cannot encode.
+ * compared as JSON. Undefined when nothing changed. A value JSON cannot encode is left unsaved and logged.
  */
 export function diffFields(
   source: object,
   saved: ReadonlyMap<string, string>,
-  onBadValue: (key: string, error: unknown) => void,
+  logger: Logger,
 ): FieldChanges | undefined {
   let changes: FieldChanges | undefined;
   const data = source as Record<string, unknown>;
   const keys = Object.keys(source);
   for (const key of keys) {
     if (RESERVED_KEYS.has(key)) continue;
-    const json = encodeValue(key, data[key], onBadValue);
+    const json = encodeValue(key, data[key], logger);
     if (json === undefined || saved.get(key) === json) continue;
     changes ??= { pairs: [], deletions: [], changed: new Map() };
     changes.pairs.push(fieldOf(key), json);
@@ -102,16 +103,12 @@ export function diffFields(
 }
 
 /** All data of `source` (or only `keep` keys) as field/value pairs, with their JSON recorded in `saved`. */
-export function allFields(
-  source: object,
-  saved: Map<string, string>,
-  onBadValue: (key: string, error: unknown) => void,
-): string[] {
+export function allFields(source: object, saved: Map<string, string>, logger: Logger): string[] {
   const pairs: string[] = [];
   const data = source as Record<string, unknown>;
   for (const key of Object.keys(source)) {
     if (RESERVED_KEYS.has(key)) continue;
-    const json = encodeValue(key, data[key], onBadValue);
+    const json = encodeValue(key, data[key], logger);
     if (json === undefined) continue;
     pairs.push(fieldOf(key), json);
     saved.set(key, json);
@@ -188,15 +185,14 @@ export function idleOf(lifetime: number | null | undefined, fallback: number): n
 }
 
 /** A value's JSON; undefined when it has none (undefined, a function) or cannot be encoded (reported). */
-function encodeValue(
-  key: string,
-  value: unknown,
-  onBadValue: (key: string, error: unknown) => void,
-): string | undefined {
+function encodeValue(key: string, value: unknown, logger: Logger): string | undefined {
   try {
     return JSON.stringify(value);
   } catch (error) {
-    onBadValue(key, error);
+    logger.error(`Session key '${key}' is not JSON-serialisable; it was not saved`, {
+      source: 'session',
+      error: errorMessage(error),
+    });
     return undefined;
   }
 }

@@ -65,7 +65,7 @@ function commitHeaders(c: SessionController, headers?: unknown): void {
     if (changes !== undefined) c.pending = update(c, changes);
   } else if (state === 'new') {
     const saved = new Map<string, string>();
-    const pairs = allFields(c.object, saved, c.badValue);
+    const pairs = allFields(c.object, saved, c.ctx.config.logger);
     if (pairs.length > 0) {
       c.ensureId();
       c.addCreationMeta(pairs);
@@ -88,7 +88,7 @@ function lateWrites(c: SessionController): void {
     c.pending = prior === undefined ? updateLate(c) : prior.then(() => updateLate(c));
   } else if (
     c.state === 'new' &&
-    allFields(c.object, new Map(), c.badValue).length > 0 &&
+    allFields(c.object, new Map(), c.ctx.config.logger).length > 0 &&
     !c.ctx.warnedLateData
   ) {
     c.ctx.warnedLateData = true;
@@ -138,7 +138,7 @@ function finishEnd(c: SessionController): Response {
   const { res, ctx } = c;
   if (res.writeHead === ctx.hooks.writeHead) res.writeHead = c.origWriteHead;
   if (res.end === ctx.hooks.end) res.end = c.origEnd;
-  return (c.origEnd as (...args: unknown[]) => Response).apply(res, c.endArgs);
+  return (c.origEnd as (...args: unknown[]) => Response).apply(res, c.endArgs as unknown[]);
 }
 
 /** {@link finishEnd} after an asynchronous wait, where a throw would otherwise go unhandled. */

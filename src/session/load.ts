@@ -8,8 +8,9 @@ import type { ReadReply } from './store.js';
 import type { KnownCookie } from './verified-cookies.js';
 
 /**
- * Loads the session a valid cookie names, then continues the chain. Kept free of async functions: this is the
- * hot path, and each promise layer costs on every request.
+ * Loads the session a valid cookie names, then continues the chain. Kept free of async functions and of a
+ * `.catch` layer (each handler guards its own `next`): this is the hot path, and each promise costs on every
+ * request.
  */
 export function loadSession(c: SessionController, cookie: KnownCookie, next: NextFunction): void {
   c.hadCookie = true;
@@ -21,23 +22,26 @@ export function loadSession(c: SessionController, cookie: KnownCookie, next: Nex
   // With clientSideCaching, a session Redis would not slide and nobody changed is already in memory.
   const copy = c.ctx.store.copyOf(cookie.key);
   if (copy !== undefined) {
-    loaded(c, cookie, copy, next)?.catch((error: unknown) => handlerThrew(c, error));
+    loaded(c, cookie, copy, next);
     return;
   }
-  c.ctx.store
-    .read(cookie.key)
-    .then(
-      (reply) => loaded(c, cookie, reply, next),
-      (error: unknown) => loadFailed(c, error, next),
-    )
-    .catch((error: unknown) => handlerThrew(c, error));
+  c.ctx.store.read(cookie.key).then(
+    (reply) => loaded(c, cookie, reply, next),
+    (error: unknown) => loadFailed(c, error, next),
+  );
 }
 
-function handlerThrew(c: SessionController, error: unknown): void {
-  c.ctx.config.logger.error('A request handler threw after the session was loaded', {
-    source: 'session',
-    error: errorMessage(error),
-  });
+/** Continues the chain from a promise callback, where a handler's throw would otherwise go unhandled. */
+function proceed(c: SessionController, next: NextFunction, error?: unknown): void {
+  try {
+    if (error === undefined) next();
+    else next(error);
+  } catch (thrown) {
+    c.ctx.config.logger.error('A request handler threw after the session was loaded', {
+      source: 'session',
+      error: errorMessage(thrown),
+    });
+  }
 }
 
 function loadFailed(c: SessionController, error: unknown, next: NextFunction): void {
@@ -45,8 +49,7 @@ function loadFailed(c: SessionController, error: unknown, next: NextFunction): v
   const goesOn = c.ctx.config.onRedisError === 'anonymous';
   c.loadFailed(goesOn);
   // 'anonymous': the request goes on with an empty session, nothing is written, the cookie is left alone.
-  if (goesOn) next();
-  else next(storeError(error, 'load the session'));
+  proceed(c, next, goesOn ? undefined : storeError(error, 'load the session'));
 }
 
 function loaded(
@@ -58,7 +61,7 @@ function loaded(
   if (reply === null) {
     // Expired, revoked or never existed: the visitor starts afresh, and the stale cookie is cleared.
     c.detach(true);
-    next();
+    proceed(c, next);
     return;
   }
   const saved = new Map<string, string>();
@@ -69,7 +72,7 @@ function loaded(
   c.loaded(saved, meta);
   // A slide moved the server's expiry, and a cookie signed by an old secret is re-signed: both need Set-Cookie.
   if (reply[1] === 1 || cookie.keyIndex > 0) c.cookieTtl = Number(reply[0]);
-  next();
+  proceed(c, next);
 }
 
 /** The session was made by another client (binding mismatch): end it, and go on without it. */
@@ -91,5 +94,5 @@ async function unbind(
   } catch (error) {
     c.ctx.report(error, 'session bind check');
   }
-  next();
+  proceed(c, next);
 }

@@ -35,7 +35,7 @@ export async function signIn(
   const id = newUserSessionId(tag);
   const at = store.locate(id, tag);
   const saved = new Map<string, string>();
-  const pairs = allFields(keptView(c.object, keep), saved, c.badValue);
+  const pairs = allFields(keptView(c.object, keep), saved, c.ctx.config.logger);
   const meta = signInMeta(userId, c.req.headers['user-agent'], c.req.ip);
   if (config.bind !== undefined) meta['@b'] = c.bindValue();
   if (lifetime !== undefined) meta['@m'] = encodeLifetime(lifetime);
@@ -81,7 +81,7 @@ export async function regenerate(c: SessionController, keep: Keep): Promise<void
     return;
   }
   const saved = new Map<string, string>();
-  const pairs = allFields(keptView(c.object, keep), saved, c.badValue);
+  const pairs = allFields(keptView(c.object, keep), saved, c.ctx.config.logger);
   const meta = carriedMeta(c.meta);
   const lifetime = c.lifetime();
   if (lifetime !== undefined) meta['@m'] = encodeLifetime(lifetime);
@@ -171,7 +171,7 @@ export async function save(c: SessionController): Promise<void> {
     return;
   }
   const saved = new Map<string, string>();
-  const pairs = allFields(c.object, saved, c.badValue);
+  const pairs = allFields(c.object, saved, c.ctx.config.logger);
   if (pairs.length === 0) return;
   if (c.committed || c.res.headersSent) {
     throw new SessionError(

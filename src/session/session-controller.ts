@@ -69,7 +69,8 @@ export class SessionController {
   ending = false;
   /** The write started with the response headers; `end` waits for it. */
   pending: Promise<void> | undefined;
-  endArgs: unknown[] = [];
+  /** The arguments of the `res.end` call that waits for the write. */
+  endArgs: unknown[] | undefined;
   /** The session's expiry must be set anew with the next write (its lifetime changed, or `touch()`). */
   retime = false;
   #state: SessionState = 'new';
@@ -323,7 +324,7 @@ export class SessionController {
 
   /** What changed in the data since it was loaded or last written; undefined when nothing did. */
   diff(): FieldChanges | undefined {
-    return diffFields(this.object, this.saved as Map<string, string>, this.badValue);
+    return diffFields(this.object, this.saved as Map<string, string>, this.ctx.config.logger);
   }
 
   /** The binding fingerprint of this request, computed once. */
@@ -335,12 +336,4 @@ export class SessionController {
     );
     return this.#fingerprint;
   }
-
-  /** Hears about a data value JSON cannot encode (it is left unsaved). */
-  readonly badValue = (key: string, error: unknown): void => {
-    this.ctx.config.logger.error(`Session key '${key}' is not JSON-serialisable; it was not saved`, {
-      source: 'session',
-      error: errorMessage(error),
-    });
-  };
 }

@@ -129,7 +129,11 @@ export function setSessionCookie(c: SessionController, headers: unknown): void {
       return;
     }
   }
-  c.res.append('Set-Cookie', value);
+  // What `res.append` does, without its generic steps: most responses carry no other Set-Cookie.
+  const res = c.res;
+  const prior = res.getHeader('set-cookie');
+  if (!prior) res.setHeader('Set-Cookie', value);
+  else res.setHeader('Set-Cookie', (Array.isArray(prior) ? prior : [prior]).map(String).concat(value));
 }
 
 /** The signed cookie value of `id`, signed once per id. */
