@@ -41,13 +41,10 @@ export function loadFields(fields: readonly string[], target: object, saved: Map
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const field = fields[i] as string;
     const raw = fields[i + 1] as string;
-    let key = field;
-    if (field.charCodeAt(0) === 0x40) {
-      if (field.charCodeAt(1) !== 0x40) {
-        meta[field] = raw;
-        continue;
-      }
-      key = field.slice(1);
+    const key = keyOfField(field);
+    if (key === undefined) {
+      meta[field] = raw;
+      continue;
     }
     saved.set(key, raw);
     if (RESERVED_KEYS.has(key)) continue;
@@ -68,8 +65,6 @@ export interface FieldChanges {
   readonly pairs: string[];
   /** fields to HDEL. */
   readonly deletions: string[];
-  /** JSON per changed data key, to record as saved once written (undefined = deleted). */
-  readonly changed: Map<string, string | undefined>;
 }
 
 /**
@@ -89,15 +84,13 @@ export function diffFields(
     if (RESERVED_KEYS.has(key)) continue;
     const json = encodeValue(key, data[key], logger);
     if (json === undefined || saved.get(key) === json) continue;
-    changes ??= { pairs: [], deletions: [], changed: new Map() };
+    changes ??= { pairs: [], deletions: [] };
     changes.pairs.push(fieldOf(key), json);
-    changes.changed.set(key, json);
   }
   for (const key of saved.keys()) {
     if (Object.hasOwn(source, key) && isEncodable(data[key])) continue;
-    changes ??= { pairs: [], deletions: [], changed: new Map() };
+    changes ??= { pairs: [], deletions: [] };
     changes.deletions.push(fieldOf(key));
-    changes.changed.set(key, undefined);
   }
   return changes;
 }
@@ -116,12 +109,26 @@ export function allFields(source: object, saved: Map<string, string>, logger: Lo
   return pairs;
 }
 
-/** Applies written changes to the record of what Redis holds. */
+/**
+ * Applies written changes to the record of what Redis holds, reading the data keys back from the fields (so a
+ * diff needs no map of its own); meta fields among the pairs (the lifetime of a retimed write) are not data.
+ */
 export function applyChanges(saved: Map<string, string>, changes: FieldChanges): void {
-  for (const [key, json] of changes.changed) {
-    if (json === undefined) saved.delete(key);
-    else saved.set(key, json);
+  const { pairs, deletions } = changes;
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    const key = keyOfField(pairs[i] as string);
+    if (key !== undefined) saved.set(key, pairs[i + 1] as string);
   }
+  for (const field of deletions) {
+    const key = keyOfField(field);
+    if (key !== undefined) saved.delete(key);
+  }
+}
+
+/** The data key of a hash field ({@link fieldOf} undone), or undefined for a meta field. */
+function keyOfField(field: string): string | undefined {
+  if (field.charCodeAt(0) !== 0x40) return field;
+  return field.charCodeAt(1) === 0x40 ? field.slice(1) : undefined;
 }
 
 /** The data `keep` selects, as a plain object. */

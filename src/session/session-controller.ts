@@ -239,7 +239,7 @@ export class SessionController {
 
   /** The changed data plus the lifetime, for a write that also sets the expiry anew; sets the cookie's Max-Age to match. */
   retimeChanges(): FieldChanges {
-    const changes: FieldChanges = this.diff() ?? { pairs: [], deletions: [], changed: new Map() };
+    const changes: FieldChanges = this.diff() ?? { pairs: [], deletions: [] };
     if (this.#newLifetime !== undefined) changes.pairs.push('@m', encodeLifetime(this.#newLifetime));
     const now = Date.now();
     this.cookieTtl = Math.max(0, Math.min(this.idleMs(), (this.absolute > 0 ? this.absolute : now) - now));
