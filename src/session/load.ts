@@ -46,10 +46,10 @@ function proceed(c: SessionController, next: NextFunction, error?: unknown): voi
 
 function loadFailed(c: SessionController, error: unknown, next: NextFunction): void {
   c.ctx.report(error, 'session load');
-  const goesOn = c.ctx.config.onRedisError === 'anonymous';
-  c.loadFailed(goesOn);
+  const policy = c.ctx.config.onRedisError;
+  c.loadFailed(policy);
   // 'anonymous': the request goes on with an empty session, nothing is written, the cookie is left alone.
-  proceed(c, next, goesOn ? undefined : storeError(error, 'load the session'));
+  proceed(c, next, policy === 'anonymous' ? undefined : storeError(error, 'load the session'));
 }
 
 function loaded(

@@ -13,10 +13,10 @@ import {
   type Meta,
 } from './fields.js';
 import { newId } from './ids.js';
-import type { ResolvedSessionConfig } from './options.js';
+import type { ResolvedSessionConfig, SessionRedisErrorPolicy } from './options.js';
 import { ReqSession } from './req-session.js';
 import { SessionCookieView } from './session-cookie.js';
-import { isStored, type SessionState } from './state.js';
+import { isStored, isUnloaded, type SessionState } from './state.js';
 import type { CreateResult, SessionLocation, SessionStore } from './store.js';
 import type { SessionCallback } from './types.js';
 
@@ -73,6 +73,7 @@ export class SessionController {
   endArgs: unknown[] | undefined;
   /** The session's expiry must be set anew with the next write (its lifetime changed, or `touch()`). */
   retime = false;
+  /** Where the session stands with Redis; changed only by the transitions below. */
   #state: SessionState = 'new';
   /** `req.session.cookie`, made on first use. */
   #cookie: SessionCookieView | undefined;
@@ -118,8 +119,8 @@ export class SessionController {
   }
 
   /** Redis could not load the session the cookie names; under `'anonymous'` the request goes on without it. */
-  loadFailed(goesOn: boolean): void {
-    this.#state = goesOn ? 'unconfirmed' : 'unsaved';
+  loadFailed(policy: SessionRedisErrorPolicy): void {
+    this.#state = policy === 'anonymous' ? 'unconfirmed' : 'unsaved';
   }
 
   /** A new session's creation started (with the response, or by `save()`): it counts as stored from now on. */
@@ -154,13 +155,13 @@ export class SessionController {
 
   /**
    * The request lets go of its stored session (found gone, or ended): from now on this is a new, unsaved one,
-   * still written with nothing if Redis failed at load. `clearCookie`: the response clears the browser's cookie.
+   * which still writes nothing if Redis failed at load. `clearCookie`: the response clears the browser's cookie.
    */
   detach(clearCookie: boolean): void {
     this.id = undefined;
     this.location = undefined;
     this.userId = undefined;
-    this.#state = this.#state === 'unconfirmed' || this.#state === 'unsaved' ? 'unsaved' : 'new';
+    this.#state = isUnloaded(this.#state) ? 'unsaved' : 'new';
     this.saved = undefined;
     this.meta = undefined;
     this.created = 0;
