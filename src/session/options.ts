@@ -1,14 +1,11 @@
 // The sessions middleware's options, their defaults, and their validation into a fully resolved config.
 import { createHmac } from 'node:crypto';
-import { serialize } from 'cookie';
 import type { Request } from 'express';
 import {
-  ConfigError,
   checkOptions,
   consoleLogger,
   type Duration,
   durationOption,
-  errorMessage,
   formatDuration,
   functionOption,
   integerOption,
@@ -27,39 +24,17 @@ import {
   validatePrefix,
 } from '../redis/index.js';
 import { bindFingerprint } from './bind.js';
+import {
+  cookieNameOption,
+  DEFAULT_COOKIE_OPTIONS,
+  type ResolvedCookieAttributes,
+  resolveCookie,
+  type SessionCookieOptions,
+} from './cookie-options.js';
+
+export type { ResolvedCookieAttributes, SessionCookieOptions } from './cookie-options.js';
 
 const WHERE = 'session';
-
-/** Attributes of the session cookie. */
-export interface SessionCookieOptions {
-  /**
-   * Hide the cookie from page scripts, so an XSS cannot read the session id.
-   * @default true
-   */
-  httpOnly?: boolean;
-  /**
-   * The `SameSite` attribute. `'lax'` keeps the session on top-level navigations from other sites but not on
-   * their cross-site POSTs or subresource requests. `'none'` requires `secure`. `false` omits the attribute.
-   * @default 'lax'
-   */
-  sameSite?: 'lax' | 'strict' | 'none' | false;
-  /**
-   * The `Secure` attribute. `'auto'` sets it when the request is HTTPS as Express sees it (`req.secure`, which
-   * follows the app's `trust proxy` setting behind a TLS-terminating proxy).
-   * @default 'auto'
-   */
-  secure?: boolean | 'auto';
-  /**
-   * The cookie's `Path`.
-   * @default '/'
-   */
-  path?: string;
-  /**
-   * The cookie's `Domain`. Leave it unset so the cookie goes only to the host that set it.
-   * @default undefined
-   */
-  domain?: string;
-}
 
 /**
  * Ties a session to a property of the client that set it. On a mismatch the session is destroyed and a warning
@@ -165,7 +140,7 @@ export interface ClientSideCachingOptions {
 /** The defaults of every optional field of {@link SessionOptions}. */
 export const DEFAULT_SESSION_OPTIONS = Object.freeze({
   cookieName: 'sid',
-  cookie: Object.freeze({ httpOnly: true, sameSite: 'lax', secure: 'auto', path: '/' } as const),
+  cookie: DEFAULT_COOKIE_OPTIONS,
   idleTimeout: '30m',
   absoluteTimeout: '7d',
   touchAfter: 0,
@@ -178,14 +153,6 @@ export const DEFAULT_SESSION_OPTIONS = Object.freeze({
   timeout: undefined,
 } as const satisfies Required<Omit<SessionOptions, 'redis' | 'secret' | 'maxSessionsPerUser' | 'timeout'>> &
   Pick<SessionOptions, 'maxSessionsPerUser' | 'timeout'>);
-
-/** The cookie attributes every session shares (its lifetime and `Secure` are decided per request). */
-export interface ResolvedCookieAttributes {
-  readonly httpOnly: boolean;
-  readonly sameSite: 'lax' | 'strict' | 'none' | false;
-  readonly path: string;
-  readonly domain: string | undefined;
-}
 
 /** {@link SessionOptions} checked and resolved: what the middleware reads at request time. */
 export interface ResolvedSessionConfig {
@@ -232,18 +199,8 @@ const OPTION_NAMES = optionNames<SessionOptions>({
   timeout: true,
 });
 
-const COOKIE_OPTION_NAMES = optionNames<SessionCookieOptions>({
-  httpOnly: true,
-  sameSite: true,
-  secure: true,
-  path: true,
-  domain: true,
-});
-
 const CACHING_OPTION_NAMES = optionNames<ClientSideCachingOptions>({ maxSessions: true });
 
-/** RFC 6265 cookie-name token. */
-const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const MIN_IDLE_MS = 1_000;
 
 /** Checks `options` (throwing a coded ConfigError on the first problem) and resolves every default. */
@@ -254,16 +211,7 @@ export function resolveOptions(options: unknown): ResolvedSessionConfig {
   const secrets = secretsOption(options.secret, 'secret', WHERE, 'ERR_SESSION_SECRET');
   const d = DEFAULT_SESSION_OPTIONS;
 
-  const cookieName = options.cookieName ?? d.cookieName;
-  if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) {
-    throw optionError(
-      'ERR_SESSION_COOKIE',
-      WHERE,
-      'cookieName',
-      "a cookie name token such as 'sid'",
-      cookieName,
-    );
-  }
+  const cookieName = cookieNameOption(options.cookieName ?? d.cookieName);
   const cookie = resolveCookie(options.cookie, cookieName);
   const { idleMs, absoluteMs, touchAfterMs } = resolveTimeouts(options);
   const maxSessionsPerUser =
@@ -359,54 +307,6 @@ function resolveClientSideCaching(
 /** A purpose-specific key, so the cookie signature and the user tag never share a key. */
 function deriveKey(secret: string, purpose: string): Buffer {
   return createHmac('sha256', secret).update(`express-redis-kit session ${purpose}`).digest();
-}
-
-function resolveCookie(
-  value: unknown,
-  name: string,
-): { attributes: string; values: ResolvedCookieAttributes; secure: boolean | 'auto' } {
-  const given = value ?? {};
-  checkOptions<SessionCookieOptions>(given, COOKIE_OPTION_NAMES, `${WHERE} cookie`);
-  const d = DEFAULT_SESSION_OPTIONS.cookie;
-  const httpOnly = oneOfOption(given.httpOnly ?? d.httpOnly, 'cookie.httpOnly', WHERE, [
-    true,
-    false,
-  ] as const);
-  const sameSite = oneOfOption(given.sameSite ?? d.sameSite, 'cookie.sameSite', WHERE, [
-    'lax',
-    'strict',
-    'none',
-    false,
-  ] as const);
-  const secure = oneOfOption(given.secure ?? d.secure, 'cookie.secure', WHERE, [
-    true,
-    false,
-    'auto',
-  ] as const);
-  if (sameSite === 'none' && secure === false) {
-    const requirement =
-      "true or 'auto' with `cookie.sameSite: 'none'` (browsers drop such cookies otherwise)";
-    throw optionError('ERR_SESSION_COOKIE', WHERE, 'cookie.secure', requirement, secure);
-  }
-  const path = given.path ?? d.path;
-  const domain = given.domain;
-  let serialized: string;
-  try {
-    serialized = serialize(name, 'v', {
-      path,
-      ...(domain === undefined ? {} : { domain }),
-      httpOnly,
-      ...(sameSite === false ? {} : { sameSite }),
-    });
-  } catch (error) {
-    throw new ConfigError('ERR_SESSION_COOKIE', `${WHERE}: invalid cookie attribute: ${errorMessage(error)}`);
-  }
-  // Everything after `name=v` is static: built once here, appended to every Set-Cookie.
-  return {
-    attributes: serialized.slice(name.length + 2),
-    values: Object.freeze({ httpOnly, sameSite, path, domain }),
-    secure,
-  };
 }
 
 function resolveBind(value: unknown): ((req: Request) => string) | undefined {
