@@ -18,7 +18,7 @@ import {
 } from '../core/index.js';
 import {
   assertRedisClient,
-  isCluster,
+  clientSideCachingOption,
   type RedisClient,
   resolveTimeout,
   validatePrefix,
@@ -199,8 +199,6 @@ const OPTION_NAMES = optionNames<SessionOptions>({
   timeout: true,
 });
 
-const CACHING_OPTION_NAMES = optionNames<ClientSideCachingOptions>({ maxSessions: true });
-
 const MIN_IDLE_MS = 1_000;
 
 /** Checks `options` (throwing a coded ConfigError on the first problem) and resolves every default. */
@@ -268,39 +266,22 @@ function resolveTimeouts(options: Partial<SessionOptions>): {
   return { idleMs, absoluteMs, touchAfterMs };
 }
 
+/** How many sessions `clientSideCaching` keeps in memory: its one field, its default and its largest value. */
+const SESSION_COPIES = { name: 'maxSessions', default: 10_000, max: 10_000_000 } as const;
+
+/** The shared `clientSideCaching` option, which sessions can only serve between two slides (`touchAfter`). */
 function resolveClientSideCaching(
   value: unknown,
   redis: RedisClient,
   touchAfterMs: number,
 ): ResolvedSessionConfig['clientSideCaching'] {
-  if (value === undefined || value === false) return undefined;
-  if (value !== true && (value === null || typeof value !== 'object' || Array.isArray(value))) {
-    throw optionError(
-      'ERR_OPTION_VALUE',
-      WHERE,
-      'clientSideCaching',
-      'true, false or { maxSessions }',
-      value,
-    );
-  }
-  const given = value === true ? {} : value;
-  checkOptions<ClientSideCachingOptions>(given, CACHING_OPTION_NAMES, `${WHERE} clientSideCaching`);
+  const maxSessions = clientSideCachingOption(value, redis, WHERE, SESSION_COPIES);
+  if (maxSessions === undefined) return undefined;
   if (touchAfterMs === 0) {
-    throw optionError(
-      'ERR_OPTION_VALUE',
-      WHERE,
-      'clientSideCaching',
-      "used with a `touchAfter` above zero (e.g. '1m'): with 0 every request slides the session in Redis",
-      value,
-    );
+    const requirement =
+      "used with a `touchAfter` above zero (e.g. '1m'): with 0 every request slides the session in Redis";
+    throw optionError('ERR_OPTION_VALUE', WHERE, 'clientSideCaching', requirement, value);
   }
-  if (isCluster(redis)) {
-    throw optionError('ERR_OPTION_VALUE', WHERE, 'clientSideCaching', 'off on a Redis Cluster client', value);
-  }
-  const maxSessions =
-    given.maxSessions === undefined
-      ? 10_000
-      : integerOption(given.maxSessions, 'clientSideCaching.maxSessions', WHERE, 1, 10_000_000);
   return Object.freeze({ maxSessions });
 }
 
