@@ -1,7 +1,7 @@
 // pageViews(): per-route views, unique visitors and time on page by day/week/month/year, with a live stream.
 import { randomBytes } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { assertNotInRequestHandler, durationOption, errorMessage } from '../core/index.js';
+import { assertNotInRequestHandler, durationOption, errorMessage, optionError } from '../core/index.js';
 import { createErrorReporter, registerScript, registerVariadicScript } from '../redis/index.js';
 import { createBeaconEndpoints } from './beacon.js';
 import { CLIENT_SCRIPT } from './client-script.js';
@@ -200,7 +200,7 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
   middleware.totals = (query) => reporter.totals(query);
   middleware.record = (view) => {
     if (view === null || typeof view !== 'object' || typeof view.route !== 'string') {
-      throw new TypeError('pageViews.record: `route` must be a string.');
+      throw optionError('ERR_OPTION_VALUE', 'pageViews.record', 'route', 'a string', view?.route);
     }
     const visitorId = view.visitor === undefined ? undefined : String(view.visitor);
     if (view.at === undefined) {
@@ -208,7 +208,15 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
       return;
     }
     const at = view.at instanceof Date ? view.at.getTime() : view.at;
-    if (typeof at !== 'number' || !Number.isFinite(at)) throw new TypeError('pageViews.record: bad `at`.');
+    if (typeof at !== 'number' || !Number.isFinite(at)) {
+      throw optionError(
+        'ERR_OPTION_VALUE',
+        'pageViews.record',
+        'at',
+        'a Date or a time in milliseconds',
+        view.at,
+      );
+    }
     collector.addAt(view.route, visitorId, at);
   };
   middleware.scriptUrl = scriptUrl;

@@ -1,4 +1,5 @@
 // Calendar periods for page-view keys: days in a time zone, ISO weeks, months and years, and their ranges.
+import { optionError } from '../core/index.js';
 
 /** A reporting granularity. Weeks are ISO 8601 weeks (Monday to Sunday, named by their ISO week-year). */
 export type Granularity = 'day' | 'week' | 'month' | 'year';
@@ -153,7 +154,13 @@ export function periodsBetween(from: string, to: string, granularity: Granularit
   let period = first;
   while (period <= last) {
     if (periods.length >= max) {
-      throw new RangeError(`pageViews: a report covers at most ${max} periods; narrow from/to.`);
+      throw optionError(
+        'ERR_OPTION_RANGE',
+        'pageViews',
+        'from/to',
+        `at most ${max} periods apart`,
+        `${from} to ${to}`,
+      );
     }
     periods.push(period);
     period = periodOfDay(periodDays(period, granularity).next, granularity);

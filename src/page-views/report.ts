@@ -1,4 +1,5 @@
 // Reads page-view numbers back: rows per period and route, top pages, site totals.
+import { integerOption, optionError, showValue } from '../core/index.js';
 import { keyPart, type RedisClient, withDeadline } from '../redis/index.js';
 import type { PageViewKeys } from './keys.js';
 import type { ResolvedPageViewsConfig } from './options.js';
@@ -89,8 +90,12 @@ export function createReporter(config: ResolvedPageViewsConfig, keys: PageViewKe
 
   const granularityOf = (value: unknown): Granularity => {
     if (!config.granularities.includes(value as Granularity)) {
-      throw new RangeError(
-        `pageViews: granularity must be one of ${config.granularities.map((g) => `'${g}'`).join(', ')} (got ${String(value)}).`,
+      throw optionError(
+        'ERR_PV_GRANULARITY',
+        'pageViews',
+        'granularity',
+        `one of ${config.granularities.map(showValue).join(', ')}`,
+        value,
       );
     }
     return value as Granularity;
@@ -103,8 +108,12 @@ export function createReporter(config: ResolvedPageViewsConfig, keys: PageViewKe
     if (typeof value === 'string' && (isDay(value) || isPeriod(value, g))) {
       return isDay(value) ? periodOfDay(value, g) : value;
     }
-    throw new TypeError(
-      `pageViews: \`${name}\` must be a Date, a day 'YYYY-MM-DD' or a ${g} period (got ${String(value)}).`,
+    throw optionError(
+      'ERR_OPTION_VALUE',
+      'pageViews',
+      name,
+      `a Date, a day 'YYYY-MM-DD' or a ${g} period`,
+      value,
     );
   };
 
@@ -138,7 +147,9 @@ export function createReporter(config: ResolvedPageViewsConfig, keys: PageViewKe
       const g = granularityOf(query?.granularity);
       const periods = periodRange(query, g);
       if (query.route !== undefined) {
-        if (typeof query.route !== 'string') throw new TypeError('pageViews: `route` must be a string.');
+        if (typeof query.route !== 'string') {
+          throw optionError('ERR_OPTION_VALUE', 'pageViews', 'route', 'a string', query.route);
+        }
         const routeKey = keyPart(query.route);
         const fields = [
           'n',
@@ -194,10 +205,7 @@ export function createReporter(config: ResolvedPageViewsConfig, keys: PageViewKe
     async top(query) {
       const g = granularityOf(query?.granularity);
       const period = periodArg(query.period ?? new Date(), g, 'period');
-      const limit = query.limit ?? 10;
-      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
-        throw new RangeError('pageViews: `limit` must be an integer from 1 to 10000.');
-      }
+      const limit = integerOption(query.limit ?? 10, 'limit', 'pageViews', 1, 10_000);
       const [views, time] = (await run((p) => {
         p.hgetall(keys.views(g, period));
         p.hgetall(keys.time(g, period));

@@ -1,5 +1,5 @@
 // The limiter's admin methods: peek, consume, reset, stats and close, outside any request.
-import { ConfigError } from '../core/index.js';
+import { ConfigError, optionError } from '../core/index.js';
 import { keyPart } from '../redis/index.js';
 import type { Limiter } from './limiter.js';
 import type { RateLimitMiddleware } from './types.js';
@@ -13,12 +13,13 @@ export type AdminMethods = Pick<RateLimitMiddleware, 'peek' | 'consume' | 'reset
 export function adminMethods(limiter: Limiter): AdminMethods {
   const { source } = limiter;
   const storedKey = (key: string): string => {
-    if (typeof key !== 'string') throw new TypeError(`${source}: the key must be a string.`);
+    if (typeof key !== 'string') throw optionError('ERR_OPTION_VALUE', source, 'key', 'a string', key);
     return STORED_HASH.test(key) ? key : keyPart(key);
   };
   const validCost = (units: number): number => {
-    if (!Number.isInteger(units) || units < 0)
-      throw new TypeError(`${source}: cost must be an integer >= 0.`);
+    if (!Number.isInteger(units) || units < 0) {
+      throw optionError('ERR_RATE_LIMIT_COST', source, 'cost', 'an integer from 0', units);
+    }
     return units;
   };
   return {

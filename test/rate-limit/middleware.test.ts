@@ -302,7 +302,11 @@ describe('admin methods', () => {
     expect(await limiter.reset('user:1')).toBe(true);
     expect(await limiter.reset('user:1')).toBe(false);
     expect(await limiter.peek('user:1')).toMatchObject({ remaining: 3 });
-    await expect(limiter.consume('user:1', -1)).rejects.toThrow(/cost must be an integer/);
+    await expect(limiter.consume('user:1', -1)).rejects.toMatchObject({
+      name: 'ConfigError',
+      code: 'ERR_RATE_LIMIT_COST',
+      message: expect.stringMatching(/`cost` must be an integer/),
+    });
   });
 
   it('refuses stats() on a limiter created with stats: false', async () => {
