@@ -150,29 +150,13 @@ describe.each(expressVersions)('%s', (name, express) => {
 
 describe('clientSideCaching options', () => {
   it('needs touchAfter above zero: with 0 every request slides the session in Redis', () => {
-    expect(
-      configErrorCode(() => session({ redis: counting.client, secret: SECRET, clientSideCaching: true })),
-    ).toBe('ERR_OPTION_VALUE');
-    expect(
-      configErrorCode(() =>
-        session({
-          redis: counting.client,
-          secret: SECRET,
-          touchAfter: '1m',
-          clientSideCaching: { maxSessions: 0 },
-        }),
-      ),
-    ).toBe('ERR_OPTION_RANGE');
-    expect(
-      configErrorCode(() =>
-        session({
-          redis: counting.client,
-          secret: SECRET,
-          touchAfter: '1m',
-          clientSideCaching: { maxSession: 5 } as never,
-        }),
-      ),
-    ).toBe('ERR_OPTION_UNKNOWN');
+    const make = (options: Partial<Parameters<typeof session>[0]>) => () =>
+      session({ redis: counting.client, secret: SECRET, touchAfter: '1m', ...options });
+    expect(configErrorCode(make({ touchAfter: 0, clientSideCaching: true }))).toBe('ERR_OPTION_VALUE');
+    expect(configErrorCode(make({ clientSideCaching: { maxSessions: 0 } }))).toBe('ERR_OPTION_RANGE');
+    expect(configErrorCode(make({ clientSideCaching: { maxSession: 5 } as never }))).toBe(
+      'ERR_OPTION_UNKNOWN',
+    );
   });
 
   it('close() closes the two connections it opened and leaves the given client open', async () => {
