@@ -131,11 +131,11 @@ export class CacheStore {
   }
 
   /**
-   * Drops kept entries whose key starts with `<keyBase><suffix>` ('' for all of this cache): this instance's
-   * own invalidations are seen by its next request, without waiting for Redis's message.
+   * Drops every kept entry of this cache: this instance's own invalidations are seen by its next request,
+   * without waiting for Redis's message.
    */
-  forgetCopies(suffix = ''): void {
-    this.#copies?.forgetUnder(this.keyBase + suffix);
+  forgetCopies(): void {
+    this.#copies?.forgetUnder(this.keyBase);
   }
 
   /** Closes the connections of `clientSideCaching`; nothing else holds a connection of its own. */
@@ -283,17 +283,15 @@ export class CacheStore {
   /** Removes every entry (all variants and private scopes) of each cache key; one script per key's slot. */
   async invalidateUrls(keys: readonly string[]): Promise<number> {
     const counts = await Promise.all(
-      keys.map(async (key) => {
+      keys.map((key) => {
         const tag = `{${urlHash(key)}}`;
         const plain = this.entryKey(tag);
-        this.#copies?.forgetUnder(plain);
-        try {
-          return await this.#caller.call(() =>
+        const invalidate = () =>
+          this.#caller.call(() =>
             this.#urlInvalidate([this.variantSetKey(tag), plain], [plain, this.retentionMs]),
           );
-        } finally {
-          this.#copies?.forgetUnder(plain);
-        }
+        // Every variant's entry key starts with the plain entry's.
+        return this.#copies === undefined ? invalidate() : this.#copies.changingUnder(plain, invalidate);
       }),
     );
     let removed = 0;
@@ -309,17 +307,12 @@ export class CacheStore {
     this.report(error, `responseCache ${operation}`);
   }
 
-  /** A write of an entry: its copy goes before (no request served it meanwhile) and after (a racing read). */
-  async #changingEntry<T>(hash: string, call: () => Promise<T>): Promise<T> {
+  /** A write of an entry (its copy: see TrackedReads.changing). */
+  #changingEntry<T>(hash: string, call: () => Promise<T>): Promise<T> {
     const copies = this.#copies;
-    if (copies === undefined) return this.#caller.call(call);
-    const key = this.entryKey(hash);
-    copies.forget(key);
-    try {
-      return await this.#caller.call(call);
-    } finally {
-      copies.forget(key);
-    }
+    return copies === undefined
+      ? this.#caller.call(call)
+      : copies.changing(this.entryKey(hash), () => this.#caller.call(call));
   }
 
   #outlivedRetention(startedAt: number): boolean {

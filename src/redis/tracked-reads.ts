@@ -125,6 +125,30 @@ export class TrackedReads<V> {
     }
   }
 
+  /**
+   * Runs `change`, a write by this process to `key` (on another connection than the reader's), dropping the
+   * copy before it (no request is served it meanwhile) and after it (a read that raced the write may have kept
+   * the old value; Redis's invalidation would drop it too, but this process sees its own write at once).
+   */
+  async changing<T>(key: string, change: () => Promise<T>): Promise<T> {
+    this.forget(key);
+    try {
+      return await change();
+    } finally {
+      this.forget(key);
+    }
+  }
+
+  /** {@link changing} for a write to keys this process cannot name, all starting with `prefix`. */
+  async changingUnder<T>(prefix: string, change: () => Promise<T>): Promise<T> {
+    this.forgetUnder(prefix);
+    try {
+      return await change();
+    } finally {
+      this.forgetUnder(prefix);
+    }
+  }
+
   /** Closes both connections; copies are no longer kept or served. */
   async close(): Promise<void> {
     this.#closed = true;

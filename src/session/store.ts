@@ -188,6 +188,7 @@ export class SessionStore {
     const tag = at.tag as string;
     const { replaces } = session;
     const endReplaced = replaces === undefined ? 0 : session.replacedMustExist === true ? 2 : 1;
+    // The replaced session ends in the same call; its copy goes now (Redis's invalidation follows).
     if (replaces !== undefined) this.#copies?.reads.forget(replaces.key);
     const reply = await this.#changing(at.key, () =>
       this.#join(
@@ -245,29 +246,17 @@ export class SessionStore {
 
   /** Ends every session of `userId` under one user tag except `keep`. Returns how many ended. */
   async endAll(tag: string, userId: string, keep: string): Promise<number> {
-    const under = `${this.#config.prefix}${hashTag(tag)}:`;
-    this.#copies?.reads.forgetUnder(under);
-    try {
-      return await this.#bounded(() => this.#endAll([this.indexKey(tag)], [userId, keep]));
-    } finally {
-      this.#copies?.reads.forgetUnder(under);
-    }
+    const endAll = () => this.#bounded(() => this.#endAll([this.indexKey(tag)], [userId, keep]));
+    const copies = this.#copies;
+    if (copies === undefined) return endAll();
+    // The user's session keys share the prefix and hash tag of their index.
+    return copies.reads.changingUnder(`${this.#config.prefix}${hashTag(tag)}:`, endAll);
   }
 
-  /**
-   * A call that changes the session at `key`: its copy is dropped before (so no request is served it during
-   * the change) and after (a read that raced the change may have kept the old state; Redis's invalidation
-   * would drop it too, but this process should not wait for that to see its own write).
-   */
-  async #changing<T>(key: string, call: () => Promise<T>): Promise<T> {
+  /** A call that changes the session at `key` (its copy: see TrackedReads.changing). */
+  #changing<T>(key: string, call: () => Promise<T>): Promise<T> {
     const copies = this.#copies;
-    if (copies === undefined) return this.#bounded(call);
-    copies.reads.forget(key);
-    try {
-      return await this.#bounded(call);
-    } finally {
-      copies.reads.forget(key);
-    }
+    return copies === undefined ? this.#bounded(call) : copies.reads.changing(key, () => this.#bounded(call));
   }
 
   #bounded<T>(call: () => Promise<T>): Promise<T> {

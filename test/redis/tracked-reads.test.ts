@@ -133,6 +133,25 @@ describe('TrackedReads', () => {
     expect(reads.get('tr:g')).toBeUndefined();
   });
 
+  it('changing() drops the copy before the write and again after it, so a read that raced it is not kept', async () => {
+    await other.set('tr:h', 'old');
+    await read('tr:h');
+    expect(reads.get('tr:h')).toBe('old');
+    await reads.changing('tr:h', async () => {
+      expect(reads.get('tr:h')).toBeUndefined();
+      // A read racing the write keeps the old value...
+      await read('tr:h');
+      await client.set('tr:h', 'new');
+    });
+    // ...which is gone once the write is done, without waiting for Redis's invalidation.
+    expect(reads.get('tr:h')).toBeUndefined();
+    await other.set('tr:i:1', '1');
+    await read('tr:i:1');
+    await reads.changingUnder('tr:i:', async () => {
+      expect(reads.get('tr:i:1')).toBeUndefined();
+    });
+  });
+
   it('works through an ioredis keyPrefix', async () => {
     const prefixed = new Redis(redisUrl(), { keyPrefix: 'kp:' });
     const prefixedReads = new TrackedReads<string | null>(prefixed, 10);
