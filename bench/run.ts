@@ -74,6 +74,7 @@ async function runScenario(scenario: Scenario): Promise<VariantSummary[]> {
     const rounds = scenario.variants.map(() => [] as LoadResult[]);
     const samples = scenario.variants.map(() => [] as ProcessSample[]);
     const commands = scenario.variants.map(() => 0);
+    const redisCpu = scenario.variants.map(() => [] as number[]);
     for (let round = 0; round < settings.rounds; round++) {
       // Rotate the order each round so drift of the machine hits every variant alike.
       for (let k = 0; k < scenario.variants.length; k++) {
@@ -88,9 +89,11 @@ async function runScenario(scenario: Scenario): Promise<VariantSummary[]> {
         const server = servers[i] as VariantServer;
         await load(tool, { ...options, durationSeconds: settings.warmupSeconds });
         const before = await redis.commandCount();
+        const redisCpuBefore = redis.cpuUs();
         await server.startSample();
         const result = await load(tool, { ...options, durationSeconds: settings.durationSeconds });
         const sample = await server.sample();
+        redisCpu[i]?.push(redis.cpuUs() - redisCpuBefore);
         commands[i] = (commands[i] ?? 0) + (await redis.commandCount()) - before;
         rounds[i]?.push(result);
         samples[i]?.push(sample);
@@ -105,7 +108,7 @@ async function runScenario(scenario: Scenario): Promise<VariantSummary[]> {
       wire.push(await probeCommandsOnWire(scenario, server.url, headers[i] ?? {}));
     }
     return scenario.variants.map((variant, i) =>
-      summarise(variant, rounds[i] ?? [], samples[i] ?? [], commands[i] ?? 0, wire[i] ?? 0),
+      summarise(variant, rounds[i] ?? [], samples[i] ?? [], redisCpu[i] ?? [], commands[i] ?? 0, wire[i] ?? 0),
     );
   } finally {
     await Promise.all(servers.map((s) => s.stop()));

@@ -1,5 +1,6 @@
 // The benchmark's private Redis, and the INFO commandstats total used for Redis commands per request.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { type RedisServer, startRedisServer } from '../../test/helpers/redis-server.js';
 
@@ -9,6 +10,8 @@ export interface BenchRedis {
   version: string;
   /** Total commands Redis has executed, not counting INFO itself. */
   commandCount(): Promise<number>;
+  /** User + system CPU time redis-server has used so far, in µs (from /proc; 0 where there is none). */
+  cpuUs(): number;
   stop(): Promise<void>;
 }
 
@@ -31,12 +34,30 @@ export async function startBenchRedis(cpus?: string): Promise<BenchRedis> {
       }
       return total;
     },
+    cpuUs: () => processCpuUs(server.pid),
     async stop() {
       admin.disconnect();
       await server.stop();
     },
   };
 }
+
+/** A process's user + system CPU time in µs, read from /proc/<pid>/stat (clock ticks of 10 ms on Linux). */
+function processCpuUs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    // The command name in parentheses may hold spaces: count the fields after its closing parenthesis.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1_000_000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** USER_HZ: 100 on every Linux this runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 /**
  * Counts the commands clients send while `run` executes, through MONITOR: commands a Lua script runs inside

@@ -17,6 +17,10 @@ export interface VariantSummary {
   cpuUsPerRequest: number;
   /** V8 heap bytes allocated per request (median of the rounds). */
   allocatedBytesPerRequest: number;
+  /** The app's CPU time as a share of the measured window's wall time, 0–1: below 1, the app waited. */
+  busyShare: number;
+  /** CPU time of redis-server per request, in µs (median of the rounds). */
+  redisCpuUsPerRequest: number;
   /** Main-thread GC pauses as a share of the measured window's wall time, 0–1 (median of the rounds). */
   gcShare: number;
 }
@@ -25,6 +29,7 @@ export function summarise(
   variant: Variant,
   rounds: LoadResult[],
   samples: ProcessSample[],
+  redisCpuUs: number[],
   commands: number,
   wirePerRequest: number,
 ): VariantSummary {
@@ -41,6 +46,10 @@ export function summarise(
     cpuUsPerRequest: median(perRequest(rounds, samples, (s) => s.cpuUs)),
     allocatedBytesPerRequest: median(perRequest(rounds, samples, (s) => s.allocatedBytes)),
     gcShare: median(samples.map((s) => (s.wallUs > 0 ? s.gcUs / s.wallUs : 0))),
+    busyShare: median(samples.map((s) => (s.wallUs > 0 ? s.cpuUs / s.wallUs : 0))),
+    redisCpuUsPerRequest: median(
+      redisCpuUs.map((us, i) => ((rounds[i]?.requests ?? 0) > 0 ? us / (rounds[i]?.requests ?? 1) : 0)),
+    ),
   };
 }
 
@@ -105,8 +114,8 @@ function goalCell(
 }
 
 const COST_HEADER =
-  '| scenario | variant | CPU µs/req | above bare | above the floor | heap KB allocated/req | time in GC pauses |\n' +
-  '|---|---|--:|--:|--:|--:|--:|';
+  '| scenario | variant | CPU µs/req | above bare | above the floor | app core busy | Redis CPU µs/req | heap KB allocated/req | time in GC pauses |\n' +
+  '|---|---|--:|--:|--:|--:|--:|--:|--:|';
 
 /**
  * What each variant costs per request, measured inside its process: CPU µs, and the difference to the bare
@@ -123,7 +132,8 @@ export function costTable(results: { scenario: Scenario; rows: VariantSummary[] 
         floor && row !== floor && row !== bare ? signedUs(row.cpuUsPerRequest - floor.cpuUsPerRequest) : '';
       lines.push(
         `| ${index === 0 ? scenario.title : ''} | ${row.variant.name} | ${row.cpuUsPerRequest.toFixed(1)} | ` +
-          `${aboveBare} | ${aboveFloor} | ${(row.allocatedBytesPerRequest / 1024).toFixed(1)} | ` +
+          `${aboveBare} | ${aboveFloor} | ${(row.busyShare * 100).toFixed(0)} % | ` +
+          `${row.redisCpuUsPerRequest.toFixed(1)} | ${(row.allocatedBytesPerRequest / 1024).toFixed(1)} | ` +
           `${(row.gcShare * 100).toFixed(1)} % |`,
       );
     });
