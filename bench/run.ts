@@ -108,7 +108,14 @@ async function runScenario(scenario: Scenario): Promise<VariantSummary[]> {
       wire.push(await probeCommandsOnWire(scenario, server.url, headers[i] ?? {}));
     }
     return scenario.variants.map((variant, i) =>
-      summarise(variant, rounds[i] ?? [], samples[i] ?? [], redisCpu[i] ?? [], commands[i] ?? 0, wire[i] ?? 0),
+      summarise(
+        variant,
+        rounds[i] ?? [],
+        samples[i] ?? [],
+        redisCpu[i] ?? [],
+        commands[i] ?? 0,
+        wire[i] ?? 0,
+      ),
     );
   } finally {
     await Promise.all(servers.map((s) => s.stop()));

@@ -1,5 +1,6 @@
 // Picks the limiter's script and key suffix for its algorithm, so the request path is the same for all of them.
 import { formatDuration } from '../core/index.js';
+import type { RedisCaller } from '../redis/index.js';
 import { createGcra } from './gcra-script.js';
 import type { LimitScript } from './limit-script.js';
 import type { ResolvedRateLimitConfig } from './options.js';
@@ -17,20 +18,20 @@ export interface LimiterAlgorithm {
   readonly keyTail: string;
 }
 
-/** Builds the script for the rules in script order (longest window first). */
-export function createAlgorithm(config: ResolvedRateLimitConfig): LimiterAlgorithm {
+/** Builds the script for the rules in script order (longest window first), its calls made through `caller`. */
+export function createAlgorithm(config: ResolvedRateLimitConfig, caller: RedisCaller): LimiterAlgorithm {
   const rules = config.scriptOrder.map((i) => config.rules[i] as ResolvedRule);
   const longest = (rules[0] as ResolvedRule).windowMs;
   switch (config.algorithm) {
     case 'sliding-window':
       return {
-        script: createSlidingWindow(config.redis, rules, config.precision),
+        script: createSlidingWindow(config.redis, rules, config.precision, caller),
         keyTail: `}:${longest}:sw${config.precision}`,
       };
     case 'gcra':
-      return { script: createGcra(config.redis, rules), keyTail: `}:${longest}:gcra` };
+      return { script: createGcra(config.redis, rules, caller), keyTail: `}:${longest}:gcra` };
     default:
-      return { script: createSlidingLog(config.redis, rules), keyTail: `}:${longest}` };
+      return { script: createSlidingLog(config.redis, rules, caller), keyTail: `}:${longest}` };
   }
 }
 

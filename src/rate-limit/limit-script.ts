@@ -1,28 +1,59 @@
 // What every algorithm's script shares: its arguments and reply, its runner, and the reply's decoding.
-import { type LuaScript, type RedisClient, registerScript } from '../redis/index.js';
+import {
+  DEFAULT_REDIS_TIMEOUT_MS,
+  type RedisCaller,
+  type RedisClient,
+  redisCaller,
+  ScriptBatcher,
+  type VariadicScript,
+} from '../redis/index.js';
 
 /**
- * The Lua prelude of every limiter script. ARGV[1]: the rules, their numbers separated by spaces (a fixed
- * count per rule, longest window first), built once per limiter; ARGV[2]: the cost (default 1); ARGV[3]: '0'
- * to only look (default: record an admitted request). The common request sends ARGV[1] alone: every argument
- * costs the app CPU to encode on each call.
+ * The Lua prelude of every limiter script, which checks a batch of requests (see `ScriptBatcher`): KEYS[i] is
+ * the i-th request's key; ARGV[1] the rules, their numbers separated by spaces (a fixed count per rule,
+ * longest window first), built once per limiter; ARGV[2] the time in µs, or '' for Redis `TIME` (tests set
+ * it, to replay arrival times exactly against the real script); ARGV[2 + i] the i-th request: its cost, or
+ * 'p' and the cost to only look (peek) without recording.
+ *
+ * After it comes the algorithm, which defines `check(key, cost, record)`, deciding one request and returning
+ * its reply table, and `finish`, nil or a function that writes what `check` kept for the end of the batch;
+ * then {@link LUA_BATCH}. All requests of a batch are decided at one `now`, one after the other, each seeing
+ * what the ones before it recorded, exactly as separate calls would.
  */
-export const LUA_ARGS = `
-local key = KEYS[1]
+export const LUA_HEAD = `
 local spec = {}
 for n in string.gmatch(ARGV[1], '%d+') do spec[#spec + 1] = tonumber(n) end
-local cost = tonumber(ARGV[2] or '1')
-local record = ARGV[3] ~= '0'
+local now
+if ARGV[2] == '' then
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+else
+  now = tonumber(ARGV[2])
+end
+local nowText = string.format('%d', now)
 `;
 
 /**
- * The Lua epilogue of every limiter script: `reply` is { allowed (1/0), now (µs), then per rule remaining,
- * resetMs, retryMs (0: this rule did not refuse; -1: never, the cost is above its limit; otherwise ms until
- * the request fits) }, all integers, sent as one string of numbers separated by spaces: one bulk string is
- * cheaper for the app to decode than an array of integers.
+ * The Lua epilogue of every limiter script: each request's reply is { allowed (1/0), now (µs), then per rule
+ * remaining, resetMs, retryMs (0: this rule did not refuse; -1: never, the cost is above its limit; otherwise
+ * ms until the request fits) }, all integers, sent as one string of numbers separated by spaces (cheaper for
+ * the app to decode than an array of integers); the script's reply is the array of those strings.
  */
-export const LUA_REPLY = `reply[2] = string.format('%d', now)
-return table.concat(reply, ' ')
+export const LUA_BATCH = `
+local replies = {}
+for i = 1, #KEYS do
+  local request = ARGV[i + 2]
+  local reply
+  if string.byte(request, 1) == 112 then
+    reply = check(KEYS[i], tonumber(string.sub(request, 2)), false)
+  else
+    reply = check(KEYS[i], tonumber(request), true)
+  end
+  reply[2] = nowText
+  replies[i] = table.concat(reply, ' ')
+end
+if finish then finish() end
+return replies
 `;
 
 /**
@@ -46,39 +77,54 @@ export interface LimitReply {
 export interface LimitScript {
   /**
    * Checks `cost` units for `key` against every rule, and records them on all rules if they fit and
-   * `record`: one script call, resolving with the reply as sent (read it with {@link parseReply}).
+   * `record`. Requests made in one turn of the event loop share one script call; `done` gets this one's
+   * reply as sent (read it with {@link parseReply}), `failed` the error of its batch. Neither may throw.
    */
-  send(key: string, cost: number, record: boolean): Promise<string>;
-  /** {@link send}, decoded. */
+  check(
+    key: string,
+    cost: number,
+    record: boolean,
+    done: (reply: string) => void,
+    failed: (error: unknown) => void,
+  ): void;
+  /** {@link check} as a promise, decoded. */
   hit(key: string, cost: number, record: boolean): Promise<LimitReply>;
+  /** Like {@link hit}, at `nowUs` instead of Redis `TIME`, in a call of its own: tests replay arrival times. */
+  hitAt(key: string, cost: number, record: boolean, nowUs: number): Promise<LimitReply>;
 }
 
-/** A registered limiter script and the arguments of its rules, which every call sends. */
-export interface LimitScriptRunner {
-  readonly run: (keys: readonly string[], args: readonly string[]) => Promise<string>;
-  /** ARGV[1] of {@link LUA_ARGS}. */
-  readonly spec: string;
+/** The script of every algorithm, and what differs: how many numbers describe one rule. */
+export interface LimitScriptDefinition {
+  readonly script: VariadicScript<string[]>;
+  /** The rules' numbers, a fixed count per rule, in script order (longest window first). */
+  readonly ruleNumbers: readonly number[];
+  readonly rules: number;
 }
 
-/** Registers `script` on `client`, with the numbers of its rules (a fixed count per rule, in script order). */
-export function limitScriptRunner(
+/**
+ * Registers a limiter script on `client`. Its calls go through `caller` (a deadline, and the client's outage
+ * state); without one, through a caller of their own with the default deadline.
+ */
+export function createLimitScript(
   client: RedisClient,
-  script: LuaScript<string>,
-  ruleNumbers: readonly number[],
-): LimitScriptRunner {
-  return { run: registerScript(client, script), spec: ruleNumbers.join(' ') };
-}
-
-/** The {@link LimitScript} of a runner: the arguments of the common request (cost 1, recording) built once. */
-export function createLimitScript({ run, spec }: LimitScriptRunner, rules: number): LimitScript {
-  const recordOne = [spec];
-  const peekOne = [spec, '1', '0'];
-  const send = (key: string, cost: number, record: boolean): Promise<string> =>
-    run([key], cost === 1 ? (record ? recordOne : peekOne) : [spec, String(cost), record ? '1' : '0']);
+  { script, ruleNumbers, rules }: LimitScriptDefinition,
+  caller: RedisCaller = redisCaller(client, DEFAULT_REDIS_TIMEOUT_MS),
+): LimitScript {
+  const spec = ruleNumbers.join(' ');
+  const batcher = new ScriptBatcher(client, script, [spec, ''], caller);
+  const requestArg = (cost: number, record: boolean) =>
+    record ? (cost === 1 ? '1' : String(cost)) : `p${cost}`;
+  const check: LimitScript['check'] = (key, cost, record, done, failed) =>
+    batcher.call(key, requestArg(cost, record), done, failed);
   return {
-    send,
-    async hit(key, cost, record) {
-      return decodeReply(parseReply(await send(key, cost, record)), rules);
+    check,
+    hit: (key, cost, record) =>
+      new Promise<string>((resolve, reject) => check(key, cost, record, resolve, reject)).then((reply) =>
+        decodeReply(parseReply(reply), rules),
+      ),
+    async hitAt(key, cost, record, nowUs) {
+      const reply = await batcher.callNow(key, requestArg(cost, record), [spec, String(nowUs)]);
+      return decodeReply(parseReply(reply), rules);
     },
   };
 }

@@ -31,11 +31,11 @@ export class Limiter {
   constructor(config: ResolvedRateLimitConfig) {
     this.config = config;
     this.source = `rateLimit '${config.name}'`;
-    const { script, keyTail } = createAlgorithm(config);
+    this.#caller = redisCaller(config.redis, config.timeoutMs);
+    const { script, keyTail } = createAlgorithm(config, this.#caller);
     this.#script = script;
     this.#keyHead = buildKey(config.prefix, config.name, '{');
     this.#keyTail = keyTail;
-    this.#caller = redisCaller(config.redis, config.timeoutMs);
     this.#report = createErrorReporter(config.logger);
     this.#stats = config.stats
       ? new StatsRecorder({
@@ -49,9 +49,18 @@ export class Limiter {
       : undefined;
   }
 
-  /** Runs the script for a stored key within the deadline; records `units` if they fit and `record`. */
-  send(stored: string, units: number, record: boolean): Promise<string> {
-    return this.#caller.call(() => this.#script.send(this.#keyHead + stored + this.#keyTail, units, record));
+  /**
+   * Runs the script for a stored key within the deadline (in one call with the other checks of this turn of
+   * the event loop); records `units` if they fit and `record`. `done` and `failed` must not throw.
+   */
+  send(
+    stored: string,
+    units: number,
+    record: boolean,
+    done: (reply: string) => void,
+    failed: (error: unknown) => void,
+  ): void {
+    this.#script.check(this.#keyHead + stored + this.#keyTail, units, record, done, failed);
   }
 
   /** The decision a reply of {@link send} means. */
@@ -60,8 +69,17 @@ export class Limiter {
   }
 
   /** {@link send} and {@link decide} in one, for the admin calls. */
-  async check(stored: string, units: number, record: boolean): Promise<RateLimitInfo> {
-    return this.decide(await this.send(stored, units, record), stored, units);
+  check(stored: string, units: number, record: boolean): Promise<RateLimitInfo> {
+    return new Promise((resolve, reject) => {
+      const done = (reply: string) => {
+        try {
+          resolve(this.decide(reply, stored, units));
+        } catch (error) {
+          reject(error);
+        }
+      };
+      this.send(stored, units, record, done, reject);
+    });
   }
 
   /** Counts a recorded decision for `stats()` (in memory; written to Redis off the request path). */

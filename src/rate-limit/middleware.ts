@@ -1,5 +1,6 @@
 // The request path: the request's key and cost, one script call, then headers and next() or the refusal.
 import type { NextFunction, Request, Response } from 'express';
+import { errorMessage } from '../core/index.js';
 import { keyPart } from '../redis/index.js';
 import { headerWriter } from './headers.js';
 import type { Limiter } from './limiter.js';
@@ -13,7 +14,7 @@ export type RequestHandler = (req: Request, res: Response, next: NextFunction) =
 /** Marks an input the options' functions have not been asked for yet. */
 const NOT_ASKED: unique symbol = Symbol('not asked');
 
-/** What the handler returns when it is done before any Redis call. */
+/** What the handler returns on its synchronous path (the decision comes later, through callbacks). */
 const DONE: Promise<void> = Promise.resolve();
 
 /**
@@ -52,7 +53,7 @@ export function requestHandler(limiter: Limiter): RequestHandler {
       next();
       return;
     }
-    return refuse(req, res, next, info);
+    void refuse(req, res, next, info);
   };
   const refuse = async (req: Request, res: Response, next: NextFunction, info: RateLimitInfo) => {
     try {
@@ -66,10 +67,23 @@ export function requestHandler(limiter: Limiter): RequestHandler {
     if (failOpen) next();
     else sendUnavailable(req, res);
   };
-  const limit = (req: Request, res: Response, next: NextFunction, stored: string, units: number) =>
-    limiter.send(stored, units, true).then(
-      (reply) => respond(req, res, next, limiter.decide(reply, stored, units)),
-      (error: unknown) => fail(error, req, res, next),
+  /** Runs `step` from a Redis reply's callback, where nothing may throw: a throw is logged, not lost. */
+  const guarded = (step: () => void): void => {
+    try {
+      step();
+    } catch (error) {
+      logger.error(`${source}: a request handler threw after the rate-limit decision`, {
+        error: errorMessage(error),
+      });
+    }
+  };
+  const limit = (req: Request, res: Response, next: NextFunction, stored: string, units: number): void =>
+    limiter.send(
+      stored,
+      units,
+      true,
+      (reply) => guarded(() => respond(req, res, next, limiter.decide(reply, stored, units))),
+      (error) => guarded(() => fail(error, req, res, next)),
     );
 
   /** The async continuation: awaits what is pending and asks for the rest, in the synchronous path's order. */
@@ -99,7 +113,7 @@ export function requestHandler(limiter: Limiter): RequestHandler {
       next(error);
       return;
     }
-    return limit(req, res, next, stored, units);
+    limit(req, res, next, stored, units);
   };
 
   return function rateLimitMiddleware(req, res, next) {
@@ -125,6 +139,7 @@ export function requestHandler(limiter: Limiter): RequestHandler {
       next(error);
       return DONE;
     }
-    return limit(req, res, next, stored, units);
+    limit(req, res, next, stored, units);
+    return DONE;
   };
 }

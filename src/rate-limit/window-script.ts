@@ -1,113 +1,130 @@
 // The bucketed sliding-window Lua script: a few counters per client, never more than the limit in any window.
-import { defineScript, type RedisClient } from '../redis/index.js';
-import { type ClockedScript, createClockedScript, LUA_NOW } from './clocked-script.js';
-import { LUA_ARGS, LUA_REPLY } from './limit-script.js';
+import { defineVariadicScript, type RedisCaller, type RedisClient } from '../redis/index.js';
+import { createLimitScript, type LimitScript, LUA_BATCH, LUA_HEAD } from './limit-script.js';
 
 /**
- * KEYS[1]: one client's buckets, a hash whose field `b * 8 + r` (b: bucket number, counted in buckets of
- * Redis time since the epoch; r: the rule's position from 0) holds the units rule r admitted in bucket b.
- * ARGV as {@link LUA_ARGS} says, with (windowMs, limit, bucketUs) per rule, and ARGV[4] as {@link LUA_NOW} says.
+ * Each request's key: one client's buckets, a hash whose field `b * 8 + r` (b: bucket number, counted in
+ * buckets of Redis time since the epoch; r: the rule's position from 0) holds the units rule r admitted in
+ * bucket b. ARGV as {@link LUA_HEAD} says, with (windowMs, limit, bucketUs) per rule.
  *
  * A rule counts every bucket that overlaps its window (now - w, now], the oldest one whole: the counted span
  * always covers the window, so no window ever holds more than the limit, and it reaches back at most one
- * bucket further, which bounds how early it can refuse.
+ * bucket further, which bounds how early it can refuse. A key's buckets are read once per batch; the requests
+ * after the first only add to what was read.
  *
- * Reply: see {@link LUA_REPLY}.
+ * Reply: see {@link LUA_BATCH}.
  */
-const LUA = `${LUA_ARGS}${LUA_NOW}local rules = #spec / 3
-local windows, limits, sizes, firsts, totals, oldest = {}, {}, {}, {}, {}, {}
+const LUA = `${LUA_HEAD}local rules = #spec / 3
+local windows, limits, sizes, firsts = {}, {}, {}, {}
 for r = 1, rules do
   windows[r] = spec[3 * r - 2] * 1000
   limits[r] = spec[3 * r - 1]
   sizes[r] = spec[3 * r]
   firsts[r] = math.floor((now - windows[r]) / sizes[r])
-  totals[r] = 0
 end
-local fields = redis.call('HGETALL', key)
-local stale = {}
-for i = 1, #fields, 2 do
-  local f = tonumber(fields[i])
+-- Each field's bucket and rule (r from 1), or nil for a field of a rule this limiter no longer has.
+local function bucketOf(field)
+  local f = tonumber(field)
   local r = f % 8 + 1
-  local b = (f - r + 1) / 8
-  if r > rules or b < firsts[r] then
-    stale[#stale + 1] = fields[i]
-  else
-    totals[r] = totals[r] + tonumber(fields[i + 1])
-    if oldest[r] == nil or b < oldest[r] then oldest[r] = b end
-  end
+  if r > rules then return nil end
+  return (f - r + 1) / 8, r
 end
--- Buckets that left every window go now, in slices that stay within Lua's stack.
-for i = 1, #stale, 500 do
-  redis.call('HDEL', key, unpack(stale, i, math.min(i + 499, #stale)))
-end
-local allowed = 1
-for r = 1, rules do
-  if totals[r] + cost > limits[r] then allowed = 0 end
-end
-local added = 0
-if allowed == 1 and record and cost > 0 then
-  local ttl = 0
-  local opened = false
-  for r = 1, rules do
-    local current = math.floor(now / sizes[r])
-    if redis.call('HINCRBY', key, string.format('%d', current * 8 + r - 1), cost) == cost then opened = true end
-    -- The current bucket is counted until (current + 1) * size + window.
-    local left = (current + 1) * sizes[r] + windows[r] - now
-    if left > ttl then ttl = left end
-    if oldest[r] == nil or current < oldest[r] then oldest[r] = current end
-  end
-  -- The expiry is a time fixed by the current buckets: set when one of them opens, it stays right until the next.
-  if opened then redis.call('PEXPIREAT', key, string.format('%d', math.ceil((now + ttl) / 1000))) end
-  added = cost
-end
-local buckets = nil
-local reply = { allowed, now }
-for r = 1, rules do
-  local n = totals[r] + added
-  local reset = 0
-  if n > 0 then reset = (oldest[r] + 1) * sizes[r] + windows[r] - now end
-  local retry = 0
-  if allowed == 0 and totals[r] + cost > limits[r] then
-    if cost > limits[r] then
-      retry = -1
+-- What the batch knows of each key: per rule the units its window holds and the oldest bucket holding some.
+local states = {}
+local function load(key)
+  local fields = redis.call('HGETALL', key)
+  local totals, oldest, stale = {}, {}, {}
+  for r = 1, rules do totals[r] = 0 end
+  for i = 1, #fields, 2 do
+    local b, r = bucketOf(fields[i])
+    if b == nil or b < firsts[r] then
+      stale[#stale + 1] = fields[i]
     else
-      if buckets == nil then
-        buckets = {}
-        for q = 1, rules do buckets[q] = {} end
-        for i = 1, #fields, 2 do
-          local f = tonumber(fields[i])
-          local q = f % 8 + 1
-          local b = (f - q + 1) / 8
-          if q <= rules and b >= firsts[q] then
-            buckets[q][#buckets[q] + 1] = { b, tonumber(fields[i + 1]) }
+      totals[r] = totals[r] + tonumber(fields[i + 1])
+      if oldest[r] == nil or b < oldest[r] then oldest[r] = b end
+    end
+  end
+  -- Buckets that left every window go now, in slices that stay within Lua's stack.
+  for i = 1, #stale, 500 do
+    redis.call('HDEL', key, unpack(stale, i, math.min(i + 499, #stale)))
+  end
+  return { totals = totals, oldest = oldest }
+end
+-- The live buckets of each rule, oldest first: only a refusal that can ever fit needs them.
+local function bucketsOf(key)
+  local fields = redis.call('HGETALL', key)
+  local buckets = {}
+  for r = 1, rules do buckets[r] = {} end
+  for i = 1, #fields, 2 do
+    local b, r = bucketOf(fields[i])
+    if b ~= nil and b >= firsts[r] then buckets[r][#buckets[r] + 1] = { b, tonumber(fields[i + 1]) } end
+  end
+  for r = 1, rules do table.sort(buckets[r], function(x, y) return x[1] < y[1] end) end
+  return buckets
+end
+local function check(key, cost, record)
+  local state = states[key]
+  if state == nil then
+    state = load(key)
+    states[key] = state
+  end
+  local totals, oldest = state.totals, state.oldest
+  local allowed = 1
+  for r = 1, rules do
+    if totals[r] + cost > limits[r] then allowed = 0 end
+  end
+  local added = 0
+  if allowed == 1 and record and cost > 0 then
+    local ttl = 0
+    local opened = false
+    for r = 1, rules do
+      local current = math.floor(now / sizes[r])
+      if redis.call('HINCRBY', key, string.format('%d', current * 8 + r - 1), cost) == cost then opened = true end
+      -- The current bucket is counted until (current + 1) * size + window.
+      local left = (current + 1) * sizes[r] + windows[r] - now
+      if left > ttl then ttl = left end
+      if oldest[r] == nil or current < oldest[r] then oldest[r] = current end
+    end
+    -- The expiry is a time fixed by the current buckets: set when one of them opens, it stays right until the next.
+    if opened then redis.call('PEXPIREAT', key, string.format('%d', math.ceil((now + ttl) / 1000))) end
+    added = cost
+  end
+  local buckets = nil
+  local reply = { allowed, now }
+  for r = 1, rules do
+    local n = totals[r] + added
+    local reset = 0
+    if n > 0 then reset = (oldest[r] + 1) * sizes[r] + windows[r] - now end
+    local retry = 0
+    if allowed == 0 and totals[r] + cost > limits[r] then
+      if cost > limits[r] then
+        retry = -1
+      else
+        if buckets == nil then buckets = bucketsOf(key) end
+        -- The request fits once the oldest buckets holding this many units have left the window.
+        local need = totals[r] + cost - limits[r]
+        local freed = 0
+        for _, bucket in ipairs(buckets[r]) do
+          freed = freed + bucket[2]
+          if freed >= need then
+            retry = math.ceil(((bucket[1] + 1) * sizes[r] + windows[r] - now) / 1000)
+            break
           end
-        end
-        for q = 1, rules do table.sort(buckets[q], function(x, y) return x[1] < y[1] end) end
-      end
-      -- The request fits once the oldest buckets holding this many units have left the window.
-      local need = totals[r] + cost - limits[r]
-      local freed = 0
-      for _, bucket in ipairs(buckets[r]) do
-        freed = freed + bucket[2]
-        if freed >= need then
-          retry = math.ceil(((bucket[1] + 1) * sizes[r] + windows[r] - now) / 1000)
-          break
         end
       end
     end
+    reply[#reply + 1] = limits[r] - n
+    reply[#reply + 1] = math.ceil(reset / 1000)
+    reply[#reply + 1] = retry
   end
-  reply[#reply + 1] = limits[r] - n
-  reply[#reply + 1] = math.ceil(reset / 1000)
-  reply[#reply + 1] = retry
+  for r = 1, rules do totals[r] = totals[r] + added end
+  return reply
 end
-${LUA_REPLY}`;
+local finish = nil
+${LUA_BATCH}`;
 
 /** The script, defined once for the module; registered once per client by {@link createSlidingWindow}. */
-export const SLIDING_WINDOW_SCRIPT = defineScript<string>({
-  name: 'rlSlidingWindow',
-  keys: 1,
-  lua: LUA,
-});
+export const SLIDING_WINDOW_SCRIPT = defineVariadicScript<string[]>({ name: 'rlSlidingWindow', lua: LUA });
 
 /** One rule as the script sees it. */
 export interface WindowRule {
@@ -125,8 +142,14 @@ export function createSlidingWindow(
   client: RedisClient,
   rules: readonly WindowRule[],
   precision: number,
-): ClockedScript {
-  const ruleArgs: number[] = [];
-  for (const rule of rules) ruleArgs.push(rule.windowMs, rule.limit, bucketMicros(rule.windowMs, precision));
-  return createClockedScript(client, SLIDING_WINDOW_SCRIPT, ruleArgs, rules.length);
+  caller?: RedisCaller,
+): LimitScript {
+  const ruleNumbers: number[] = [];
+  for (const rule of rules)
+    ruleNumbers.push(rule.windowMs, rule.limit, bucketMicros(rule.windowMs, precision));
+  return createLimitScript(
+    client,
+    { script: SLIDING_WINDOW_SCRIPT, ruleNumbers, rules: rules.length },
+    caller,
+  );
 }

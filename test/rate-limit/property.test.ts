@@ -15,6 +15,8 @@ let run = 0;
 
 interface Decision {
   readonly cost: number;
+  /** The order the request was made in. */
+  readonly order: number;
   readonly reply: LimitReply;
 }
 
@@ -25,7 +27,9 @@ interface Decision {
  */
 function checkAgainstModel(rules: readonly LogRule[], decisions: readonly Decision[]): void {
   const admitted: { t: number; cost: number }[] = [];
-  const ordered = [...decisions].sort((a, b) => a.reply.nowUs - b.reply.nowUs);
+  // Requests sent in one turn of the event loop are decided in one script call, at one time, in the order
+  // they were made: that order breaks ties.
+  const ordered = [...decisions].sort((a, b) => a.reply.nowUs - b.reply.nowUs || a.order - b.order);
   for (const { cost, reply } of ordered) {
     const now = reply.nowUs;
     const inWindow = rules.map((rule) => admitted.filter((a) => a.t > now - rule.windowMs * 1000));
@@ -83,12 +87,14 @@ describe('the sliding log against its model', () => {
           run += 1;
           const rules: LogRule[] = [{ limit, windowMs }, ...(burst ? [burst] : [])];
           const log = createSlidingLog(client, rules);
+          let made = 0;
           const key = redis.prefix(`rl:prop:{${run}}:${windowMs}`);
           // Each request fires at its own offset, so some overlap in flight, as real traffic does.
           const decisions = await Promise.all(
             arrivals.map(async ({ at, cost }) => {
               await sleep(at);
-              return { cost, reply: await log.hit(key, cost, true) };
+              const order = made++;
+              return { cost, order, reply: await log.hit(key, cost, true) };
             }),
           );
           checkAgainstModel(rules, decisions);
