@@ -111,7 +111,7 @@ export function createLimitScript(
   caller: RedisCaller = redisCaller(client, DEFAULT_REDIS_TIMEOUT_MS),
 ): LimitScript {
   const spec = ruleNumbers.join(' ');
-  const batcher = new ScriptBatcher(client, script, [spec, ''], caller);
+  const batcher = new ScriptBatcher<string>(client, script, [spec, ''], caller);
   const requestArg = (cost: number, record: boolean) =>
     record ? (cost === 1 ? '1' : String(cost)) : `p${cost}`;
   const check: LimitScript['check'] = (key, cost, record, done, failed) =>

@@ -1,23 +1,23 @@
 // Calls of one script made in the same turn of the event loop go to Redis as one script call.
 import { isCluster, type RedisClient } from './client.js';
 import type { RedisCaller } from './deadline.js';
-import { registerVariadicScript, type VariadicScript } from './scripts.js';
+import { registerVariadicScript, type ScriptArg, type VariadicScript } from './scripts.js';
 
 /** Most calls one script call carries: bounds how long Redis runs it and how many arguments it takes. */
 const MAX_BATCH = 256;
 
 /** One call waiting for its batch to be sent. */
-interface BatchedCall {
+interface BatchedCall<TReply> {
   readonly key: string;
-  readonly arg: string;
-  readonly done: (reply: string) => void;
+  readonly arg: string | undefined;
+  readonly done: (reply: TReply) => void;
   readonly failed: (error: unknown) => void;
 }
 
 /**
  * Batches the calls of a script written for it: KEYS holds one key per call (a key may repeat), ARGV the
- * arguments every call shares (`shared`), then one argument per call; the reply is an array with one string
- * per call, in order. The script runs the calls one after the other, as separate calls sent in one pipeline
+ * arguments every call shares (`shared`), then one argument per call for a script whose calls take one; the
+ * reply is an array with one reply per call, in order. The script runs the calls one after the other, as separate calls sent in one pipeline
  * would run, but atomically and for one script call's worth of work in the app and in Redis: on a busy server
  * many requests arrive between two turns of the event loop, and each one would otherwise cost its own command
  * (encoding, a promise, a reply to decode).
@@ -26,18 +26,18 @@ interface BatchedCall {
  * together, within one deadline of `caller`. On Redis Cluster every call of a batch must hash to one slot, so
  * calls are batched per key there.
  */
-export class ScriptBatcher {
-  readonly #run: (keys: readonly string[], args: readonly string[]) => Promise<string[]>;
+export class ScriptBatcher<TReply> {
+  readonly #run: (keys: readonly string[], args: readonly ScriptArg[]) => Promise<TReply[]>;
   readonly #caller: RedisCaller;
-  readonly #shared: readonly string[];
+  readonly #shared: readonly ScriptArg[];
   readonly #perKey: boolean;
-  #waiting = new Map<string, BatchedCall[]>();
+  #waiting = new Map<string, BatchedCall<TReply>[]>();
   #scheduled = false;
 
   constructor(
     client: RedisClient,
-    script: VariadicScript<string[]>,
-    shared: readonly string[],
+    script: VariadicScript<TReply[]>,
+    shared: readonly ScriptArg[],
     caller: RedisCaller,
   ) {
     const runner = registerVariadicScript(client, script);
@@ -47,7 +47,7 @@ export class ScriptBatcher {
       ? (keys, args) => {
           const pipeline = client.pipeline();
           runner.queue(pipeline, keys, args);
-          return pipeline.exec().then(firstResult);
+          return pipeline.exec().then(firstResult<TReply>);
         }
       : runner;
     this.#caller = caller;
@@ -55,11 +55,19 @@ export class ScriptBatcher {
     this.#perKey = isCluster(client);
   }
 
-  /** Queues one call; `done` gets its reply, or `failed` the error that failed its batch. */
-  call(key: string, arg: string, done: (reply: string) => void, failed: (error: unknown) => void): void {
+  /**
+   * Queues one call (`arg`: its own argument, if the script's calls take one); `done` gets its reply, or
+   * `failed` the error that failed its batch.
+   */
+  call(
+    key: string,
+    arg: string | undefined,
+    done: (reply: TReply) => void,
+    failed: (error: unknown) => void,
+  ): void {
     const group = this.#perKey ? key : '';
     const calls = this.#waiting.get(group);
-    const call: BatchedCall = { key, arg, done, failed };
+    const call: BatchedCall<TReply> = { key, arg, done, failed };
     if (calls === undefined) this.#waiting.set(group, [call]);
     else calls.push(call);
     if (!this.#scheduled) {
@@ -69,10 +77,14 @@ export class ScriptBatcher {
   }
 
   /** Sends one call now, outside any batch, with `shared` in place of the batcher's (tests set the time). */
-  callNow(key: string, arg: string, shared: readonly string[]): Promise<string> {
+  callNow(key: string, arg: string | undefined, shared: readonly ScriptArg[]): Promise<TReply> {
+    const args = arg === undefined ? shared : [...shared, arg];
     return this.#caller
-      .call(() => this.#run([key], [...shared, arg]))
-      .then((replies) => replies[0] as string);
+      .call(() => this.#run([key], args))
+      .then((replies) => {
+        if (replies.length < 1) throw missingReply();
+        return replies[0] as TReply;
+      });
   }
 
   readonly #send = (): void => {
@@ -88,22 +100,26 @@ export class ScriptBatcher {
     }
   };
 
-  #sendBatch(calls: readonly BatchedCall[]): void {
+  #sendBatch(calls: readonly BatchedCall<TReply>[]): void {
     const keys: string[] = new Array(calls.length);
     const args = this.#shared.slice();
     for (let i = 0; i < calls.length; i++) {
-      const call = calls[i] as BatchedCall;
+      const call = calls[i] as BatchedCall<TReply>;
       keys[i] = call.key;
-      args.push(call.arg);
+      if (call.arg !== undefined) args.push(call.arg);
     }
     this.#caller
       .call(() => this.#run(keys, args))
       .then(
         (replies) => {
-          for (let i = 0; i < calls.length; i++) settle(calls[i] as BatchedCall, replies[i]);
+          for (let i = 0; i < calls.length; i++) {
+            const call = calls[i] as BatchedCall<TReply>;
+            if (i < replies.length) settle(call, true, replies[i] as TReply);
+            else settle(call, false, missingReply());
+          }
         },
         (error: unknown) => {
-          for (const call of calls) settle(call, undefined, error);
+          for (const call of calls) settle(call, false, error);
         },
       );
   }
@@ -114,20 +130,24 @@ function autoPipelines(client: RedisClient): boolean {
 }
 
 /** The reply of a pipeline's only command, or its error. */
-function firstResult(results: [Error | null, unknown][] | null): string[] {
+function firstResult<TReply>(results: [Error | null, unknown][] | null): TReply[] {
   const [error, reply] = results?.[0] ?? [new Error('The pipeline was discarded.'), undefined];
   if (error) throw error;
-  return reply as string[];
+  return reply as TReply[];
+}
+
+function missingReply(): TypeError {
+  return new TypeError('A batched script sent fewer replies than it was sent calls.');
 }
 
 /**
  * Hands a call its reply or its batch's error. The callbacks are not meant to throw; if one does, it is
  * reported as a process warning and the rest of the batch is still answered, so no request waits forever.
  */
-function settle(call: BatchedCall, reply: string | undefined, error?: unknown): void {
+function settle<TReply>(call: BatchedCall<TReply>, ok: boolean, outcome: unknown): void {
   try {
-    if (typeof reply === 'string') call.done(reply);
-    else call.failed(error ?? new TypeError('A batched script sent fewer replies than it was sent calls.'));
+    if (ok) call.done(outcome as TReply);
+    else call.failed(outcome);
   } catch (thrown) {
     process.emitWarning(`A batched Redis call's callback threw: ${String(thrown)}`, 'ScriptBatchWarning');
   }

@@ -1,5 +1,5 @@
 // The Lua scripts of the sessions middleware: each is one atomic step on one hash slot.
-import { defineScript } from '../redis/index.js';
+import { defineScript, defineVariadicScript } from '../redis/index.js';
 
 /*
  * A session is a hash: one field per top-level data key (JSON value) plus meta fields that start with `@`:
@@ -29,37 +29,42 @@ end`;
 const BASE_OF_INDEX = `local function baseOf(index) return string.sub(index, 1, -6) end`;
 
 /**
- * Loads a session and slides its idle timeout (its own `@m` lifetime when it has one) in one call.
- * KEYS: session. ARGV: idle ms, touchAfter ms.
- * Returns nil when the session does not exist (or is past its absolute deadline), else
- * `{ttlMs, touched (0|1), {field, value, ...}}`.
+ * Loads sessions and slides their idle timeout (each one's own `@m` lifetime when it has one): the reads of one
+ * turn of the event loop in one call (see `ScriptBatcher`). KEYS: one session per read. ARGV: idle ms,
+ * touchAfter ms. Replies, one per read: nil when the session does not exist (or is past its absolute
+ * deadline), else `{ttlMs, touched (0|1), {field, value, ...}}`.
  */
-export const SESSION_READ = defineScript<[number, number, string[]] | null>({
+export const SESSION_READ = defineVariadicScript<([number, number, string[]] | null)[]>({
   name: 'sessRead',
-  keys: 1,
   lua: `${NOW}
-local fields = redis.call('HGETALL', KEYS[1])
-if #fields == 0 then return false end
-local abs, seen, life
-for i = 1, #fields, 2 do
-  local f = fields[i]
-  if f == '@a' then abs = tonumber(fields[i + 1])
-  elseif f == '@s' then seen = tonumber(fields[i + 1])
-  elseif f == '@m' then life = tonumber(fields[i + 1]) end
+local idle, touchAfter = tonumber(ARGV[1]), tonumber(ARGV[2])
+local function read(key)
+  local fields = redis.call('HGETALL', key)
+  if #fields == 0 then return false end
+  local abs, seen, life
+  for i = 1, #fields, 2 do
+    local f = fields[i]
+    if f == '@a' then abs = tonumber(fields[i + 1])
+    elseif f == '@s' then seen = tonumber(fields[i + 1])
+    elseif f == '@m' then life = tonumber(fields[i + 1]) end
+  end
+  if abs == nil or abs <= now then
+    redis.call('DEL', key)
+    return false
+  end
+  if seen == nil or now - seen >= touchAfter then
+    local lifetime = idle
+    if life ~= nil and life > 0 then lifetime = life end
+    local expires = math.min(now + lifetime, abs)
+    redis.call('PEXPIREAT', key, ms(expires))
+    redis.call('HSET', key, '@s', ms(now))
+    return {expires - now, 1, fields}
+  end
+  return {redis.call('PTTL', key), 0, fields}
 end
-if abs == nil or abs <= now then
-  redis.call('DEL', KEYS[1])
-  return false
-end
-if seen == nil or now - seen >= tonumber(ARGV[2]) then
-  local idle = tonumber(ARGV[1])
-  if life ~= nil and life > 0 then idle = life end
-  local expires = math.min(now + idle, abs)
-  redis.call('PEXPIREAT', KEYS[1], ms(expires))
-  redis.call('HSET', KEYS[1], '@s', ms(now))
-  return {expires - now, 1, fields}
-end
-return {redis.call('PTTL', KEYS[1]), 0, fields}`,
+local replies = {}
+for i = 1, #KEYS do replies[i] = read(KEYS[i]) end
+return replies`,
 });
 
 /**

@@ -4,7 +4,7 @@ import {
   type RedisCaller,
   redisCaller,
   registerScript,
-  type ScriptArg,
+  ScriptBatcher,
   type ScriptRunner,
 } from '../redis/index.js';
 import { handleOf } from './ids.js';
@@ -72,43 +72,41 @@ export interface ListedSession {
 /** The Redis side of one middleware instance: scripts registered once at creation. */
 export class SessionStore {
   readonly #config: ResolvedSessionConfig;
-  readonly #read: Runner<typeof SESSION_READ>;
+  /** Reads of one turn of the event loop go to Redis in one script call. */
+  readonly #reads: ScriptBatcher<ReadReply>;
   readonly #create: Runner<typeof SESSION_CREATE>;
   readonly #update: Runner<typeof SESSION_UPDATE>;
   readonly #join: Runner<typeof SESSION_JOIN>;
   readonly #end: Runner<typeof SESSION_END>;
   readonly #list: Runner<typeof SESSION_LIST>;
   readonly #endAll: Runner<typeof SESSION_END_ALL>;
-  /** Precomputed ARGV heads. */
-  readonly #readArgs: readonly ScriptArg[];
   readonly #caller: RedisCaller;
-  /** With `clientSideCaching`: the copies, and the read script on their tracked connection. */
+  /** With `clientSideCaching`: the copies (the reads then go through their tracked connection). */
   readonly #copies: SessionCopies | undefined;
   readonly #trackedRead: (key: string) => Promise<ReadReply>;
 
   constructor(config: ResolvedSessionConfig) {
     this.#config = config;
     const { redis } = config;
-    this.#read = registerScript(redis, SESSION_READ);
     this.#create = registerScript(redis, SESSION_CREATE);
     this.#update = registerScript(redis, SESSION_UPDATE);
     this.#join = registerScript(redis, SESSION_JOIN);
     this.#end = registerScript(redis, SESSION_END);
     this.#list = registerScript(redis, SESSION_LIST);
     this.#endAll = registerScript(redis, SESSION_END_ALL);
-    this.#readArgs = [config.idleMs, config.touchAfterMs];
+    const readArgs = [config.idleMs, config.touchAfterMs];
     this.#caller = redisCaller(redis, config.timeoutMs);
     const caching = config.clientSideCaching;
     if (caching === undefined) {
       this.#copies = undefined;
-      this.#trackedRead = (key) => this.#bounded(() => this.#read([key], this.#readArgs));
+      this.#reads = new ScriptBatcher(redis, SESSION_READ, readArgs, this.#caller);
+      this.#trackedRead = (key) => this.#readNow(key);
     } else {
       const copies = new SessionCopies(config, caching.maxSessions);
-      const read = registerScript(copies.reads.reader, SESSION_READ);
-      const caller = redisCaller(copies.reads.reader, config.timeoutMs);
+      const { reader } = copies.reads;
       this.#copies = copies;
-      this.#trackedRead = (key) =>
-        copies.reads.read(key, () => caller.call(() => read([key], this.#readArgs)), copies.keep);
+      this.#reads = new ScriptBatcher(reader, SESSION_READ, readArgs, redisCaller(reader, config.timeoutMs));
+      this.#trackedRead = (key) => copies.reads.read(key, () => this.#readNow(key), copies.keep);
     }
   }
 
@@ -141,6 +139,10 @@ export class SessionStore {
   /** Loads a session and slides its idle timeout: the one Redis call of a read-only request. */
   read(key: string): Promise<ReadReply> {
     return this.#trackedRead(key);
+  }
+
+  #readNow(key: string): Promise<ReadReply> {
+    return new Promise((resolve, reject) => this.#reads.call(key, undefined, resolve, reject));
   }
 
   /** Closes the connections of `clientSideCaching`; nothing else holds a connection of its own. */
