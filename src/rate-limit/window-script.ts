@@ -9,8 +9,9 @@ import { createLimitScript, type LimitScript, LUA_BATCH, LUA_HEAD } from './limi
  *
  * A rule counts every bucket that overlaps its window (now - w, now], the oldest one whole: the counted span
  * always covers the window, so no window ever holds more than the limit, and it reaches back at most one
- * bucket further, which bounds how early it can refuse. A key's buckets are read once per batch; the requests
- * after the first only add to what was read.
+ * bucket further, which bounds how early it can refuse. A key's buckets are read once per batch and what the
+ * batch admitted is added to them once, at its end: a client with many requests in one batch costs one read
+ * and one write per rule.
  *
  * Reply: see {@link LUA_BATCH}.
  */
@@ -29,8 +30,9 @@ local function bucketOf(field)
   if r > rules then return nil end
   return (f - r + 1) / 8, r
 end
--- What the batch knows of each key: per rule the units its window holds and the oldest bucket holding some.
-local states = {}
+-- What the batch knows of each key: per rule the units its window holds and the oldest bucket holding some,
+-- and the units it admitted into its current buckets, written by finish.
+local states, changed = {}, {}
 local function load(key)
   local fields = redis.call('HGETALL', key)
   local totals, oldest, stale = {}, {}, {}
@@ -48,16 +50,38 @@ local function load(key)
   for i = 1, #stale, 500 do
     redis.call('HDEL', key, unpack(stale, i, math.min(i + 499, #stale)))
   end
-  return { totals = totals, oldest = oldest }
+  return { totals = totals, oldest = oldest, added = 0 }
 end
--- The live buckets of each rule, oldest first: only a refusal that can ever fit needs them.
-local function bucketsOf(key)
+-- The current bucket of each rule, its field, and how long the key must live once one of them opens: the
+-- current bucket is counted until (current + 1) * size + window.
+local currents, currentFields, ttl = {}, {}, 0
+for r = 1, rules do
+  currents[r] = math.floor(now / sizes[r])
+  currentFields[r] = string.format('%d', currents[r] * 8 + r - 1)
+  local left = (currents[r] + 1) * sizes[r] + windows[r] - now
+  if left > ttl then ttl = left end
+end
+-- The live buckets of each rule, oldest first, with what this batch admitted: only a refusal that can ever
+-- fit needs them.
+local function bucketsOf(key, state)
   local fields = redis.call('HGETALL', key)
+  local counts, order = {}, {}
+  for i = 1, #fields, 2 do
+    counts[fields[i]] = tonumber(fields[i + 1])
+    order[#order + 1] = fields[i]
+  end
+  for r = 1, rules do
+    local f = currentFields[r]
+    if state.added > 0 then
+      if counts[f] == nil then order[#order + 1] = f end
+      counts[f] = (counts[f] or 0) + state.added
+    end
+  end
   local buckets = {}
   for r = 1, rules do buckets[r] = {} end
-  for i = 1, #fields, 2 do
-    local b, r = bucketOf(fields[i])
-    if b ~= nil and b >= firsts[r] then buckets[r][#buckets[r] + 1] = { b, tonumber(fields[i + 1]) } end
+  for _, f in ipairs(order) do
+    local b, r = bucketOf(f)
+    if b ~= nil and b >= firsts[r] then buckets[r][#buckets[r] + 1] = { b, counts[f] } end
   end
   for r = 1, rules do table.sort(buckets[r], function(x, y) return x[1] < y[1] end) end
   return buckets
@@ -75,18 +99,11 @@ local function check(key, cost, record)
   end
   local added = 0
   if allowed == 1 and record and cost > 0 then
-    local ttl = 0
-    local opened = false
     for r = 1, rules do
-      local current = math.floor(now / sizes[r])
-      if redis.call('HINCRBY', key, string.format('%d', current * 8 + r - 1), cost) == cost then opened = true end
-      -- The current bucket is counted until (current + 1) * size + window.
-      local left = (current + 1) * sizes[r] + windows[r] - now
-      if left > ttl then ttl = left end
-      if oldest[r] == nil or current < oldest[r] then oldest[r] = current end
+      if oldest[r] == nil or currents[r] < oldest[r] then oldest[r] = currents[r] end
     end
-    -- The expiry is a time fixed by the current buckets: set when one of them opens, it stays right until the next.
-    if opened then redis.call('PEXPIREAT', key, string.format('%d', math.ceil((now + ttl) / 1000))) end
+    if state.added == 0 then changed[#changed + 1] = key end
+    state.added = state.added + cost
     added = cost
   end
   local buckets = nil
@@ -100,7 +117,7 @@ local function check(key, cost, record)
       if cost > limits[r] then
         retry = -1
       else
-        if buckets == nil then buckets = bucketsOf(key) end
+        if buckets == nil then buckets = bucketsOf(key, state) end
         -- The request fits once the oldest buckets holding this many units have left the window.
         local need = totals[r] + cost - limits[r]
         local freed = 0
@@ -120,7 +137,18 @@ local function check(key, cost, record)
   for r = 1, rules do totals[r] = totals[r] + added end
   return reply
 end
-local finish = nil
+-- Adds what the batch admitted to each key's current buckets. The expiry is a time fixed by the current
+-- buckets: set when one of them opens, it stays right until the next.
+local function finish()
+  for _, key in ipairs(changed) do
+    local units = states[key].added
+    local opened = false
+    for r = 1, rules do
+      if redis.call('HINCRBY', key, currentFields[r], units) == units then opened = true end
+    end
+    if opened then redis.call('PEXPIREAT', key, string.format('%d', math.ceil((now + ttl) / 1000))) end
+  end
+end
 ${LUA_BATCH}`;
 
 /** The script, defined once for the module; registered once per client by {@link createSlidingWindow}. */
