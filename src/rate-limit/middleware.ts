@@ -72,7 +72,7 @@ export function requestHandler(limiter: Limiter): RequestHandler {
     try {
       step();
     } catch (error) {
-      logger.error(`${source}: a request handler threw after the rate-limit decision`, {
+      logger.error(`${source}: going on with the request after the rate-limit decision threw`, {
         error: errorMessage(error),
       });
     }

@@ -10,6 +10,11 @@ export function isCluster(client: RedisClient): client is Cluster {
   return (client as { isCluster?: boolean }).isCluster === true;
 }
 
+/** Whether the client holds commands for auto-pipelining (`enableAutoPipelining`). */
+export function autoPipelines(client: RedisClient): boolean {
+  return (client.options as { enableAutoPipelining?: boolean }).enableAutoPipelining === true;
+}
+
 /**
  * Checks at app start that `value` looks like an ioredis client, so a missing or wrong `redis` option fails
  * with a clear message instead of a TypeError on the first request.

@@ -1,7 +1,7 @@
 // Bounds how long a request may wait for Redis, so a paused or unreachable server never hangs a request.
 import { ReplyError } from 'ioredis';
 import { parseDuration } from '../core/duration.js';
-import { clientCommandTimeout, isCluster, type RedisClient } from './client.js';
+import { autoPipelines, clientCommandTimeout, isCluster, type RedisClient } from './client.js';
 import { RedisTimeoutError, RedisUnavailableError } from './errors.js';
 
 /** Default deadline for one Redis call made on a request's behalf, when the client sets no `commandTimeout`. */
@@ -24,10 +24,6 @@ export function resolveTimeout(client: RedisClient, option: unknown, where: stri
   }
   if (own === undefined) return DEFAULT_REDIS_TIMEOUT_MS;
   return lateTimers ? own : 0;
-}
-
-function autoPipelines(client: RedisClient): boolean {
-  return (client.options as { enableAutoPipelining?: boolean }).enableAutoPipelining === true;
 }
 
 /**

@@ -1,5 +1,5 @@
 // Calls of one script made in the same turn of the event loop go to Redis as one script call.
-import { isCluster, type RedisClient } from './client.js';
+import { autoPipelines, isCluster, type RedisClient } from './client.js';
 import type { RedisCaller } from './deadline.js';
 import { registerVariadicScript, type ScriptArg, type VariadicScript } from './scripts.js';
 
@@ -17,10 +17,10 @@ interface BatchedCall<TReply> {
 /**
  * Batches the calls of a script written for it: KEYS holds one key per call (a key may repeat), ARGV the
  * arguments every call shares (`shared`), then one argument per call for a script whose calls take one; the
- * reply is an array with one reply per call, in order. The script runs the calls one after the other, as separate calls sent in one pipeline
- * would run, but atomically and for one script call's worth of work in the app and in Redis: on a busy server
- * many requests arrive between two turns of the event loop, and each one would otherwise cost its own command
- * (encoding, a promise, a reply to decode).
+ * reply is an array with one reply per call, in order. The script runs the calls one after the other, as
+ * separate calls sent in one pipeline would run, but atomically and for one script call's worth of work in the
+ * app and in Redis: on a busy server many requests arrive between two turns of the event loop, and each one
+ * would otherwise cost its own command (encoding, a promise, a reply to decode).
  *
  * Calls wait for the end of the current turn (`setImmediate`, as ioredis' auto-pipelining does), then go out
  * together, within one deadline of `caller`. On Redis Cluster every call of a batch must hash to one slot, so
@@ -123,10 +123,6 @@ export class ScriptBatcher<TReply> {
         },
       );
   }
-}
-
-function autoPipelines(client: RedisClient): boolean {
-  return (client.options as { enableAutoPipelining?: boolean }).enableAutoPipelining === true;
 }
 
 /** The reply of a pipeline's only command, or its error. */
