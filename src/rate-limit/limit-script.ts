@@ -87,6 +87,8 @@ export interface LimitScript {
     done: (reply: string) => void,
     failed: (error: unknown) => void,
   ): void;
+  /** {@link check} as a promise of the reply as sent. */
+  ask(key: string, cost: number, record: boolean): Promise<string>;
   /** {@link check} as a promise, decoded. */
   hit(key: string, cost: number, record: boolean): Promise<LimitReply>;
   /** Like {@link hit}, at `nowUs` instead of Redis `TIME`, in a call of its own: tests replay arrival times. */
@@ -112,16 +114,12 @@ export function createLimitScript(
 ): LimitScript {
   const spec = ruleNumbers.join(' ');
   const batcher = new ScriptBatcher<string>(client, script, [spec, ''], caller);
-  const requestArg = (cost: number, record: boolean) =>
-    record ? (cost === 1 ? '1' : String(cost)) : `p${cost}`;
-  const check: LimitScript['check'] = (key, cost, record, done, failed) =>
-    batcher.call(key, requestArg(cost, record), done, failed);
+  const requestArg = (cost: number, record: boolean) => (record ? String(cost) : `p${cost}`);
+  const ask: LimitScript['ask'] = (key, cost, record) => batcher.ask(key, requestArg(cost, record));
   return {
-    check,
-    hit: (key, cost, record) =>
-      new Promise<string>((resolve, reject) => check(key, cost, record, resolve, reject)).then((reply) =>
-        decodeReply(parseReply(reply), rules),
-      ),
+    check: (key, cost, record, done, failed) => batcher.call(key, requestArg(cost, record), done, failed),
+    ask,
+    hit: (key, cost, record) => ask(key, cost, record).then((reply) => decodeReply(parseReply(reply), rules)),
     async hitAt(key, cost, record, nowUs) {
       const reply = await batcher.callNow(key, requestArg(cost, record), [spec, String(nowUs)]);
       return decodeReply(parseReply(reply), rules);

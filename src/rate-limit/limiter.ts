@@ -60,7 +60,7 @@ export class Limiter {
     done: (reply: string) => void,
     failed: (error: unknown) => void,
   ): void {
-    this.#script.check(this.#keyHead + stored + this.#keyTail, units, record, done, failed);
+    this.#script.check(this.#key(stored), units, record, done, failed);
   }
 
   /** The decision a reply of {@link send} means. */
@@ -69,17 +69,14 @@ export class Limiter {
   }
 
   /** {@link send} and {@link decide} in one, for the admin calls. */
-  check(stored: string, units: number, record: boolean): Promise<RateLimitInfo> {
-    return new Promise((resolve, reject) => {
-      const done = (reply: string) => {
-        try {
-          resolve(this.decide(reply, stored, units));
-        } catch (error) {
-          reject(error);
-        }
-      };
-      this.send(stored, units, record, done, reject);
-    });
+  async check(stored: string, units: number, record: boolean): Promise<RateLimitInfo> {
+    const reply = await this.#script.ask(this.#key(stored), units, record);
+    return this.decide(reply, stored, units);
+  }
+
+  /** The Redis key of a stored client key. */
+  #key(stored: string): string {
+    return this.#keyHead + stored + this.#keyTail;
   }
 
   /** Counts a recorded decision for `stats()` (in memory; written to Redis off the request path). */
@@ -95,7 +92,7 @@ export class Limiter {
   /** Deletes a stored key's counts; true when there were some. */
   async reset(stored: string): Promise<boolean> {
     const redis = this.config.redis;
-    const key = this.#keyHead + stored + this.#keyTail;
+    const key = this.#key(stored);
     return (await this.#caller.call(() => redis.del(key))) > 0;
   }
 

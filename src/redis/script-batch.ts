@@ -76,6 +76,11 @@ export class ScriptBatcher<TReply> {
     }
   }
 
+  /** {@link call} as a promise, for callers that are not on a request's hot path or want one anyway. */
+  ask(key: string, arg: string | undefined): Promise<TReply> {
+    return new Promise((resolve, reject) => this.call(key, arg, resolve, reject));
+  }
+
   /** Sends one call now, outside any batch, with `shared` in place of the batcher's (tests set the time). */
   callNow(key: string, arg: string | undefined, shared: readonly ScriptArg[]): Promise<TReply> {
     const args = arg === undefined ? shared : [...shared, arg];

@@ -100,13 +100,13 @@ export class SessionStore {
     if (caching === undefined) {
       this.#copies = undefined;
       this.#reads = new ScriptBatcher(redis, SESSION_READ, readArgs, this.#caller);
-      this.#trackedRead = (key) => this.#readNow(key);
+      this.#trackedRead = (key) => this.#reads.ask(key, undefined);
     } else {
       const copies = new SessionCopies(config, caching.maxSessions);
       const { reader } = copies.reads;
       this.#copies = copies;
       this.#reads = new ScriptBatcher(reader, SESSION_READ, readArgs, redisCaller(reader, config.timeoutMs));
-      this.#trackedRead = (key) => copies.reads.read(key, () => this.#readNow(key), copies.keep);
+      this.#trackedRead = (key) => copies.reads.read(key, () => this.#reads.ask(key, undefined), copies.keep);
     }
   }
 
@@ -139,10 +139,6 @@ export class SessionStore {
   /** Loads a session and slides its idle timeout: the one Redis call of a read-only request. */
   read(key: string): Promise<ReadReply> {
     return this.#trackedRead(key);
-  }
-
-  #readNow(key: string): Promise<ReadReply> {
-    return new Promise((resolve, reject) => this.#reads.call(key, undefined, resolve, reject));
   }
 
   /** Closes the connections of `clientSideCaching`; nothing else holds a connection of its own. */
