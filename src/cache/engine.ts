@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { NextFunction, Request, Response } from 'express';
+import { requestValue } from '../core/index.js';
 import { type ForwardStatus, forwardStatus, hitStatus, staleWhileRevalidateStatus } from './cache-status.js';
 import { ResponseCapture } from './capture.js';
 import { NO_GENERATION } from './constants.js';
@@ -24,6 +25,7 @@ export class CacheEngine implements FillHost {
   readonly store: CacheStore;
   readonly flights: SingleFlight;
   readonly refreshing = new Set<string>();
+  readonly outcome = requestValue<CacheOutcome>('responseCache');
   readonly counters: CacheCounters = {
     hits: 0,
     stale: 0,
@@ -173,7 +175,7 @@ export class CacheEngine implements FillHost {
 
   #serveHit(req: Request, res: Response, entry: DecodedEntry, now: number): void {
     this.counters.hits++;
-    req.responseCache = 'hit';
+    this.outcome.set(req, 'hit');
     const status = this.config.cacheStatus ? hitStatus(entry, now) : undefined;
     serveEntry(req, res, entry, now, status);
   }
@@ -182,7 +184,7 @@ export class CacheEngine implements FillHost {
   #serveStale(r: CacheRequest, entry: DecodedEntry, now: number): void {
     const { req, res, hash } = r;
     this.counters.stale++;
-    req.responseCache = 'stale';
+    this.outcome.set(req, 'stale');
     const refresh = req.method === 'GET' && !this.refreshing.has(hash);
     const before = refresh ? res.getHeaders() : undefined;
     const status = this.config.cacheStatus ? staleWhileRevalidateStatus(entry, now) : undefined;
@@ -287,7 +289,7 @@ export class CacheEngine implements FillHost {
   #render(r: CacheRequest, options: FillOptions, status: string | undefined): void {
     const { req, res } = r;
     this.counters.misses++;
-    req.responseCache = 'miss';
+    this.outcome.set(req, 'miss');
     if (options.flight !== undefined) this.flights.arm(r.hash, options.flight);
     const before = res.getHeaders();
     if (status !== undefined) res.setHeader('cache-status', status);
@@ -302,7 +304,7 @@ export class CacheEngine implements FillHost {
     const entry = tryDecodeEntry(buf);
     if (entry === undefined || (entry.vary.length > 0 && !varyMatches(entry, req))) return false;
     this.counters.collapsed++;
-    req.responseCache = 'collapsed';
+    this.outcome.set(req, 'collapsed');
     serveEntry(req, res, entry, Date.now(), this.#status.collapsed);
     return true;
   }
@@ -317,7 +319,7 @@ export class CacheEngine implements FillHost {
   ): void {
     if (outcome === 'bypass') this.counters.bypass++;
     else this.counters.misses++;
-    req.responseCache = outcome;
+    this.outcome.set(req, outcome);
     stripOwnField(res);
     if (status !== undefined) res.setHeader('cache-status', status);
     next();
@@ -325,7 +327,7 @@ export class CacheEngine implements FillHost {
 
   /** Redis failed or is in its quiet period: the handler answers, nothing is stored (or 503 if fail-closed). */
   #degraded(req: Request, res: Response, next: NextFunction, error: unknown): void {
-    req.responseCache = 'error';
+    this.outcome.set(req, 'error');
     if (this.config.onRedisError === 'fail-closed') {
       next(new CacheUnavailableError(error));
       return;

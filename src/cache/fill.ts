@@ -1,6 +1,7 @@
 // One fill: decides whether the captured response may be stored, stores it with its tags, releases the lock.
 
 import type { OutgoingHttpHeaders } from 'node:http';
+import type { RequestValue } from '../core/index.js';
 import { staleIfErrorStatus } from './cache-status.js';
 import type { ResponseCapture } from './capture.js';
 import { NO_GENERATION } from './constants.js';
@@ -22,7 +23,7 @@ import type { Flight, SingleFlight } from './single-flight.js';
 import type { CacheStore, RenderStart } from './store.js';
 import { entryTags } from './tags.js';
 import { OWN_CACHE_CONTROL } from './targeted.js';
-import type { CacheCounters, CacheRequest } from './types.js';
+import type { CacheCounters, CacheOutcome, CacheRequest } from './types.js';
 
 /** What a fill needs of the cache it fills. */
 export interface FillHost {
@@ -32,6 +33,8 @@ export interface FillHost {
   readonly flights: SingleFlight;
   /** Entries being refreshed in the background in this process. */
   readonly refreshing: Set<string>;
+  /** `req.responseCache`. */
+  readonly outcome: RequestValue<CacheOutcome>;
   warnVary(name: string): void;
 }
 
@@ -102,7 +105,7 @@ export class Fill {
       const counters = this.#host.counters;
       counters.misses--;
       counters.stale++;
-      req.responseCache = 'stale';
+      this.#host.outcome.set(req, 'stale');
       const cacheStatus = this.#host.config.cacheStatus ? staleIfErrorStatus(stale, now, status) : undefined;
       this.#restoreValidators();
       capture.replaceWith((writeHead: ResponseMethod, end: ResponseMethod) =>

@@ -1,5 +1,6 @@
 // The one reader of the Cookie request header: every middleware that looks at cookies asks it, so none can disagree.
 import { parseCookie } from 'cookie';
+import { contextOf } from './request-context.js';
 
 /** What a Cookie header says, read once per request. */
 export interface CookieReading {
@@ -31,7 +32,6 @@ const WELL_FORMED =
 /** Values are kept as sent: a session id or an analytics id needs no URL-decoding, and decoding adds readings. */
 export const AS_SENT = { decode: (value: string) => value };
 
-const READING: unique symbol = Symbol('express-redis-kit.cookieReading');
 const EMPTY: CookieReading = Object.freeze({
   header: '',
   cookies: Object.freeze(Object.create(null) as Record<string, string | undefined>),
@@ -44,17 +44,18 @@ interface HasHeaders {
 }
 
 /**
- * The request's Cookie header, read. The reading is kept on the request, so every middleware on the way
+ * The request's Cookie header, read. The reading is kept in the request's context, so every middleware on the way
  * shares it (and the header is parsed once); it is read again if something rewrote the header meanwhile.
  */
 export function cookiesOf(req: HasHeaders): CookieReading {
   const header = req.headers.cookie;
   if (header === undefined || header === '') return EMPTY;
-  const slot = req as unknown as { [READING]?: CookieReading };
-  const known = slot[READING];
+  // Kept in the request's context rather than on the request (see request-context.ts for why).
+  const context = contextOf(req);
+  const known = context.cookies;
   if (known !== undefined && known.header === header) return known;
   const reading = readCookieHeader(header);
-  slot[READING] = reading;
+  context.cookies = reading;
   return reading;
 }
 

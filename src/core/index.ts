@@ -21,3 +21,5 @@ export {
 } from './options.js';
 export { assertNotInRequestHandler } from './request-handler.js';
 export { requestHost } from './request-host.js';
+export { type RequestValue, requestValue } from './request-values.js';
+export { continueEnd, followResponse, hooksOf, type ResponseHooks } from './response-hooks.js';

@@ -1,6 +1,6 @@
 // The request path: the request's key and cost, one script call, then headers and next() or the refusal.
 import type { NextFunction, Request, Response } from 'express';
-import { errorMessage } from '../core/index.js';
+import { errorMessage, requestValue } from '../core/index.js';
 import { keyPart } from '../redis/index.js';
 import { headerWriter } from './headers.js';
 import type { Limiter } from './limiter.js';
@@ -31,6 +31,7 @@ export function requestHandler(limiter: Limiter): RequestHandler {
   const onLimited = config.onLimited ?? defaultOnLimited;
   const failOpen = config.onRedisError === 'fail-open';
   let proxyCheck = config.defaultKey;
+  const reqRateLimit = requestValue<RateLimitInfo>('rateLimit');
 
   const storedKey = (key: unknown): string => {
     if (typeof key !== 'string') {
@@ -46,7 +47,7 @@ export function requestHandler(limiter: Limiter): RequestHandler {
   };
 
   const respond = (req: Request, res: Response, next: NextFunction, info: RateLimitInfo) => {
-    req.rateLimit = info;
+    reqRateLimit.set(req, info);
     limiter.count(info);
     if (!res.headersSent) writeHeaders(res, info);
     if (info.allowed) {

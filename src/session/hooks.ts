@@ -1,59 +1,42 @@
-// The patched `res.writeHead` and `res.end`: write the session as the response goes out, restore afterwards.
+// The session's response hooks: write the session as the response goes out, and end it once Redis confirmed.
 import type { Response } from 'express';
-import { errorMessage } from '../core/index.js';
+import { continueEnd, errorMessage } from '../core/index.js';
 import { allFields, applyChanges, type FieldChanges } from './fields.js';
 import type { SessionController } from './session-controller.js';
 import { setSessionCookie } from './session-cookie.js';
 import type { SessionLocation } from './store.js';
 
 /**
- * Builds the two response hooks of one middleware instance (once, at creation; the per-request state is
- * found on `res[stateKey]`).
+ * The session's side of the response (see core/response-hooks.ts, which calls these for the request's
+ * {@link SessionController}).
  *
  * Why here: the headers are the last moment a cookie can be set, so the write starts when they go out and
  * runs while the body is sent; only the final `end` waits for Redis to confirm, so the client never sees the
  * response complete before its session is stored (its next request reads its own writes), and a streamed
- * body is not delayed. Both hooks put the originals back as soon as they are no longer needed.
+ * body is not delayed.
  */
-export function createResponseHooks(stateKey: symbol): {
-  writeHead: Response['writeHead'];
-  end: Response['end'];
-} {
-  function sessionWriteHead(this: Response, ...args: unknown[]): Response {
-    const c = (this as unknown as Record<symbol, SessionController | undefined>)[
-      stateKey
-    ] as SessionController;
-    if (this.writeHead === sessionWriteHead) this.writeHead = c.origWriteHead;
-    if (!c.committed) commitHeaders(c, args[args.length - 1]);
-    return (c.origWriteHead as (...a: unknown[]) => Response).apply(this, args);
-  }
+export function sessionHead(c: SessionController, args: unknown[]): void {
+  if (!c.committed) commitHeaders(c, args[args.length - 1]);
+}
 
-  function sessionEnd(this: Response, ...args: unknown[]): Response {
-    const c = (this as unknown as Record<symbol, SessionController | undefined>)[
-      stateKey
-    ] as SessionController;
-    // A second `end` while the first one waits for Redis: the response is already being finished.
-    if (c.ending) return this;
-    c.ending = true;
-    c.endArgs = args;
-    if (!c.committed && !this.headersSent) {
-      commitHeaders(c);
-    } else {
-      // The headers went out earlier (through our writeHead, or past it): save what changed since.
-      c.committed = true;
-      lateWrites(c);
-    }
-    const pending = c.pending;
-    if (pending === undefined) return finishEnd(c);
-    // The write never rejects (failures are reported and the response goes out anyway).
-    pending.then(() => finishEndSafely(c));
-    return this;
+export function sessionEnd(c: SessionController, args: unknown[]): Response {
+  const res = c.res;
+  // A second `end` while the first one waits for Redis: the response is already being finished.
+  if (c.ending) return res;
+  c.ending = true;
+  c.endArgs = args;
+  if (!c.committed && !res.headersSent) {
+    commitHeaders(c);
+  } else {
+    // The headers went out earlier (through our head hook, or past it): save what changed since.
+    c.committed = true;
+    lateWrites(c);
   }
-
-  return {
-    writeHead: sessionWriteHead as unknown as Response['writeHead'],
-    end: sessionEnd as unknown as Response['end'],
-  };
+  const pending = c.pending;
+  if (pending === undefined) return finishEnd(c);
+  // The write never rejects (failures are reported and the response goes out anyway).
+  pending.then(() => finishEndSafely(c));
+  return res;
 }
 
 /** Called once, just before the response headers go out: starts the write and sets the cookie. */
@@ -133,12 +116,9 @@ async function createWithResponse(c: SessionController, pairs: string[]): Promis
   }
 }
 
-/** Restores the response's methods and ends it for real. */
+/** Ends the response for real. */
 function finishEnd(c: SessionController): Response {
-  const { res, ctx } = c;
-  if (res.writeHead === ctx.hooks.writeHead) res.writeHead = c.origWriteHead;
-  if (res.end === ctx.hooks.end) res.end = c.origEnd;
-  return (c.origEnd as (...args: unknown[]) => Response).apply(res, c.endArgs as unknown[]);
+  return continueEnd(c.res, c, c.endArgs as unknown[]) as Response;
 }
 
 /** {@link finishEnd} after an asynchronous wait, where a throw would otherwise go unhandled. */

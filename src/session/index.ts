@@ -1,15 +1,13 @@
 // The sessions middleware: factory, options and public types.
 import type { NextFunction, Request, Response } from 'express';
-import { assertNotInRequestHandler } from '../core/index.js';
+import { assertNotInRequestHandler, followResponse, hooksOf, requestValue } from '../core/index.js';
 import { createErrorReporter } from '../redis/index.js';
 import { createAdmin, type SessionAdmin } from './admin.js';
-import { createResponseHooks } from './hooks.js';
 import { loadSession } from './load.js';
 import { resolveOptions, type SessionOptions } from './options.js';
 import { type SessionContext, SessionController } from './session-controller.js';
 import { installSessionId } from './session-id.js';
 import { SessionStore } from './store.js';
-import type { Session } from './types.js';
 import { VerifiedCookies } from './verified-cookies.js';
 
 export type { ListSessionsOptions, RevokeAllOptions, SessionAdmin } from './admin.js';
@@ -67,31 +65,25 @@ export function session(options: SessionOptions): SessionMiddleware {
   assertNotInRequestHandler('session');
   installSessionId();
   const store = new SessionStore(config);
-  const stateKey = Symbol('express-redis-kit session');
   const ctx: SessionContext = {
     config,
     store,
     report: createErrorReporter(config.logger),
-    stateKey,
-    hooks: createResponseHooks(stateKey),
+    reqSession: requestValue<unknown>('session'),
     warnedLateData: false,
   };
   const { cookieName, signKeys } = config;
-  const { writeHead, end } = ctx.hooks;
   const cookies = new VerifiedCookies(signKeys, (handle, tag) => store.sessionKey(handle, tag));
 
   function sessionMiddleware(req: Request, res: Response, next: NextFunction): void {
-    const slot = res as unknown as Record<symbol, SessionController | undefined>;
     // Mounted twice on one path (app and router): the first one already did the work.
-    if (slot[stateKey] !== undefined) {
+    if (isFollowedBy(res, ctx)) {
       next();
       return;
     }
     const controller = new SessionController(ctx, req, res);
-    slot[stateKey] = controller;
-    req.session = controller.object as unknown as Session;
-    res.writeHead = writeHead;
-    res.end = end;
+    ctx.reqSession.set(req, controller.object);
+    followResponse(res, controller);
     const cookie = cookies.find(req, cookieName);
     if (cookie === undefined) {
       next();
@@ -101,4 +93,12 @@ export function session(options: SessionOptions): SessionMiddleware {
   }
 
   return Object.assign(sessionMiddleware, createAdmin(config, store), { close: () => store.close() });
+}
+
+/** Whether a request of this middleware already follows the response (the state is kept off `res`: see core). */
+function isFollowedBy(res: Response, ctx: SessionContext): boolean {
+  for (let h = hooksOf(res); h !== undefined; h = h.nextHooks) {
+    if (h instanceof SessionController && h.ctx === ctx) return true;
+  }
+  return false;
 }

@@ -1,6 +1,5 @@
 // The session methods that reach Redis: sign in and out, renew the id, destroy, save and reload.
 // Each runs through SessionController.run (one at a time, Redis failures as ERR_SESSION_STORE).
-import type { Request } from 'express';
 import { SessionError } from './errors.js';
 import {
   allFields,
@@ -125,9 +124,7 @@ export async function destroy(c: SessionController, unset: boolean): Promise<voi
   if (mayBeStored(c.state) && c.location !== undefined) await c.ctx.store.end(c.location);
   clearData(c.object, false);
   c.ended();
-  if (unset && c.req.session === (c.object as unknown)) {
-    delete (c.req as { session?: unknown }).session;
-  }
+  if (unset && c.ctx.reqSession.get(c.req) === c.object) c.ctx.reqSession.unset(c.req);
 }
 
 /**
@@ -140,7 +137,7 @@ export async function replace(c: SessionController): Promise<void> {
   c.ended();
   const fresh = new ReqSession(c);
   c.object = fresh;
-  c.req.session = fresh as unknown as Request['session'];
+  c.ctx.reqSession.set(c.req, fresh);
 }
 
 /** Writes pending changes now; a new session is created. */

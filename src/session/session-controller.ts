@@ -1,6 +1,7 @@
 // One request's session: what it holds, where it stands with Redis, its lifetime, and the entry to its methods.
+import type { ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
-import { errorMessage } from '../core/index.js';
+import { errorMessage, type RequestValue, type ResponseHooks } from '../core/index.js';
 import type { RedisErrorReporter } from '../redis/index.js';
 import { fingerprintOf } from './bind.js';
 import { asSessionError, SessionError } from './errors.js';
@@ -12,6 +13,7 @@ import {
   idleOf,
   type Meta,
 } from './fields.js';
+import { sessionEnd, sessionHead } from './hooks.js';
 import { newId } from './ids.js';
 import type { ResolvedSessionConfig, SessionRedisErrorPolicy } from './options.js';
 import { ReqSession } from './req-session.js';
@@ -25,10 +27,8 @@ export interface SessionContext {
   readonly config: ResolvedSessionConfig;
   readonly store: SessionStore;
   readonly report: RedisErrorReporter;
-  /** The property of `res` holding its SessionController. */
-  readonly stateKey: symbol;
-  /** The patched `res.writeHead` and `res.end`, created once per middleware. */
-  readonly hooks: { readonly writeHead: Response['writeHead']; readonly end: Response['end'] };
+  /** `req.session`. */
+  readonly reqSession: RequestValue<unknown>;
   /** Set once a misuse warning was logged, so it is logged once per middleware. */
   warnedLateData: boolean;
 }
@@ -40,14 +40,13 @@ const MIN_LIFETIME_MS = 1_000;
  * The per-request side of `req.session`, created by the middleware for every request: the loaded session, its
  * {@link SessionState}, what goes out with the response (hooks.ts) and the session methods (methods.ts).
  */
-export class SessionController {
+export class SessionController implements ResponseHooks {
   readonly ctx: SessionContext;
   readonly req: Request;
   readonly res: Response;
   /** `req.session` (express-session's `regenerate(callback)` puts a new one there). */
   object: ReqSession;
-  readonly origWriteHead: Response['writeHead'];
-  readonly origEnd: Response['end'];
+  nextHooks: ResponseHooks | undefined;
 
   id: string | undefined;
   location: SessionLocation | undefined;
@@ -86,8 +85,16 @@ export class SessionController {
     this.req = req;
     this.res = res;
     this.object = new ReqSession(this);
-    this.origWriteHead = res.writeHead;
-    this.origEnd = res.end;
+  }
+
+  /** The response's head is going out (see hooks.ts). */
+  head(_res: ServerResponse, args: unknown[]): void {
+    sessionHead(this, args);
+  }
+
+  /** The response is ending (see hooks.ts). */
+  end(_res: ServerResponse, args: unknown[]): ServerResponse {
+    return sessionEnd(this, args);
   }
 
   get state(): SessionState {
