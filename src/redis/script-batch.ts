@@ -6,17 +6,21 @@ import { registerVariadicScript, type ScriptArg, type VariadicScript } from './s
 /** Most calls one script call carries: bounds how long Redis runs it and how many arguments it takes. */
 const MAX_BATCH = 256;
 
+/** A call's own arguments: none, one, or several (for a script that reads a variable number per call). */
+export type BatchArg = string | readonly string[] | undefined;
+
 /** One call waiting for its batch to be sent. */
 interface BatchedCall<TReply> {
   readonly key: string;
-  readonly arg: string | undefined;
+  readonly arg: BatchArg;
   readonly done: (reply: TReply) => void;
   readonly failed: (error: unknown) => void;
 }
 
 /**
  * Batches the calls of a script written for it: KEYS holds one key per call (a key may repeat), ARGV the
- * arguments every call shares (`shared`), then one argument per call for a script whose calls take one; the
+ * arguments every call shares (`shared`), then each call's own arguments in call order (one each, or as many
+ * as the script reads for a call, for a script whose calls take any); the
  * reply is an array with one reply per call, in order. The script runs the calls one after the other, as
  * separate calls sent in one pipeline would run, but atomically and for one script call's worth of work in the
  * app and in Redis: on a busy server many requests arrive between two turns of the event loop, and each one
@@ -56,15 +60,10 @@ export class ScriptBatcher<TReply> {
   }
 
   /**
-   * Queues one call (`arg`: its own argument, if the script's calls take one); `done` gets its reply, or
+   * Queues one call (`arg`: its own arguments, if the script's calls take any); `done` gets its reply, or
    * `failed` the error that failed its batch.
    */
-  call(
-    key: string,
-    arg: string | undefined,
-    done: (reply: TReply) => void,
-    failed: (error: unknown) => void,
-  ): void {
+  call(key: string, arg: BatchArg, done: (reply: TReply) => void, failed: (error: unknown) => void): void {
     const group = this.#perKey ? key : '';
     const calls = this.#waiting.get(group);
     const call: BatchedCall<TReply> = { key, arg, done, failed };
@@ -77,13 +76,14 @@ export class ScriptBatcher<TReply> {
   }
 
   /** {@link call} as a promise, for callers that are not on a request's hot path or want one anyway. */
-  ask(key: string, arg: string | undefined): Promise<TReply> {
+  ask(key: string, arg: BatchArg): Promise<TReply> {
     return new Promise((resolve, reject) => this.call(key, arg, resolve, reject));
   }
 
   /** Sends one call now, outside any batch, with `shared` in place of the batcher's (tests set the time). */
-  callNow(key: string, arg: string | undefined, shared: readonly ScriptArg[]): Promise<TReply> {
-    const args = arg === undefined ? shared : [...shared, arg];
+  callNow(key: string, arg: BatchArg, shared: readonly ScriptArg[]): Promise<TReply> {
+    const args = shared.slice();
+    pushArg(args, arg);
     return this.#caller
       .call(() => this.#run([key], args))
       .then((replies) => {
@@ -111,7 +111,7 @@ export class ScriptBatcher<TReply> {
     for (let i = 0; i < calls.length; i++) {
       const call = calls[i] as BatchedCall<TReply>;
       keys[i] = call.key;
-      if (call.arg !== undefined) args.push(call.arg);
+      pushArg(args, call.arg);
     }
     this.#caller
       .call(() => this.#run(keys, args))
@@ -128,6 +128,11 @@ export class ScriptBatcher<TReply> {
         },
       );
   }
+}
+
+function pushArg(args: ScriptArg[], arg: BatchArg): void {
+  if (typeof arg === 'string') args.push(arg);
+  else if (arg !== undefined) for (const value of arg) args.push(value);
 }
 
 /** The reply of a pipeline's only command, or its error. */

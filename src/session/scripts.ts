@@ -92,32 +92,39 @@ return {expires - now, created, abs}`,
 });
 
 /**
- * Writes the changed fields of a session, only if it still exists: a request that finishes after a sign-out
+ * Writes the changed fields of sessions, each only if it still exists: a request that finishes after a sign-out
  * or a revocation cannot bring the session back. The TTL is left alone (the read of the same request slid it,
  * and the cookie already says so) unless the request changed the session's lifetime or touched it: then the
- * expiry is set anew from now.
- * KEYS: session. ARGV: new idle ms (0 = leave the TTL alone), number of pairs n, n field/value pairs, then
- * fields to delete.
- * Returns 1 when written, 0 when the session is gone.
+ * expiry is set anew from now. The writes of one turn of the event loop go in one call (see `ScriptBatcher`),
+ * applied in order.
+ * KEYS: one session per write. ARGV, per write: new idle ms (0 = leave the TTL alone), number of pairs n,
+ * number of deletions d, n field/value pairs, d fields to delete.
+ * Replies, one per write: 1 when written, 0 when the session is gone.
  */
-export const SESSION_UPDATE = defineScript<number>({
+export const SESSION_UPDATE = defineVariadicScript<number[]>({
   name: 'sessUpdate',
-  keys: 1,
-  lua: `${HSET_RANGE}
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local last = 2 + 2 * tonumber(ARGV[2])
-if last > 2 then hsetRange(KEYS[1], 3, last) end
-for i = last + 1, #ARGV, 2000 do
-  redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 1999, #ARGV)))
+  lua: `${NOW}
+${HSET_RANGE}
+local function update(key, at)
+  local idle, pairs, deletions = tonumber(ARGV[at]), tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
+  local first = at + 3
+  local lastPair = first + 2 * pairs - 1
+  local last = lastPair + deletions
+  if redis.call('EXISTS', key) == 0 then return 0, last + 1 end
+  if pairs > 0 then hsetRange(key, first, lastPair) end
+  for i = lastPair + 1, last, 2000 do
+    redis.call('HDEL', key, unpack(ARGV, i, math.min(i + 1999, last)))
+  end
+  if idle > 0 then
+    local abs = tonumber(redis.call('HGET', key, '@a'))
+    redis.call('PEXPIREAT', key, ms(math.min(now + idle, abs)))
+    redis.call('HSET', key, '@s', ms(now))
+  end
+  return 1, last + 1
 end
-local idle = tonumber(ARGV[1])
-if idle > 0 then
-  ${NOW}
-  local abs = tonumber(redis.call('HGET', KEYS[1], '@a'))
-  redis.call('PEXPIREAT', KEYS[1], ms(math.min(now + idle, abs)))
-  redis.call('HSET', KEYS[1], '@s', ms(now))
-end
-return 1`,
+local replies, at = {}, 1
+for i = 1, #KEYS do replies[i], at = update(KEYS[i], at) end
+return replies`,
 });
 
 /**

@@ -74,8 +74,9 @@ export class SessionStore {
   readonly #config: ResolvedSessionConfig;
   /** Reads of one turn of the event loop go to Redis in one script call. */
   readonly #reads: ScriptBatcher<ReadReply>;
+  /** Writes of one turn of the event loop go in one script call too. */
+  readonly #updates: ScriptBatcher<number>;
   readonly #create: Runner<typeof SESSION_CREATE>;
-  readonly #update: Runner<typeof SESSION_UPDATE>;
   readonly #join: Runner<typeof SESSION_JOIN>;
   readonly #end: Runner<typeof SESSION_END>;
   readonly #list: Runner<typeof SESSION_LIST>;
@@ -89,13 +90,13 @@ export class SessionStore {
     this.#config = config;
     const { redis } = config;
     this.#create = registerScript(redis, SESSION_CREATE);
-    this.#update = registerScript(redis, SESSION_UPDATE);
     this.#join = registerScript(redis, SESSION_JOIN);
     this.#end = registerScript(redis, SESSION_END);
     this.#list = registerScript(redis, SESSION_LIST);
     this.#endAll = registerScript(redis, SESSION_END_ALL);
     const readArgs = [config.idleMs, config.touchAfterMs];
     this.#caller = redisCaller(redis, config.timeoutMs);
+    this.#updates = new ScriptBatcher(redis, SESSION_UPDATE, [], this.#caller);
     const caching = config.clientSideCaching;
     if (caching === undefined) {
       this.#copies = undefined;
@@ -171,9 +172,17 @@ export class SessionStore {
     deletions: readonly string[],
     retimeMs = 0,
   ): Promise<boolean> {
-    const reply = await this.#changing(key, () =>
-      this.#update([key], [retimeMs, pairs.length / 2, ...pairs, ...deletions]),
-    );
+    const args = [
+      String(retimeMs),
+      String(pairs.length / 2),
+      String(deletions.length),
+      ...pairs,
+      ...deletions,
+    ];
+    const copies = this.#copies;
+    const reply = await (copies === undefined
+      ? this.#updates.ask(key, args)
+      : copies.reads.changing(key, () => this.#updates.ask(key, args)));
     return reply === 1;
   }
 

@@ -1,5 +1,6 @@
-// The session reads of requests that arrive together share one script call: each request still gets its own
-// session, never another visitor's, and a visitor whose session is gone gets none.
+// The session reads and writes of requests that arrive together share script calls: each request still gets
+// its own session, never another visitor's, each write lands in its own session, and a visitor whose session
+// is gone gets none and does not bring it back.
 
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -56,6 +57,45 @@ describe.each(expressVersions)('%s', (name, express) => {
     });
     const scripts = commands.filter((c) => ['eval', 'evalsha'].includes(c[0]?.toLowerCase() ?? ''));
     expect(scripts.length).toBeGreaterThanOrEqual(1);
+    expect(scripts.length).toBeLessThan(VISITORS);
+  });
+
+  it('40 visitors writing at once each change only their own session, in fewer script calls than writes', async () => {
+    const cookies = await Promise.all(Array.from({ length: VISITORS }, (_, i) => visitor(`writer-${i}`)));
+    // Both requests of one visitor read the session; it ends before their writes go out.
+    const goneKey = keyOf(prefix, decodeURIComponent(cookies[11] as string));
+
+    const { result, commands } = await counting.count(() =>
+      Promise.all(
+        cookies.map(async (cookie, i) => {
+          const wait = i === 11 ? '&wait=150' : '';
+          if (i === 11) setTimeout(() => void counting.client.del(goneKey), 50);
+          const response = await fetch(`${base}/set?mark=${i}${wait}`, {
+            method: 'POST',
+            headers: { cookie: `sid=${cookie}` },
+          });
+          return response.status;
+        }),
+      ),
+    );
+    expect(result.every((status) => status === 200)).toBe(true);
+    const states = await Promise.all(
+      cookies.map(async (cookie) => {
+        const response = await fetch(`${base}/state`, { headers: { cookie: `sid=${cookie}` } });
+        return (await response.json()) as { isNew: boolean; data: { owner?: string; mark?: number } };
+      }),
+    );
+    states.forEach((state, i) => {
+      if (i === 11) {
+        expect(state.isNew).toBe(true);
+        expect(state.data).toEqual({});
+      } else {
+        expect(state.data).toEqual({ owner: `writer-${i}`, mark: i });
+      }
+    });
+    expect(await counting.client.exists(goneKey)).toBe(0);
+    // 40 reads and 40 writes: one script call each would be 80; the writes alone would be 40.
+    const scripts = commands.filter((c) => ['eval', 'evalsha'].includes(c[0]?.toLowerCase() ?? ''));
     expect(scripts.length).toBeLessThan(VISITORS);
   });
 });
