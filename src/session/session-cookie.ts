@@ -106,16 +106,15 @@ for (const name of ['originalMaxAge', 'httpOnly', 'secure', 'sameSite', 'path', 
 /** Adds the session's Set-Cookie to the response about to go out: the session's cookie, one that clears it, or none. */
 export function setSessionCookie(c: SessionController, headers: unknown): void {
   const { config } = c.ctx;
-  const secure = config.secure === 'auto' ? c.req.secure : config.secure;
   let value: string;
   if (isStored(c.state) && c.cookieTtl >= 0 && c.id !== undefined) {
     const signed = signedValue(c, c.id);
     value =
       c.lifetime() === null
-        ? browserCookieValue(config.cookieName, signed, config.cookieAttributes, secure)
-        : setCookieValue(config.cookieName, signed, c.cookieTtl, config.cookieAttributes, secure);
+        ? browserCookieValue(config.cookieName, signed, config.cookieAttributes, isSecure(c))
+        : setCookieValue(config.cookieName, signed, c.cookieTtl, config.cookieAttributes, isSecure(c));
   } else if (!isStored(c.state) && c.clearCookie) {
-    value = clearCookieValue(config.cookieName, config.cookieAttributes, secure);
+    value = clearCookieValue(config.cookieName, config.cookieAttributes, isSecure(c));
   } else {
     return;
   }
@@ -134,6 +133,12 @@ export function setSessionCookie(c: SessionController, headers: unknown): void {
   const prior = res.getHeader('set-cookie');
   if (!prior) res.setHeader('Set-Cookie', value);
   else res.setHeader('Set-Cookie', (Array.isArray(prior) ? prior : [prior]).map(String).concat(value));
+}
+
+/** Whether the cookie gets `Secure` (asked only when one is sent: `req.secure` costs Express some work). */
+function isSecure(c: SessionController): boolean {
+  const { secure } = c.ctx.config;
+  return secure === 'auto' ? c.req.secure : secure;
 }
 
 /** The signed cookie value of `id`, signed once per id. */
