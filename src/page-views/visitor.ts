@@ -54,19 +54,24 @@ export function createRemoteVisitor(limit = 20_000): (req: Request) => string | 
     return client;
   };
 
+  /** `trust proxy` was given as a function (checked when Express compiles the setting anew). */
+  let givenAsFunction = false;
+
   const clientOf = (req: Request): Client | undefined => {
     const peer = req.socket.remoteAddress;
-    const app = req.app;
-    const fn = app?.get('trust proxy fn') as TrustProxy | undefined;
-    if (peer === undefined || typeof fn !== 'function' || typeof app.get('trust proxy') === 'function') {
-      return undefined;
-    }
+    // `app.get(name)` reads `app.settings`, which inherits a parent app's: read it directly, once per view.
+    const settings = req.app?.settings as Record<string, unknown> | undefined;
+    const fn = settings?.['trust proxy fn'] as TrustProxy | undefined;
+    if (peer === undefined || typeof fn !== 'function') return undefined;
     if (fn !== trust) {
+      // Express compiles `trust proxy fn` whenever `trust proxy` is set: a new function means a new setting.
       trust = fn;
+      givenAsFunction = typeof settings?.['trust proxy'] === 'function';
       peers.clear();
       direct.clear();
       forwarded.clear();
     }
+    if (givenAsFunction) return undefined;
     let trusted = peers.get(peer);
     if (trusted === undefined) {
       trusted = fn(peer, 0);
