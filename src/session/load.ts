@@ -25,13 +25,14 @@ export function loadSession(c: SessionController, cookie: KnownCookie, next: Nex
     loaded(c, cookie, copy, next);
     return;
   }
-  c.ctx.store.read(cookie.key).then(
+  c.ctx.store.readThen(
+    cookie.key,
     (reply) => loaded(c, cookie, reply, next),
     (error: unknown) => loadFailed(c, error, next),
   );
 }
 
-/** Continues the chain from a promise callback, where a handler's throw would otherwise go unhandled. */
+/** Continues the chain from a Redis reply's callback, where a handler's throw would otherwise go unhandled. */
 function proceed(c: SessionController, next: NextFunction, error?: unknown): void {
   try {
     if (error === undefined) next();

@@ -142,6 +142,12 @@ export class SessionStore {
     return this.#trackedRead(key);
   }
 
+  /** {@link read} for the request's hot path: callbacks instead of a promise when no copy is involved. */
+  readThen(key: string, done: (reply: ReadReply) => void, failed: (error: unknown) => void): void {
+    if (this.#copies === undefined) this.#reads.call(key, undefined, done, failed);
+    else this.#trackedRead(key).then(done, failed);
+  }
+
   /** Closes the connections of `clientSideCaching`; nothing else holds a connection of its own. */
   async close(): Promise<void> {
     await this.#copies?.reads.close();
