@@ -50,7 +50,7 @@ interface HasHeaders {
 export function cookiesOf(req: HasHeaders): CookieReading {
   const header = req.headers.cookie;
   if (header === undefined || header === '') return EMPTY;
-  // Kept in the request's context rather than on the request (see request-context.ts for why).
+  // Kept in the request's one context property (see request-context.ts for why).
   const context = contextOf(req);
   const known = context.cookies;
   if (known !== undefined && known.header === header) return known;
