@@ -185,10 +185,8 @@ export class SessionStore {
       ...pairs,
       ...deletions,
     ];
-    const copies = this.#copies;
-    const reply = await (copies === undefined
-      ? this.#updates.ask(key, args)
-      : copies.reads.changing(key, () => this.#updates.ask(key, args)));
+    // The batcher bounds its calls by the deadline itself.
+    const reply = await this.#whileChanging(key, () => this.#updates.ask(key, args));
     return reply === 1;
   }
 
@@ -268,8 +266,13 @@ export class SessionStore {
 
   /** A call that changes the session at `key` (its copy: see TrackedReads.changing). */
   #changing<T>(key: string, call: () => Promise<T>): Promise<T> {
+    return this.#whileChanging(key, () => this.#bounded(call));
+  }
+
+  /** Runs `call`, already bounded, as a change of the session at `key` (its copy: see TrackedReads.changing). */
+  #whileChanging<T>(key: string, call: () => Promise<T>): Promise<T> {
     const copies = this.#copies;
-    return copies === undefined ? this.#bounded(call) : copies.reads.changing(key, () => this.#bounded(call));
+    return copies === undefined ? call() : copies.reads.changing(key, call);
   }
 
   #bounded<T>(call: () => Promise<T>): Promise<T> {
