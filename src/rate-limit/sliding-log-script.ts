@@ -19,9 +19,19 @@ end
 local seq = 0
 local function check(key, cost, record)
   local counts = {}
-  -- The window is (now - w, now]: a unit scored exactly now - w has left it.
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - windows[1])
-  local total = redis.call('ZCARD', key)
+  -- The window is (now - w, now]: a unit scored exactly now - w has left it. The log is trimmed only when its
+  -- oldest unit has left the longest window (one cheap read instead of a trim per request), and that oldest
+  -- unit is also what the longest rule's reset needs.
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]
+  if oldest ~= nil and tonumber(oldest) <= now - windows[1] then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - windows[1])
+    oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]
+  end
+  local total = 0
+  if oldest ~= nil then
+    oldest = tonumber(oldest)
+    total = redis.call('ZCARD', key)
+  end
   local allowed = 1
   for i = 1, rules do
     local n = total
@@ -48,9 +58,17 @@ local function check(key, cost, record)
     local n = before + added
     local reset = 0
     if n > 0 then
-      -- The rule counts the newest n units of the log: its oldest one is at rank total - n.
-      local oldest = redis.call('ZRANGE', key, total - n, total - n, 'WITHSCORES')
-      reset = tonumber(oldest[2]) + windows[i] - now
+      -- The rule counts the newest n units of the log: its oldest one is at rank total - n. For the longest
+      -- rule that is rank 0: the oldest unit read above, or one just recorded at now if it is older (the
+      -- log was empty, or the clock stepped back).
+      local first
+      if i == 1 then
+        first = oldest
+        if added > 0 and (first == nil or now < first) then first = now end
+      else
+        first = tonumber(redis.call('ZRANGE', key, total - n, total - n, 'WITHSCORES')[2])
+      end
+      reset = first + windows[i] - now
     end
     local retry = 0
     if allowed == 0 and before + cost > limits[i] then

@@ -2,6 +2,7 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { type RateLimitInfo, rateLimit } from '../../src/index.js';
+import { createSlidingLog } from '../../src/rate-limit/sliding-log-script.js';
 import { recordCommands } from '../helpers/commands.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
@@ -173,5 +174,44 @@ describe('rejected requests are not recorded; Retry-After is exact', () => {
     const exact = (entries[1] as number) / 1000 + 5_000 - info.now;
     expect(Math.abs((info.retryAfterMs as number) - exact)).toBeLessThanOrEqual(1);
     expect(info.retryAfterMs).toBeGreaterThan((await limiter.peek('c', 1)).retryAfterMs as number);
+  });
+});
+
+describe('what the log keeps', () => {
+  it('trims the log once its oldest entry leaves the longest window, and resets from the oldest entry', async () => {
+    const key = redis.prefix('trim-log');
+    const window = 10_000;
+    const script = createSlidingLog(redis.client, [{ windowMs: window, limit: 5 }]);
+    const t0 = 1_800_000_000_000_000; // µs
+    const ms = 1_000;
+    // Three entries, 1 s apart: nothing has left the window, nothing is trimmed.
+    for (let i = 0; i < 3; i++) {
+      const reply = await script.hitAt(key, 1, true, t0 + i * 1_000 * ms);
+      expect(reply.allowed).toBe(true);
+      // The reset counts from the oldest entry, t0, whatever the newest.
+      expect(reply.resetMs[0]).toBe(window - i * 1_000);
+    }
+    expect(await redis.client.zcard(key)).toBe(3);
+    // A peek exactly when the first entry leaves the window (it is (now - w, now]) trims it.
+    const peek = await script.hitAt(key, 1, false, t0 + window * ms);
+    expect(peek.remaining[0]).toBe(3);
+    expect(peek.resetMs[0]).toBe(1_000);
+    expect(await redis.client.zcard(key)).toBe(2);
+    // Much later, everything has left: the log holds only the new entry, whose own time sets the reset.
+    const late = await script.hitAt(key, 1, true, t0 + 100 * window * ms);
+    expect(late.remaining[0]).toBe(4);
+    expect(late.resetMs[0]).toBe(window);
+    expect(await redis.client.zcard(key)).toBe(1);
+  });
+
+  it('resets from a new entry older than the log, when the clock stepped back', async () => {
+    const key = redis.prefix('clock-back-log');
+    const script = createSlidingLog(redis.client, [{ windowMs: 10_000, limit: 5 }]);
+    const t0 = 1_800_000_000_000_000;
+    await script.hitAt(key, 1, true, t0);
+    const back = await script.hitAt(key, 1, true, t0 - 2_000_000);
+    expect(back.allowed).toBe(true);
+    expect(back.resetMs[0]).toBe(10_000);
+    expect(await redis.client.zcard(key)).toBe(2);
   });
 });
