@@ -13,7 +13,6 @@ export type ConfigErrorCode =
   | 'ERR_CREATED_IN_REQUEST_HANDLER'
   // The Redis client and its scripts
   | 'ERR_REDIS_CLIENT'
-  | 'ERR_SCRIPT_CONFLICT'
   | 'ERR_SCRIPT_NAME'
   // session()
   | 'ERR_SESSION_SECRET'

@@ -1,5 +1,5 @@
 // Calls of one script made in the same turn of the event loop go to Redis as one script call.
-import { autoPipelines, isCluster, type RedisClient } from './client.js';
+import { isCluster, type RedisClient } from './client.js';
 import type { RedisCaller } from './deadline.js';
 import { registerVariadicScript, type ScriptArg, type VariadicScript } from './scripts.js';
 
@@ -44,16 +44,7 @@ export class ScriptBatcher<TReply> {
     shared: readonly ScriptArg[],
     caller: RedisCaller,
   ) {
-    const runner = registerVariadicScript(client, script);
-    // Batches are sent from setImmediate, when ioredis' auto-pipelining would hold a command for one more turn
-    // of the event loop: a pipeline of one writes it now.
-    this.#run = autoPipelines(client)
-      ? (keys, args) => {
-          const pipeline = client.pipeline();
-          runner.queue(pipeline, keys, args);
-          return pipeline.exec().then(firstResult<TReply>);
-        }
-      : runner;
+    this.#run = registerVariadicScript(client, script);
     this.#caller = caller;
     this.#shared = shared;
     this.#perKey = isCluster(client);
@@ -133,13 +124,6 @@ export class ScriptBatcher<TReply> {
 function pushArg(args: ScriptArg[], arg: BatchArg): void {
   if (typeof arg === 'string') args.push(arg);
   else if (arg !== undefined) for (const value of arg) args.push(value);
-}
-
-/** The reply of a pipeline's only command, or its error. */
-function firstResult<TReply>(results: [Error | null, unknown][] | null): TReply[] {
-  const [error, reply] = results?.[0] ?? [new Error('The pipeline was discarded.'), undefined];
-  if (error) throw error;
-  return reply as TReply[];
 }
 
 function missingReply(): TypeError {

@@ -1,8 +1,8 @@
-// The Lua script registry: each named script is defined once per client with `defineCommand`, then called by name.
+// The Lua scripts: each is declared once with a name, then run on any client by its SHA.
 import { createHash } from 'node:crypto';
-import type { ChainableCommander } from 'ioredis';
+import { Command } from 'ioredis';
 import { ConfigError } from '../core/errors.js';
-import type { RedisClient } from './client.js';
+import { clientKeyPrefix, type RedisClient } from './client.js';
 
 /** An argument a script accepts in `ARGV`. */
 export type ScriptArg = string | number | Buffer;
@@ -12,7 +12,7 @@ export type ScriptArg = string | number | Buffer;
  * it only types the runner, Redis does not check it.
  */
 export interface LuaScript<TResult> {
-  /** The command name defined on the client, e.g. `rlSlidingLog`. */
+  /** Its name, e.g. `rlSlidingLog`: says which script an error is about. */
   readonly name: string;
   /** How many leading arguments are keys (`KEYS[]`); every key a script touches must be among them. */
   readonly keys: number;
@@ -29,7 +29,7 @@ export interface LuaScript<TResult> {
  * cannot know its key count when the script is defined.
  */
 export interface VariadicScript<TResult> {
-  /** The command name defined on the client, e.g. `pvFlush`. */
+  /** Its name, e.g. `pvFlush`. */
   readonly name: string;
   /** The script body. */
   readonly lua: string;
@@ -37,17 +37,17 @@ export interface VariadicScript<TResult> {
   readonly __result?: TResult;
 }
 
-/** Calls a registered script: one EVALSHA (EVAL the first time on each connection) per call. */
+/** Calls a registered script: one EVALSHA per call (EVAL when Redis does not have the script yet). */
 export type ScriptRunner<TResult> = (
   keys: readonly string[],
   args?: readonly ScriptArg[],
 ) => Promise<TResult>;
 
-/** Runs a registered variadic script directly, or queues it on a pipeline or multi. */
-export interface VariadicRunner<TResult> {
-  (keys: readonly string[], args: readonly ScriptArg[]): Promise<TResult>;
-  queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly ScriptArg[]): void;
-}
+/** Runs a registered variadic script with any number of keys. */
+export type VariadicRunner<TResult> = (
+  keys: readonly string[],
+  args: readonly ScriptArg[],
+) => Promise<TResult>;
 
 /** Declares a script. Call it at module level so the definition, and its SHA, are built once. */
 export function defineScript<TResult>(script: {
@@ -70,47 +70,30 @@ export function defineVariadicScript<TResult>(script: {
 }
 
 /**
- * Defines `script` on `client` unless it is already there, and returns a typed runner for it. Safe to call
- * any number of times per client (for example once per middleware created on a shared client).
- *
- * @throws ConfigError `ERR_SCRIPT_CONFLICT` when another script, or an ioredis method, already has that name.
+ * A typed runner of `script` on `client`. Nothing is defined on the client, so any number of middlewares (and
+ * copies of this package) can share one client, and the client's own commands are left as they were.
  */
 export function registerScript<TResult>(
   client: RedisClient,
   script: LuaScript<TResult>,
 ): ScriptRunner<TResult> {
-  const command = defineOnce<TResult>(client, script.name, script.lua, {
-    numberOfKeys: script.keys,
-    ...(script.readOnly ? { readOnly: true } : {}),
-  });
+  const run = scriptCaller<TResult>(client, script.lua, script.readOnly === true);
   const expectedKeys = script.keys;
   const name = script.name;
   return (keys, args = []) => {
     if (keys.length !== expectedKeys) {
       return Promise.reject(new TypeError(`${name} takes ${expectedKeys} keys, got ${keys.length}`));
     }
-    return command.call(client, keys, args);
+    return run(keys, args);
   };
 }
 
-/**
- * Like {@link registerScript}, for a script whose key count travels with each call. ioredis still routes by
- * the first key on a Cluster and falls back from EVALSHA to EVAL.
- *
- * @throws ConfigError `ERR_SCRIPT_CONFLICT` when another script, or an ioredis method, already has that name.
- */
+/** Like {@link registerScript}, for a script whose key count travels with each call. */
 export function registerVariadicScript<TResult>(
   client: RedisClient,
   script: VariadicScript<TResult>,
 ): VariadicRunner<TResult> {
-  const command = defineOnce<TResult>(client, script.name, script.lua, {});
-  const name = script.name;
-  // ioredis flattens one level of array arguments, so large key and argument lists are never spread.
-  const run = ((keys, args) => command.call(client, keys.length, keys, args)) as VariadicRunner<TResult>;
-  run.queue = (pipeline, keys, args) => {
-    (pipeline as unknown as Record<string, (...a: unknown[]) => unknown>)[name]?.(keys.length, keys, args);
-  };
-  return run;
+  return scriptCaller<TResult>(client, script.lua, false);
 }
 
 function checkName(name: string): void {
@@ -120,45 +103,51 @@ function checkName(name: string): void {
 }
 
 /**
- * Per client, the SHA-1 of each script we defined on it (fixed and variadic alike), to stay idempotent and to
- * catch name clashes without reading ioredis's private fields.
+ * Sends `lua` as EVAL the first time, then as EVALSHA, and again as EVAL when Redis answers NOSCRIPT (another
+ * node of a Cluster, a restart, a failover to a replica, SCRIPT FLUSH), which caches it there again.
+ *
+ * Why not ioredis' `defineCommand`, which does the same: every ioredis pipeline, including the one
+ * auto-pipelining makes on each turn of the event loop, copies every defined command onto itself when it is
+ * made. With the scripts of all four middlewares on one client that measured 14 µs a pipeline instead of 4
+ * (in a process of its own, Node 20), paid by the app's own commands too. The command is sent directly, so
+ * it is not held for auto-pipelining: the callers batch their calls already (see script-batch.ts).
  */
-const registered = new WeakMap<RedisClient, Map<string, string>>();
-
-type ScriptCommand<TResult> = (...args: unknown[]) => Promise<TResult>;
-
-/** Defines the command `name` on `client` once, and returns it. */
-function defineOnce<TResult>(
+function scriptCaller<TResult>(
   client: RedisClient,
-  name: string,
   lua: string,
-  options: { numberOfKeys?: number; readOnly?: boolean },
-): ScriptCommand<TResult> {
-  let scripts = registered.get(client);
-  if (!scripts) {
-    scripts = new Map();
-    registered.set(client, scripts);
-  }
+  readOnly: boolean,
+): (keys: readonly string[], args: readonly ScriptArg[]) => Promise<TResult> {
   const sha = createHash('sha1').update(lua).digest('hex');
-  const existing = scripts.get(name);
-  if (existing === undefined) {
-    if (name in client) {
-      throw new ConfigError(
-        'ERR_SCRIPT_CONFLICT',
-        `Cannot define script '${name}': the Redis client already has a property with that name.`,
-      );
+  const options = {
+    keyPrefix: clientKeyPrefix(client) || undefined,
+    replyEncoding: 'utf8' as const,
+    ...(readOnly ? { readOnly: true } : {}),
+  };
+  const send = (
+    name: 'evalsha' | 'eval',
+    body: string,
+    keys: readonly string[],
+    args: readonly ScriptArg[],
+  ) => {
+    // Command flattens one level of arrays: long key and argument lists are never spread.
+    const command = new Command(name, [body, keys.length, keys as string[], args as ScriptArg[]], options);
+    client.sendCommand(command);
+    return command.promise as Promise<TResult>;
+  };
+  // The first call sends the body: Redis caches it, and every later call (sent after it on the connection)
+  // finds it by its SHA.
+  let bodySent = false;
+  return (keys, args) => {
+    if (!bodySent) {
+      bodySent = true;
+      return send('eval', lua, keys, args);
     }
-    client.defineCommand(name, { lua, ...options });
-    scripts.set(name, sha);
-  } else if (existing !== sha) {
-    throw new ConfigError(
-      'ERR_SCRIPT_CONFLICT',
-      `Script '${name}' is already defined on this client with a different body.`,
+    return send('evalsha', sha, keys, args).catch((error: unknown) =>
+      isNoScript(error) ? send('eval', lua, keys, args) : Promise.reject(error),
     );
-  }
-  const command = (client as unknown as Record<string, ScriptCommand<TResult>>)[name];
-  if (typeof command !== 'function') {
-    throw new ConfigError('ERR_SCRIPT_CONFLICT', `Script '${name}' did not register on this client.`);
-  }
-  return command;
+  };
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
