@@ -8,7 +8,7 @@ import type { ResolvedPageViewsConfig } from './options.js';
 import type { ChunkPreparer } from './prepare.js';
 import type { ChunkWriter } from './writer.js';
 
-/** Chunks sent in one write (one round trip); a backlog after an outage goes out in several round trips of this size. */
+/** Chunks sent in one pipeline; a backlog after an outage goes out in several round trips of this size. */
 const CHUNKS_PER_PIPELINE = 16;
 
 /** A batch waiting to be written: raw (visitors not yet hashed) or prepared into chunks. */
@@ -29,7 +29,7 @@ export interface CollectorStats {
   readonly bufferedViews: number;
   /** Views dropped because Redis stayed unreachable while the buffer was full. */
   readonly droppedViews: number;
-  /** Flush writes Redis applied (at least one chunk each). */
+  /** Flush pipelines that reached Redis. */
   readonly flushes: number;
 }
 

@@ -85,7 +85,7 @@ export interface PageViewsMiddleware {
 }
 
 /**
- * Counts page views per route in process, writes them to Redis once per `flushInterval` in one round trip, and
+ * Counts page views per route in process, writes them to Redis once per `flushInterval` in one pipeline, and
  * keeps per-route views (exact), unique visitors (HyperLogLog, salted hashes only) and time on page (from a
  * beacon with one token per view) by day, ISO week, month and year, with a live server-sent-event stream.
  *

@@ -1,4 +1,4 @@
-// Sends prepared chunks to Redis, one write of several at a time, and runs the live script beside them.
+// Sends prepared chunks to Redis, one pipeline at a time, and runs the live script beside them.
 import {
   type RedisErrorReporter,
   type ScriptArg,
@@ -34,7 +34,7 @@ export class ChunkWriter {
   readonly #liveMinutes: number;
   /** Ids of chunks Redis confirmed, whose markers the next write deletes. */
   #confirmed: string[] = [];
-  /** The last write while its outcome is unknown (it may still run after its deadline). */
+  /** The last pipeline while its outcome is unknown (it may still run after its deadline). */
   #inflight: Promise<void> | undefined;
   #flushes = 0;
 
@@ -51,31 +51,32 @@ export class ChunkWriter {
     this.#liveMinutes = Math.ceil(config.liveWindowMs / 60_000);
   }
 
-  /** Flush writes Redis applied (at least one chunk each). */
+  /** Flush pipelines that reached Redis. */
   get flushes(): number {
     return this.#flushes;
   }
 
-  /** Waits (within the deadline) for a write whose outcome is unknown: never stack a second behind it. */
+  /** Waits (within the deadline) for a pipeline whose outcome is unknown: never stack a second behind it. */
   async idle(): Promise<void> {
     if (this.#inflight !== undefined) await withDeadline(this.#inflight, this.#config.timeoutMs);
   }
 
   /**
-   * Sends `chunks` (and `summary`, to publish) in one round trip. `settle` receives which chunks Redis applied
-   * as soon as it replies, even when that is after the deadline. Rejects with the first
-   * chunk's error, or a timeout.
+   * Sends `chunks` (and `summary`, to publish) in one pipeline. `settle` receives which chunks Redis applied
+   * as soon as it replies, even when that is after the deadline. Rejects with the pipeline's error, the
+   * first chunk's error, or a timeout.
    */
   async send(
     chunks: readonly Chunk[],
     summary: string | undefined,
     settle: (written: readonly boolean[]) => void,
   ): Promise<void> {
+    const pipeline = this.#config.redis.pipeline();
     const deletes = this.#confirmed.splice(0, DELETES_PER_WRITE);
-    // One script call per chunk, sent back to back: Redis answers them in order, in one round trip.
-    const calls: Promise<unknown>[] = chunks.map((chunk, i) => {
+    chunks.forEach((chunk, i) => {
       const dels = i === 0 ? deletes : [];
-      return this.#scripts.flush(
+      this.#scripts.flush.queue(
+        pipeline,
         [this.#keys.marker(chunk.id)].concat(
           dels.map((id) => this.#keys.marker(id)),
           chunk.keys,
@@ -84,10 +85,18 @@ export class ChunkWriter {
       );
     });
     if (summary !== undefined) {
-      calls.push(this.#scripts.live(this.#liveKeys(Date.now()), this.#liveArgs(this.#keys.channel, summary)));
+      this.#scripts.live.queue(
+        pipeline,
+        this.#liveKeys(Date.now()),
+        this.#liveArgs(this.#keys.channel, summary),
+      );
     }
-    const settled = Promise.allSettled(calls).then((results) =>
-      this.#settle(chunks, deletes, results, settle),
+    const settled = pipeline.exec().then(
+      (results) => this.#settle(chunks, deletes, results ?? [], settle),
+      (error: unknown) => {
+        this.#confirmed.unshift(...deletes);
+        throw error;
+      },
     );
     const inflight = settled.then(
       () => undefined,
@@ -108,28 +117,28 @@ export class ChunkWriter {
     );
   }
 
-  /** Applies a write's replies: confirmed chunks, then `settle`; throws the first chunk error. */
+  /** Applies a pipeline's replies: confirmed chunks, then `settle`; throws the first chunk error. */
   #settle(
     chunks: readonly Chunk[],
     deletes: readonly string[],
-    results: PromiseSettledResult<unknown>[],
+    results: [Error | null, unknown][],
     settle: (written: readonly boolean[]) => void,
   ): void {
+    this.#flushes += 1;
     let failure: unknown;
     const written = chunks.map((chunk, i) => {
-      const result = results[i];
-      if (result?.status !== 'fulfilled') {
-        failure ??= result?.reason ?? new Error('no reply');
+      const [error] = results[i] ?? [new Error('no reply')];
+      if (error) {
+        failure ??= error;
         if (i === 0) this.#confirmed.unshift(...deletes);
         return false;
       }
       this.#confirmed.push(chunk.id);
       return true;
     });
-    if (written.includes(true)) this.#flushes += 1;
     settle(written);
     const liveReply = results[chunks.length];
-    if (liveReply?.status === 'rejected') this.#report(liveReply.reason, 'pageViews live summary');
+    if (liveReply?.[0]) this.#report(liveReply[0], 'pageViews live summary');
     if (failure !== undefined) throw failure;
   }
 

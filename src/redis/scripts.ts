@@ -1,6 +1,6 @@
 // The Lua scripts: each is declared once with a name, then run on any client by its SHA.
 import { createHash } from 'node:crypto';
-import { Command } from 'ioredis';
+import { type ChainableCommander, Command } from 'ioredis';
 import { ConfigError } from '../core/errors.js';
 import { clientKeyPrefix, type RedisClient } from './client.js';
 
@@ -43,11 +43,15 @@ export type ScriptRunner<TResult> = (
   args?: readonly ScriptArg[],
 ) => Promise<TResult>;
 
-/** Runs a registered variadic script with any number of keys. */
-export type VariadicRunner<TResult> = (
-  keys: readonly string[],
-  args: readonly ScriptArg[],
-) => Promise<TResult>;
+/** Runs a registered variadic script directly, or queues it on a pipeline or multi. */
+export interface VariadicRunner<TResult> {
+  (keys: readonly string[], args: readonly ScriptArg[]): Promise<TResult>;
+  /**
+   * Queues a call on `pipeline`: as EVAL the first time on that pipeline, which caches the script in Redis
+   * for the EVALSHA calls queued after it (they run after it, on the same connection).
+   */
+  queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly ScriptArg[]): void;
+}
 
 /** Declares a script. Call it at module level so the definition, and its SHA, are built once. */
 export function defineScript<TResult>(script: {
@@ -93,7 +97,18 @@ export function registerVariadicScript<TResult>(
   client: RedisClient,
   script: VariadicScript<TResult>,
 ): VariadicRunner<TResult> {
-  return scriptCaller<TResult>(client, script.lua, false);
+  const run = scriptCaller<TResult>(client, script.lua, false) as VariadicRunner<TResult>;
+  const sha = sha1(script.lua);
+  const loadedIn = new WeakSet<ChainableCommander>();
+  run.queue = (pipeline, keys, args) => {
+    const queued = pipeline as unknown as Record<'eval' | 'evalsha', (...values: unknown[]) => unknown>;
+    if (loadedIn.has(pipeline)) queued.evalsha(sha, keys.length, keys, args);
+    else {
+      loadedIn.add(pipeline);
+      queued.eval(script.lua, keys.length, keys, args);
+    }
+  };
+  return run;
 }
 
 function checkName(name: string): void {
@@ -117,7 +132,7 @@ function scriptCaller<TResult>(
   lua: string,
   readOnly: boolean,
 ): (keys: readonly string[], args: readonly ScriptArg[]) => Promise<TResult> {
-  const sha = createHash('sha1').update(lua).digest('hex');
+  const sha = sha1(lua);
   const options = {
     keyPrefix: clientKeyPrefix(client) || undefined,
     replyEncoding: 'utf8' as const,
@@ -146,6 +161,10 @@ function scriptCaller<TResult>(
       isNoScript(error) ? send('eval', lua, keys, args) : Promise.reject(error),
     );
   };
+}
+
+function sha1(lua: string): string {
+  return createHash('sha1').update(lua).digest('hex');
 }
 
 function isNoScript(error: unknown): boolean {

@@ -124,6 +124,25 @@ describe('registerVariadicScript', () => {
     }
   });
 
+  it('queued on a pipeline, sends the text with the first call and the SHA with the others', async () => {
+    const client = redis.connect();
+    const run = registerVariadicScript(client, SUM_KEYS);
+    const keys = [redis.prefix('q1'), redis.prefix('q2')];
+    await client.mset(keys[0] as string, 1, keys[1] as string, 10);
+    const recorder = await recordCommands(client);
+    const pipeline = client.pipeline();
+    run.queue(pipeline, keys, ['a']);
+    run.queue(pipeline, keys.slice(1), []);
+    run.queue(pipeline, [], []);
+    expect(await pipeline.exec()).toEqual([
+      [null, 12],
+      [null, 10],
+      [null, 0],
+    ]);
+    const commands = await recorder.stop();
+    expect(commands.map((c) => c[0])).toEqual(['eval', 'evalsha', 'evalsha']);
+  });
+
   it('validates names', () => {
     expect(() => defineVariadicScript({ name: 'bad name', lua: 'return 1' })).toThrow(ConfigError);
   });
