@@ -5,12 +5,14 @@ import {
   createErrorReporter,
   hashTag,
   type Kept,
+  MGET_BUFFERS,
   type RedisCaller,
   type RedisClient,
   type RedisErrorReporter,
   RedisUnavailableError,
   redisCaller,
   registerScript,
+  ScriptBatcher,
   type ScriptRunner,
   TrackedReads,
 } from '../redis/index.js';
@@ -81,7 +83,9 @@ export class CacheStore {
     const caching = config.clientSideCaching;
     if (caching === undefined) {
       this.#copies = undefined;
-      this.#readEntry = (key) => this.#caller.call(() => redis.getBuffer(key));
+      // The lookups of one turn of the event loop go to Redis as one MGET.
+      const reads = new ScriptBatcher(redis, MGET_BUFFERS, [], this.#caller);
+      this.#readEntry = (key) => reads.ask(key, undefined);
     } else {
       const copies = new TrackedReads<DecodedEntry>(redis, caching.maxBytes);
       const reader = copies.reader;

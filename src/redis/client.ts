@@ -1,5 +1,5 @@
 // The Redis client type every middleware accepts, and the checks that tell one kind from another.
-import type { Cluster, Redis } from 'ioredis';
+import { type Cluster, Command, type Redis } from 'ioredis';
 import { ConfigError } from '../core/errors.js';
 
 /** An ioredis client: a single `Redis` (standalone or Sentinel) or a `Cluster`. */
@@ -77,6 +77,27 @@ function isNodeRedisClient(value: unknown): boolean {
 export function clientKeyPrefix(client: RedisClient): string {
   const prefix = (client.options as { keyPrefix?: unknown }).keyPrefix;
   return typeof prefix === 'string' ? prefix : '';
+}
+
+/**
+ * Sends one command at once, as the client's own method would (its `keyPrefix` on the keys; replies as strings,
+ * or as Buffers with `buffers`), but never held for auto-pipelining: the callers batch their calls already, so
+ * holding them would only add a turn of the event loop and a pipeline object.
+ */
+export function sendNow<TReply>(
+  client: RedisClient,
+  name: string,
+  args: readonly unknown[],
+  options: { readonly buffers?: boolean; readonly readOnly?: boolean } = {},
+): Promise<TReply> {
+  // Command flattens one level of arrays: long key and argument lists are never spread.
+  const command = new Command(name, args as (string | number | Buffer)[], {
+    keyPrefix: clientKeyPrefix(client) || undefined,
+    replyEncoding: options.buffers ? null : 'utf8',
+    ...(options.readOnly ? { readOnly: true } : {}),
+  });
+  client.sendCommand(command);
+  return command.promise as Promise<TReply>;
 }
 
 function describe(value: unknown): string {

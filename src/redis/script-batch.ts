@@ -1,10 +1,21 @@
 // Calls of one script made in the same turn of the event loop go to Redis as one script call.
-import { isCluster, type RedisClient } from './client.js';
+import { isCluster, type RedisClient, sendNow } from './client.js';
 import type { RedisCaller } from './deadline.js';
 import { registerVariadicScript, type ScriptArg, type VariadicScript } from './scripts.js';
 
 /** Most calls one script call carries: bounds how long Redis runs it and how many arguments it takes. */
 const MAX_BATCH = 256;
+
+/**
+ * What a batcher sends: a variadic script written for batches, or {@link MGET_BUFFERS}, the plain read of
+ * each call's key.
+ */
+export type BatchTarget<TReply> =
+  | VariadicScript<TReply[]>
+  | { readonly mget: 'buffers'; readonly __reply?: TReply };
+
+/** Reads each call's key as a Buffer (null when there is none), the calls of one turn in one MGET. */
+export const MGET_BUFFERS: BatchTarget<Buffer | null> = Object.freeze({ mget: 'buffers' });
 
 /** A call's own arguments: none, one, or several (for a script that reads a variable number per call). */
 export type BatchArg = string | readonly string[] | undefined;
@@ -24,7 +35,8 @@ interface BatchedCall<TReply> {
  * reply is an array with one reply per call, in order. The script runs the calls one after the other, as
  * separate calls sent in one pipeline would run, but atomically and for one script call's worth of work in the
  * app and in Redis: on a busy server many requests arrive between two turns of the event loop, and each one
- * would otherwise cost its own command (encoding, a promise, a reply to decode).
+ * would otherwise cost its own command (encoding, a promise, a reply to decode). With {@link MGET_BUFFERS}
+ * the batch is one MGET of the calls' keys instead (the response cache's lookups).
  *
  * Calls wait for the end of the current turn (`setImmediate`, as ioredis' auto-pipelining does), then go out
  * together, within one deadline of `caller`. On Redis Cluster every call of a batch must hash to one slot, so
@@ -40,11 +52,14 @@ export class ScriptBatcher<TReply> {
 
   constructor(
     client: RedisClient,
-    script: VariadicScript<TReply[]>,
+    target: BatchTarget<TReply>,
     shared: readonly ScriptArg[],
     caller: RedisCaller,
   ) {
-    this.#run = registerVariadicScript(client, script);
+    this.#run =
+      'mget' in target
+        ? (keys) => sendNow<TReply[]>(client, 'mget', keys, { buffers: true })
+        : registerVariadicScript(client, target);
     this.#caller = caller;
     this.#shared = shared;
     this.#perKey = isCluster(client);

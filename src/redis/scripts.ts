@@ -1,8 +1,8 @@
 // The Lua scripts: each is declared once with a name, then run on any client by its SHA.
 import { createHash } from 'node:crypto';
-import { type ChainableCommander, Command } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import { ConfigError } from '../core/errors.js';
-import { clientKeyPrefix, type RedisClient } from './client.js';
+import { type RedisClient, sendNow } from './client.js';
 
 /** An argument a script accepts in `ARGV`. */
 export type ScriptArg = string | number | Buffer;
@@ -124,8 +124,7 @@ function checkName(name: string): void {
  * Why not ioredis' `defineCommand`, which does the same: every ioredis pipeline, including the one
  * auto-pipelining makes on each turn of the event loop, copies every defined command onto itself when it is
  * made. With the scripts of all four middlewares on one client that measured 14 µs a pipeline instead of 4
- * (in a process of its own, Node 20), paid by the app's own commands too. The command is sent directly, so
- * it is not held for auto-pipelining: the callers batch their calls already (see script-batch.ts).
+ * (in a process of its own, Node 20), paid by the app's own commands too.
  */
 function scriptCaller<TResult>(
   client: RedisClient,
@@ -133,22 +132,13 @@ function scriptCaller<TResult>(
   readOnly: boolean,
 ): (keys: readonly string[], args: readonly ScriptArg[]) => Promise<TResult> {
   const sha = sha1(lua);
-  const options = {
-    keyPrefix: clientKeyPrefix(client) || undefined,
-    replyEncoding: 'utf8' as const,
-    ...(readOnly ? { readOnly: true } : {}),
-  };
+  const options = { readOnly };
   const send = (
     name: 'evalsha' | 'eval',
     body: string,
     keys: readonly string[],
     args: readonly ScriptArg[],
-  ) => {
-    // Command flattens one level of arrays: long key and argument lists are never spread.
-    const command = new Command(name, [body, keys.length, keys as string[], args as ScriptArg[]], options);
-    client.sendCommand(command);
-    return command.promise as Promise<TResult>;
-  };
+  ) => sendNow<TResult>(client, name, [body, keys.length, keys, args], options);
   // The first call sends the body: Redis caches it, and every later call (sent after it on the connection)
   // finds it by its SHA.
   let bodySent = false;

@@ -1,6 +1,7 @@
 // Hits: one Redis round trip per hit, one packed binary entry written with one SET PX, binary bodies intact.
 
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Response } from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { KIND_ENTRY } from '../../src/cache/entry.js';
@@ -59,8 +60,44 @@ describe.each(expressVersions)('%s: a hit', (label, express) => {
     expect(hit.status).toBe(200);
     expect(hit.body).toEqual({ id: '7' });
     expect(hit.headers['cache-status']).toMatch(/^express-redis-kit; hit; ttl=\d+$/);
-    expect(commands).toEqual([['get', entryKey]]);
+    expect(commands).toEqual([['mget', entryKey]]);
     expect(calls).toBe(1);
+  });
+
+  it('looks up entries with MGET, the requests of one turn of the event loop together', async () => {
+    const client = redis.connect();
+    const cache = responseCache({ redis: client, prefix: redis.prefix('cache:'), name: `batch${id}` });
+    const app = express();
+    app.get('/p/:n', cache, (req, res) => {
+      res.json({ n: req.params.n });
+    });
+    const paths = ['/p/1', '/p/2', '/p/3', '/p/4'];
+    const server = app.listen(0);
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      for (const path of paths) {
+        // Stored once the miss is answered: ask until it is a hit.
+        while (!(await fetch(url + path)).headers.get('cache-status')?.includes('; hit;')) await sleep(10);
+      }
+      await client.ping();
+      const recorder = await recordCommands(client);
+      // Four hits sent at once: their lookups leave in the same turn of the event loop.
+      const hits = await Promise.all(paths.map((path) => fetch(url + path)));
+      const bodies = await Promise.all(hits.map((hit) => hit.json()));
+      const commands = await recorder.stop();
+      expect(hits.map((hit) => hit.headers.get('cache-status'))).toEqual(
+        paths.map(() => expect.stringMatching(/; hit;/)),
+      );
+      expect(bodies).toEqual([{ n: '1' }, { n: '2' }, { n: '3' }, { n: '4' }]);
+      expect(commands.map((c) => c[0])).not.toContain('get');
+      const lookups = commands.filter((c) => c[0] === 'mget');
+      expect(lookups.flatMap((c) => c.slice(1)).sort()).toEqual(
+        [...new Set(lookups.flatMap((c) => c.slice(1)))].sort(),
+      );
+      expect(lookups.flatMap((c) => c.slice(1))).toHaveLength(4);
+    } finally {
+      server.close();
+    }
   });
 
   it('writes a miss with one SET ... PX of the packed entry (inside the store script)', async () => {
@@ -83,7 +120,8 @@ describe.each(expressVersions)('%s: a hit', (label, express) => {
     const names = commands.map((c) => c[0]);
     // lookup, lock + generation + the URL's invalidation count (sent together), store script (first use on
     // this connection: EVAL)
-    expect(names.filter((n) => n === 'get')).toHaveLength(2);
+    expect(names.filter((n) => n === 'mget')).toHaveLength(1);
+    expect(names.filter((n) => n === 'get')).toHaveLength(1);
     expect(names.filter((n) => n === 'set')).toHaveLength(1);
     expect(names.filter((n) => n === 'hget')).toHaveLength(1);
     expect(names.filter((n) => n === 'eval' || n === 'evalsha')).toHaveLength(1);

@@ -4,8 +4,11 @@ import { ConfigError } from '../../src/core/index.js';
 import {
   defineScript,
   defineVariadicScript,
+  MGET_BUFFERS,
+  redisCaller,
   registerScript,
   registerVariadicScript,
+  ScriptBatcher,
 } from '../../src/redis/index.js';
 import { recordCommands } from '../helpers/commands.js';
 import { useTestRedis } from '../helpers/redis.js';
@@ -145,5 +148,20 @@ describe('registerVariadicScript', () => {
 
   it('validates names', () => {
     expect(() => defineVariadicScript({ name: 'bad name', lua: 'return 1' })).toThrow(ConfigError);
+  });
+});
+
+describe('ScriptBatcher with MGET_BUFFERS', () => {
+  it('reads the keys asked for in one turn of the event loop with one MGET, as Buffers, null when missing', async () => {
+    const client = redis.connect();
+    const reads = new ScriptBatcher(client, MGET_BUFFERS, [], redisCaller(client, 1_000));
+    const keys = [redis.prefix('m1'), redis.prefix('m2'), redis.prefix('missing')];
+    await client.set(keys[0] as string, Buffer.from([0, 255, 1]));
+    await client.set(keys[1] as string, 'two');
+    const recorder = await recordCommands(client);
+    const replies = await Promise.all([...keys, keys[0] as string].map((key) => reads.ask(key, undefined)));
+    const commands = await recorder.stop();
+    expect(replies).toEqual([Buffer.from([0, 255, 1]), Buffer.from('two'), null, Buffer.from([0, 255, 1])]);
+    expect(commands).toEqual([['mget', ...keys, keys[0]]]);
   });
 });
