@@ -81,7 +81,7 @@ export function registerScript<TResult>(
   client: RedisClient,
   script: LuaScript<TResult>,
 ): ScriptRunner<TResult> {
-  const run = scriptCaller<TResult>(client, script.lua, script.readOnly === true);
+  const run = scriptCaller<TResult>(client, script.lua, sha1(script.lua), script.readOnly === true);
   const expectedKeys = script.keys;
   const name = script.name;
   return (keys, args = []) => {
@@ -97,8 +97,8 @@ export function registerVariadicScript<TResult>(
   client: RedisClient,
   script: VariadicScript<TResult>,
 ): VariadicRunner<TResult> {
-  const run = scriptCaller<TResult>(client, script.lua, false) as VariadicRunner<TResult>;
   const sha = sha1(script.lua);
+  const run = scriptCaller<TResult>(client, script.lua, sha, false) as VariadicRunner<TResult>;
   const loadedIn = new WeakSet<ChainableCommander>();
   run.queue = (pipeline, keys, args) => {
     const queued = pipeline as unknown as Record<'eval' | 'evalsha', (...values: unknown[]) => unknown>;
@@ -129,9 +129,9 @@ function checkName(name: string): void {
 function scriptCaller<TResult>(
   client: RedisClient,
   lua: string,
+  sha: string,
   readOnly: boolean,
 ): (keys: readonly string[], args: readonly ScriptArg[]) => Promise<TResult> {
-  const sha = sha1(lua);
   const options = { readOnly };
   const send = (
     name: 'evalsha' | 'eval',
