@@ -23,7 +23,7 @@ export {
   RedisUnavailableError,
 } from './errors.js';
 export { buildKey, hashTag, keyPart, sha256, validatePrefix } from './keys.js';
-export { MGET_BUFFERS, ScriptBatcher } from './script-batch.js';
+export { BATCH_SIZE, MGET_BUFFERS, ScriptBatcher } from './script-batch.js';
 export {
   defineScript,
   defineVariadicScript,

@@ -3,8 +3,14 @@ import { isCluster, type RedisClient, sendNow } from './client.js';
 import type { RedisCaller } from './deadline.js';
 import { registerVariadicScript, type ScriptArg, type VariadicScript } from './scripts.js';
 
-/** Most calls one script call carries: bounds how long Redis runs it and how many arguments it takes. */
-const MAX_BATCH = 256;
+/**
+ * Most calls one script call carries. A batch leaves as soon as it holds this many, while the app is still
+ * handling the rest of the turn, so that Redis works on it meanwhile: a busy app handles a whole wave of
+ * requests in one turn, and with one batch per turn it sat idle while Redis ran the wave's batch (11 % of the
+ * time in the trivial full stack; 2 % with batches of this size). Larger batches save a little of the app's
+ * and Redis' work per call, smaller ones overlap more; 8 and 32 measured no better than 16.
+ */
+export const BATCH_SIZE = 16;
 
 /**
  * What a batcher sends: a variadic script written for batches, or {@link MGET_BUFFERS}, the plain read of
@@ -38,9 +44,9 @@ interface BatchedCall<TReply> {
  * would otherwise cost its own command (encoding, a promise, a reply to decode). With {@link MGET_BUFFERS}
  * the batch is one MGET of the calls' keys instead (the response cache's lookups).
  *
- * Calls wait for the end of the current turn (`setImmediate`, as ioredis' auto-pipelining does), then go out
- * together, within one deadline of `caller`. On Redis Cluster every call of a batch must hash to one slot, so
- * calls are batched per key there.
+ * Calls wait for the end of the current turn (`setImmediate`, as ioredis' auto-pipelining does), or until
+ * {@link BATCH_SIZE} of them are waiting, then go out together, within one deadline of `caller`. On Redis
+ * Cluster every call of a batch must hash to one slot, so calls are batched per key there.
  */
 export class ScriptBatcher<TReply> {
   readonly #run: (keys: readonly string[], args: readonly ScriptArg[]) => Promise<TReply[]>;
@@ -73,8 +79,16 @@ export class ScriptBatcher<TReply> {
     const group = this.#perKey ? key : '';
     const calls = this.#waiting.get(group);
     const call: BatchedCall<TReply> = { key, arg, done, failed };
-    if (calls === undefined) this.#waiting.set(group, [call]);
-    else calls.push(call);
+    if (calls === undefined) {
+      this.#waiting.set(group, [call]);
+    } else {
+      calls.push(call);
+      if (calls.length === BATCH_SIZE) {
+        this.#waiting.delete(group);
+        this.#sendBatch(calls);
+        return;
+      }
+    }
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#send);
@@ -102,13 +116,7 @@ export class ScriptBatcher<TReply> {
     this.#scheduled = false;
     const waiting = this.#waiting;
     this.#waiting = new Map();
-    for (const calls of waiting.values()) {
-      for (let start = 0; start < calls.length; start += MAX_BATCH) {
-        this.#sendBatch(
-          start === 0 && calls.length <= MAX_BATCH ? calls : calls.slice(start, start + MAX_BATCH),
-        );
-      }
-    }
+    for (const calls of waiting.values()) this.#sendBatch(calls);
   };
 
   #sendBatch(calls: readonly BatchedCall<TReply>[]): void {

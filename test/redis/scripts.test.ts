@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/index.js';
 import {
+  BATCH_SIZE,
   defineScript,
   defineVariadicScript,
   MGET_BUFFERS,
@@ -163,5 +164,24 @@ describe('ScriptBatcher with MGET_BUFFERS', () => {
     const commands = await recorder.stop();
     expect(replies).toEqual([Buffer.from([0, 255, 1]), Buffer.from('two'), null, Buffer.from([0, 255, 1])]);
     expect(commands).toEqual([['mget', ...keys, keys[0]]]);
+  });
+
+  it('sends a batch as soon as it holds BATCH_SIZE calls, and the rest of the turn at its end', async () => {
+    const client = redis.connect();
+    const reads = new ScriptBatcher(client, MGET_BUFFERS, [], redisCaller(client, 1_000));
+    const keys = Array.from({ length: 2 * BATCH_SIZE + 3 }, (_, i) => redis.prefix(`wave-${i}`));
+    for (const [i, key] of keys.entries()) await client.set(key, `value ${i}`);
+    const recorder = await recordCommands(client);
+    const replies = keys.map((key) => reads.ask(key, undefined));
+    // The first two batches are on their way while this turn goes on: Redis works on them meanwhile.
+    expect(client.commandQueue.length).toBe(2);
+    const values = await Promise.all(replies);
+    const commands = await recorder.stop();
+    expect(values.map(String)).toEqual(keys.map((_, i) => `value ${i}`));
+    expect(commands).toEqual([
+      ['mget', ...keys.slice(0, BATCH_SIZE)],
+      ['mget', ...keys.slice(BATCH_SIZE, 2 * BATCH_SIZE)],
+      ['mget', ...keys.slice(2 * BATCH_SIZE)],
+    ]);
   });
 });
