@@ -11,12 +11,17 @@ import type { Scenario } from './lib/types.js';
 import { memoryTable } from './memory.js';
 import { scenarios } from './scenarios/index.js';
 
+// Five short rounds rather than three long ones, in about the same time: this VM's speed drifts by up to a third
+// within seconds, and the median of five interleaved rounds moves less with it than the median of three.
 const settings = {
-  durationSeconds: Number(process.env.BENCH_DURATION ?? 8),
-  warmupSeconds: Number(process.env.BENCH_WARMUP ?? 2),
-  rounds: Number(process.env.BENCH_ROUNDS ?? 3),
+  durationSeconds: Number(process.env.BENCH_DURATION ?? 5),
+  warmupSeconds: Number(process.env.BENCH_WARMUP ?? 1),
+  rounds: Number(process.env.BENCH_ROUNDS ?? 5),
   connections: Number(process.env.BENCH_CONNECTIONS ?? 50),
 };
+
+/** Warm-up of each server before its first measured run. */
+const FIRST_WARMUP_SECONDS = 3;
 
 /** Requests sent one at a time under MONITOR to count the commands each variant puts on the wire. */
 const PROBE_REQUESTS = 200;
@@ -37,7 +42,8 @@ const tool = await detectLoadTool();
 const redis = await startBenchRedis(SIDE_CPU);
 console.log(
   `Redis ${redis.version}, load by ${tool}, ${settings.connections} connections, ` +
-    `${settings.warmupSeconds}s warm-up + ${settings.durationSeconds}s × ${settings.rounds} rounds per variant`,
+    `${settings.warmupSeconds}s warm-up + ${settings.durationSeconds}s × ${settings.rounds} rounds per variant ` +
+    `(${Math.max(settings.warmupSeconds, FIRST_WARMUP_SECONDS)}s warm-up before the first)`,
 );
 
 const results: { scenario: Scenario; rows: VariantSummary[] }[] = [];
@@ -87,7 +93,10 @@ async function runScenario(scenario: Scenario): Promise<VariantSummary[]> {
           cpus: SIDE_CPU,
         };
         const server = servers[i] as VariantServer;
-        await load(tool, { ...options, durationSeconds: settings.warmupSeconds });
+        // The first round warms a fresh server up for longer: its JIT has not seen the route yet.
+        const warmup =
+          round === 0 ? Math.max(settings.warmupSeconds, FIRST_WARMUP_SECONDS) : settings.warmupSeconds;
+        await load(tool, { ...options, durationSeconds: warmup });
         const before = await redis.commandCount();
         const redisCpuBefore = redis.cpuUs();
         await server.startSample();
@@ -148,8 +157,9 @@ function renderReport(
     '',
     `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench\`: Node ${process.version}, ` +
       `Redis ${redisVersion}, ${cpus().length} × ${cpu}. Load by ${loadTool} over loopback, ` +
-      `${settings.connections} connections, ${settings.warmupSeconds} s warm-up then ${settings.durationSeconds} s ` +
-      `measured, ${settings.rounds} interleaved rounds per variant (medians shown)` +
+      `${settings.connections} connections, ${settings.warmupSeconds} s warm-up (${Math.max(settings.warmupSeconds, FIRST_WARMUP_SECONDS)} s ` +
+      `before the first) then ${settings.durationSeconds} s measured, ${settings.rounds} interleaved rounds per ` +
+      'variant (medians shown)' +
       (pinned ? '; each app pinned to CPU 0, Redis and the load generator to CPU 1.' : '.'),
     '',
     '"× bare Express" is requests/s relative to the same route without middleware; "ours ÷ this" is how many ' +
