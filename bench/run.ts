@@ -20,8 +20,8 @@ const settings = {
   connections: Number(process.env.BENCH_CONNECTIONS ?? 50),
 };
 
-/** Warm-up of each server before its first measured run. */
-const FIRST_WARMUP_SECONDS = 3;
+/** Warm-up of each server before its first measured run: its JIT has not seen the route yet. */
+const firstWarmupSeconds = Math.max(settings.warmupSeconds, 3);
 
 /** Requests sent one at a time under MONITOR to count the commands each variant puts on the wire. */
 const PROBE_REQUESTS = 200;
@@ -43,7 +43,7 @@ const redis = await startBenchRedis(SIDE_CPU);
 console.log(
   `Redis ${redis.version}, load by ${tool}, ${settings.connections} connections, ` +
     `${settings.warmupSeconds}s warm-up + ${settings.durationSeconds}s × ${settings.rounds} rounds per variant ` +
-    `(${Math.max(settings.warmupSeconds, FIRST_WARMUP_SECONDS)}s warm-up before the first)`,
+    `(${firstWarmupSeconds}s warm-up before the first)`,
 );
 
 const results: { scenario: Scenario; rows: VariantSummary[] }[] = [];
@@ -93,9 +93,7 @@ async function runScenario(scenario: Scenario): Promise<VariantSummary[]> {
           cpus: SIDE_CPU,
         };
         const server = servers[i] as VariantServer;
-        // The first round warms a fresh server up for longer: its JIT has not seen the route yet.
-        const warmup =
-          round === 0 ? Math.max(settings.warmupSeconds, FIRST_WARMUP_SECONDS) : settings.warmupSeconds;
+        const warmup = round === 0 ? firstWarmupSeconds : settings.warmupSeconds;
         await load(tool, { ...options, durationSeconds: warmup });
         const before = await redis.commandCount();
         const redisCpuBefore = redis.cpuUs();
@@ -157,7 +155,7 @@ function renderReport(
     '',
     `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench\`: Node ${process.version}, ` +
       `Redis ${redisVersion}, ${cpus().length} × ${cpu}. Load by ${loadTool} over loopback, ` +
-      `${settings.connections} connections, ${settings.warmupSeconds} s warm-up (${Math.max(settings.warmupSeconds, FIRST_WARMUP_SECONDS)} s ` +
+      `${settings.connections} connections, ${settings.warmupSeconds} s warm-up (${firstWarmupSeconds} s ` +
       `before the first) then ${settings.durationSeconds} s measured, ${settings.rounds} interleaved rounds per ` +
       'variant (medians shown)' +
       (pinned ? '; each app pinned to CPU 0, Redis and the load generator to CPU 1.' : '.'),
