@@ -1,6 +1,6 @@
 // `npm run bench:profile [scenario ...]`: CPU profiles (`node --cpu-prof`) of each variant's server under load,
 // summarised as the top functions and packages by self time, in µs per request.
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,12 +21,19 @@ const settings = {
   intervalUs: Number(process.env.PROFILE_INTERVAL_US ?? 250),
   /** Which variants to profile: `ours` (ours and the bare and floor rows next to them) or `all`. */
   variants: process.env.PROFILE_VARIANTS ?? 'all',
+  /** Profile the package's build (`dist/`) instead of its source: its functions then have line numbers. */
+  built: process.env.PROFILE_BUILT === '1',
 };
 
 const pinned = cpus().length >= 2;
 const APP_CPU = pinned ? '0' : undefined;
 const SIDE_CPU = pinned ? '1' : undefined;
 const outDir = fileURLToPath(new URL('./results/profiles/', import.meta.url));
+
+if (settings.built && !existsSync(fileURLToPath(new URL('../dist/index.js', import.meta.url)))) {
+  console.error('PROFILE_BUILT=1 profiles the build: run `npm run build` first');
+  process.exit(2);
+}
 
 const wanted = process.argv.slice(2);
 const selected = wanted.length ? scenarios.filter((s) => wanted.includes(s.id)) : scenarios;
@@ -44,7 +51,8 @@ const report: string[] = [
     `for ${settings.durationSeconds} s per variant after ${settings.warmupSeconds} s of warm-up, sampled every ` +
     `${settings.intervalUs} µs. Self time is the time a function was on top of the stack during the measured ` +
     'load; µs/req divides it by the requests served then. `(garbage collector)` is GC on the main thread, ' +
-    '`(program)` native work V8 does not attribute to a function (parsing HTTP, I/O), `(idle)` waiting.',
+    '`(program)` native work V8 does not attribute to a function (parsing HTTP, I/O), `(idle)` waiting.' +
+    (settings.built ? ' The servers ran the package as built in `dist/`.' : ''),
 ];
 try {
   for (const scenario of selected) {
@@ -63,6 +71,7 @@ try {
         redisUrl: redis.server.url,
         prefix: `profile:${scenario.id}:${index}:`,
         cpus: APP_CPU,
+        built: settings.built,
         nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${settings.intervalUs}`],
       });
       let requests = 0;

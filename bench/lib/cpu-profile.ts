@@ -5,6 +5,8 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   children?: number[];
+  /** Samples per source line (1-based) of the node's own code, over the whole profile. */
+  positionTicks?: { line: number; ticks: number }[];
 }
 
 interface CpuProfile {
@@ -30,6 +32,11 @@ export interface ProfileSummary {
   busyUs: number;
   functions: SelfTime[];
   places: SelfTime[];
+  /**
+   * The lines of the package's build (`dist/`) by self time. TypeScript run through tsx has no usable lines
+   * (see {@link lineOf}), so a profile of the source has none.
+   */
+  lines: SelfTime[];
 }
 
 /** Sums the profile's samples, or only those taken within `window` (monotonic µs, as `ProcessSample` has). */
@@ -50,11 +57,13 @@ export function summariseProfile(path: string, window?: { fromUs: number; toUs: 
   }
   const functions = new Map<string, number>();
   const places = new Map<string, number>();
+  const lines = new Map<string, number>();
   let totalUs = 0;
   let idleUs = 0;
   for (const [id, us] of selfById) {
-    const frame = byId.get(id)?.callFrame;
-    if (!frame) continue;
+    const node = byId.get(id);
+    if (!node) continue;
+    const frame = node.callFrame;
     totalUs += us;
     if (frame.functionName === '(idle)') idleUs += us;
     const place = placeOf(frame.url, frame.functionName);
@@ -63,12 +72,34 @@ export function summariseProfile(path: string, window?: { fromUs: number; toUs: 
       : frame.functionName || '(anonymous)';
     functions.set(fn, (functions.get(fn) ?? 0) + us);
     places.set(place, (places.get(place) ?? 0) + us);
+    if (place.startsWith('dist/')) addLines(lines, node, us);
   }
   const rank = (map: Map<string, number>): SelfTime[] =>
     [...map]
       .map(([name, selfUs]) => ({ name, selfUs, share: totalUs > 0 ? selfUs / totalUs : 0 }))
       .sort((a, b) => b.selfUs - a.selfUs);
-  return { totalUs, busyUs: totalUs - idleUs, functions: rank(functions), places: rank(places) };
+  return {
+    totalUs,
+    busyUs: totalUs - idleUs,
+    functions: rank(functions),
+    places: rank(places),
+    lines: rank(lines),
+  };
+}
+
+/**
+ * Shares a node's self time (from the samples in the window) among its lines in the proportions of its
+ * `positionTicks`, which V8 counts over the whole profile, warm-up included.
+ */
+function addLines(lines: Map<string, number>, node: ProfileNode, us: number): void {
+  const ticks = node.positionTicks ?? [];
+  const all = ticks.reduce((sum, tick) => sum + tick.ticks, 0);
+  if (all === 0) return;
+  const name = node.callFrame.functionName || '(anonymous)';
+  for (const tick of ticks) {
+    const line = `${shortPath(node.callFrame.url)}:${tick.line} ${name}`;
+    lines.set(line, (lines.get(line) ?? 0) + (us * tick.ticks) / all);
+  }
 }
 
 /** Where a frame's code lives: a package, this project's source, Node's internals, or V8 itself. */
@@ -77,7 +108,7 @@ function placeOf(url: string, functionName: string): string {
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1] as string;
   if (url.startsWith('node:')) return 'node: (internals)';
-  const own = /\/(src|bench|test|example-app)\/(.+)$/.exec(url);
+  const own = /\/(src|dist|bench|test|example-app)\/(.+)$/.exec(url);
   if (own) return `${own[1]}/${own[2]}`;
   return shortPath(url);
 }
@@ -91,7 +122,7 @@ function shortPath(url: string): string {
   const path = url.replace(/^file:\/\//, '');
   const pkg = /node_modules\/(.+)$/.exec(path);
   if (pkg) return pkg[1] as string;
-  const own = /\/((?:src|bench|test|example-app)\/.+)$/.exec(path);
+  const own = /\/((?:src|dist|bench|test|example-app)\/.+)$/.exec(path);
   return own ? (own[1] as string) : path;
 }
 
@@ -111,7 +142,7 @@ export function profileMarkdown(summary: ProfileSummary, top: number, requests?:
           `${(item.share * 100).toFixed(1)} %${perRequest(item.selfUs)} |`,
       )
       .join('\n');
-  return [
+  const tables = [
     `Sampled ${(summary.totalUs / 1000).toFixed(0)} ms, busy ${(summary.busyUs / 1000).toFixed(0)} ms` +
       (requests ? `, ${requests} requests` : '') +
       '.',
@@ -121,5 +152,8 @@ export function profileMarkdown(summary: ProfileSummary, top: number, requests?:
     '',
     head('package or file (self time)'),
     rows(summary.places),
-  ].join('\n');
+  ];
+  if (summary.lines.length > 0)
+    tables.push('', head('line of this package (self time)'), rows(summary.lines));
+  return tables.join('\n');
 }

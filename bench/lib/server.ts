@@ -24,6 +24,11 @@ export interface StartOptions {
   cpus?: string;
   /** Extra Node flags for the server process, e.g. `--cpu-prof`. */
   nodeFlags?: string[];
+  /**
+   * Load the package's build (`dist/`, from `npm run build`) as an installed copy would, instead of its
+   * TypeScript source through tsx. @default false
+   */
+  built?: boolean;
 }
 
 export async function startVariantServer(options: StartOptions): Promise<VariantServer> {
@@ -32,7 +37,7 @@ export async function startVariantServer(options: StartOptions): Promise<Variant
   const nodeArgs = [
     '--import',
     'tsx',
-    '--conditions=@express-redis-kit/source',
+    ...(options.built === true ? [] : ['--conditions=@express-redis-kit/source']),
     ...(options.nodeFlags ?? []),
     entry,
     options.scenarioId,
