@@ -1,5 +1,5 @@
 // `npm run bench:profile [scenario ...]`: CPU profiles (`node --cpu-prof`) of each variant's server under load,
-// summarised as the top functions and packages by self time, in µs per request.
+// summarised as the top functions and packages by self time, in µs per request (and, for the build, lines).
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
