@@ -1,5 +1,10 @@
 // The GCRA Lua script: one theoretical arrival time per rule, a steady rate with bounded bursts.
-import { defineVariadicScript, type RedisCaller, type RedisClient } from '../redis/index.js';
+import {
+  type BatchReplies,
+  defineVariadicScript,
+  type RedisCaller,
+  type RedisClient,
+} from '../redis/index.js';
 import { createLimitScript, type LimitScript, LUA_BATCH, LUA_HEAD } from './limit-script.js';
 
 /**
@@ -79,7 +84,7 @@ end
 ${LUA_BATCH}`;
 
 /** The script, defined once for the module; registered once per client by {@link createGcra}. */
-export const GCRA_SCRIPT = defineVariadicScript<string[]>({ name: 'rlGcra', lua: LUA });
+export const GCRA_SCRIPT = defineVariadicScript<BatchReplies<string>>({ name: 'rlGcra', lua: LUA });
 
 /** One rule as the script sees it. */
 export interface GcraRule {

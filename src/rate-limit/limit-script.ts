@@ -1,6 +1,8 @@
 // What every algorithm's script shares: its arguments and reply, its runner, and the reply's decoding.
 import {
+  type BatchReplies,
   DEFAULT_REDIS_TIMEOUT_MS,
+  RETURN_BATCH_REPLIES,
   type RedisCaller,
   type RedisClient,
   redisCaller,
@@ -37,7 +39,8 @@ local nowText = string.format('%d', now)
  * The Lua epilogue of every limiter script: each request's reply is { allowed (1/0), now (µs), then per rule
  * remaining, resetMs, retryMs (0: this rule did not refuse; -1: never, the cost is above its limit; otherwise
  * ms until the request fits) }, all integers, sent as one string of numbers separated by spaces (cheaper for
- * the app to decode than an array of integers); the script's reply is the array of those strings.
+ * the app to decode than an array of integers); the script's reply is those strings, as a batch replies (see
+ * `BatchReplies`).
  */
 export const LUA_BATCH = `
 local replies = {}
@@ -53,7 +56,7 @@ for i = 1, #KEYS do
   replies[i] = table.concat(reply, ' ')
 end
 if finish then finish() end
-return replies
+${RETURN_BATCH_REPLIES}
 `;
 
 /**
@@ -97,7 +100,7 @@ export interface LimitScript {
 
 /** The script of every algorithm, and what differs: how many numbers describe one rule. */
 export interface LimitScriptDefinition {
-  readonly script: VariadicScript<string[]>;
+  readonly script: VariadicScript<BatchReplies<string>>;
   /** The rules' numbers, a fixed count per rule, in script order (longest window first). */
   readonly ruleNumbers: readonly number[];
   readonly rules: number;

@@ -1,5 +1,10 @@
 // The sliding-log Lua script: one atomic round trip that checks every rule of a limiter and records on all or none.
-import { defineVariadicScript, type RedisCaller, type RedisClient } from '../redis/index.js';
+import {
+  type BatchReplies,
+  defineVariadicScript,
+  type RedisCaller,
+  type RedisClient,
+} from '../redis/index.js';
 import { createLimitScript, type LimitScript, LUA_BATCH, LUA_HEAD } from './limit-script.js';
 
 /**
@@ -91,7 +96,10 @@ local finish = nil
 ${LUA_BATCH}`;
 
 /** The script, defined once for the module; registered once per client by {@link createSlidingLog}. */
-export const SLIDING_LOG_SCRIPT = defineVariadicScript<string[]>({ name: 'rlSlidingLog', lua: LUA });
+export const SLIDING_LOG_SCRIPT = defineVariadicScript<BatchReplies<string>>({
+  name: 'rlSlidingLog',
+  lua: LUA,
+});
 
 /** One rule as the script sees it. */
 export interface LogRule {

@@ -1,5 +1,10 @@
 // The bucketed sliding-window Lua script: a few counters per client, never more than the limit in any window.
-import { defineVariadicScript, type RedisCaller, type RedisClient } from '../redis/index.js';
+import {
+  type BatchReplies,
+  defineVariadicScript,
+  type RedisCaller,
+  type RedisClient,
+} from '../redis/index.js';
 import { createLimitScript, type LimitScript, LUA_BATCH, LUA_HEAD } from './limit-script.js';
 
 /**
@@ -152,7 +157,10 @@ end
 ${LUA_BATCH}`;
 
 /** The script, defined once for the module; registered once per client by {@link createSlidingWindow}. */
-export const SLIDING_WINDOW_SCRIPT = defineVariadicScript<string[]>({ name: 'rlSlidingWindow', lua: LUA });
+export const SLIDING_WINDOW_SCRIPT = defineVariadicScript<BatchReplies<string>>({
+  name: 'rlSlidingWindow',
+  lua: LUA,
+});
 
 /** One rule as the script sees it. */
 export interface WindowRule {

@@ -23,7 +23,13 @@ export {
   RedisUnavailableError,
 } from './errors.js';
 export { buildKey, hashTag, keyPart, sha256, validatePrefix } from './keys.js';
-export { BATCH_SIZE, MGET_BUFFERS, ScriptBatcher } from './script-batch.js';
+export {
+  BATCH_SIZE,
+  type BatchReplies,
+  MGET_BUFFERS,
+  RETURN_BATCH_REPLIES,
+  ScriptBatcher,
+} from './script-batch.js';
 export {
   defineScript,
   defineVariadicScript,

@@ -1,5 +1,10 @@
 // The Lua scripts of the sessions middleware: each is one atomic step on one hash slot.
-import { defineScript, defineVariadicScript } from '../redis/index.js';
+import {
+  type BatchReplies,
+  defineScript,
+  defineVariadicScript,
+  RETURN_BATCH_REPLIES,
+} from '../redis/index.js';
 
 /*
  * A session is a hash: one field per top-level data key (JSON value) plus meta fields that start with `@`:
@@ -31,16 +36,16 @@ const BASE_OF_INDEX = `local function baseOf(index) return string.sub(index, 1, 
 /**
  * Loads sessions and slides their idle timeout (each one's own `@m` lifetime when it has one): the reads of one
  * turn of the event loop in one call (see `ScriptBatcher`). KEYS: one session per read. ARGV: idle ms,
- * touchAfter ms. Replies, one per read: nil when the session does not exist (or is past its absolute
+ * touchAfter ms. Replies, one per read: null when the session does not exist (or is past its absolute
  * deadline), else `{ttlMs, touched (0|1), {field, value, ...}}`.
  */
-export const SESSION_READ = defineVariadicScript<([number, number, string[]] | null)[]>({
+export const SESSION_READ = defineVariadicScript<BatchReplies<[number, number, string[]] | null>>({
   name: 'sessRead',
   lua: `${NOW}
 local idle, touchAfter = tonumber(ARGV[1]), tonumber(ARGV[2])
 local function read(key)
   local fields = redis.call('HGETALL', key)
-  if #fields == 0 then return false end
+  if #fields == 0 then return cjson.null end
   local abs, seen, life
   for i = 1, #fields, 2 do
     local f = fields[i]
@@ -50,7 +55,7 @@ local function read(key)
   end
   if abs == nil or abs <= now then
     redis.call('DEL', key)
-    return false
+    return cjson.null
   end
   if seen == nil or now - seen >= touchAfter then
     local lifetime = idle
@@ -64,7 +69,7 @@ local function read(key)
 end
 local replies = {}
 for i = 1, #KEYS do replies[i] = read(KEYS[i]) end
-return replies`,
+${RETURN_BATCH_REPLIES}`,
 });
 
 /**
@@ -101,7 +106,7 @@ return {expires - now, created, abs}`,
  * number of deletions d, n field/value pairs, d fields to delete.
  * Replies, one per write: 1 when written, 0 when the session is gone.
  */
-export const SESSION_UPDATE = defineVariadicScript<number[]>({
+export const SESSION_UPDATE = defineVariadicScript<BatchReplies<number>>({
   name: 'sessUpdate',
   lua: `${NOW}
 ${HSET_RANGE}
@@ -124,7 +129,7 @@ local function update(key, at)
 end
 local replies, at = {}, 1
 for i = 1, #KEYS do replies[i], at = update(KEYS[i], at) end
-return replies`,
+${RETURN_BATCH_REPLIES}`,
 });
 
 /**

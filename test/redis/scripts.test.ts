@@ -3,9 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/index.js';
 import {
   BATCH_SIZE,
+  type BatchReplies,
   defineScript,
   defineVariadicScript,
   MGET_BUFFERS,
+  RETURN_BATCH_REPLIES,
   redisCaller,
   registerScript,
   registerVariadicScript,
@@ -149,6 +151,36 @@ describe('registerVariadicScript', () => {
 
   it('validates names', () => {
     expect(() => defineVariadicScript({ name: 'bad name', lua: 'return 1' })).toThrow(ConfigError);
+  });
+});
+
+/** Replies, per call, its key's value and its own argument, or null when the key has no value. */
+const GET_WITH_ARG = defineVariadicScript<BatchReplies<[string, string] | null>>({
+  name: 'testGetWithArg',
+  lua: `local replies = {}
+for i = 1, #KEYS do
+  local value = redis.call('GET', KEYS[i])
+  if value then replies[i] = { value, ARGV[i] } else replies[i] = cjson.null end
+end
+${RETURN_BATCH_REPLIES}`,
+});
+
+describe('ScriptBatcher with a script written for batches', () => {
+  it("sends one turn's calls as one script call whose reply is one string, and hands each call its own", async () => {
+    const client = redis.connect();
+    const keys = [redis.prefix('b1'), redis.prefix('b2'), redis.prefix('missing')];
+    await client.mset(keys[0] as string, 'one "1"', keys[1] as string, 'two\n😀');
+    // On the wire: one bulk string, decoded in one JSON.parse instead of element by element.
+    expect(await registerVariadicScript(client, GET_WITH_ARG)(keys.slice(0, 1), ['a'])).toBe(
+      '[["one \\"1\\"","a"]]',
+    );
+    const batcher = new ScriptBatcher(client, GET_WITH_ARG, [], redisCaller(client, 1_000));
+    const recorder = await recordCommands(client);
+    const replies = await Promise.all(keys.map((key, i) => batcher.ask(key, `arg ${i}`)));
+    const commands = await recorder.stop();
+    expect(replies).toEqual([['one "1"', 'arg 0'], ['two\n😀', 'arg 1'], null]);
+    // Its first call on this client: the script's text goes with it.
+    expect(commands.map((c) => c[0])).toEqual(['eval']);
   });
 });
 
