@@ -23,7 +23,8 @@ export type BatchReplies<TReply> = string & { readonly __replies?: TReply[] };
 
 /**
  * The last line of a script written for batches, its table `replies` holding one reply per call (a call
- * without one replies `cjson.null`, as a nil would end the array there).
+ * without one replies `cjson.null`, as a nil would end the array there). Redis' cjson writes numbers with 14
+ * significant digits: a reply carries a longer one (a time in µs) as a string.
  */
 export const RETURN_BATCH_REPLIES = 'return cjson.encode(replies)';
 
@@ -52,12 +53,12 @@ interface BatchedCall<TReply> {
 /**
  * Batches the calls of a script written for it: KEYS holds one key per call (a key may repeat), ARGV the
  * arguments every call shares (`shared`), then each call's own arguments in call order (one each, or as many
- * as the script reads for a call, for a script whose calls take any); the
- * reply holds one reply per call, in order (see {@link BatchReplies}). The script runs the calls one after the other, as
- * separate calls sent in one pipeline would run, but atomically and for one script call's worth of work in the
- * app and in Redis: on a busy server many requests arrive between two turns of the event loop, and each one
- * would otherwise cost its own command (encoding, a promise, a reply to decode). With {@link MGET_BUFFERS}
- * the batch is one MGET of the calls' keys instead (the response cache's lookups).
+ * as the script reads for a call, for a script whose calls take any); the reply holds one reply per call, in
+ * order (see {@link BatchReplies}). The script runs the calls one after the other, as separate calls sent in one
+ * pipeline would run, but atomically and for one script call's worth of work in the app and in Redis: on a
+ * busy server many requests arrive between two turns of the event loop, and each one would otherwise cost its
+ * own command (encoding, a promise, a reply to decode). With {@link MGET_BUFFERS} the batch is one MGET of the
+ * calls' keys instead (the response cache's lookups).
  *
  * Calls wait for the end of the current turn (`setImmediate`, as ioredis' auto-pipelining does), or until
  * {@link BATCH_SIZE} of them are waiting, then go out together, within one deadline of `caller`. On Redis
