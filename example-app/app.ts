@@ -151,12 +151,7 @@ export async function createShopApp(options: ShopOptions): Promise<ShopApp> {
     const id = req.params.id;
     if (id === undefined) return knownListQuery(req, known.categories);
     // A product page reads no parameter: `?sort=...` there would only make copies of it.
-    return (
-      typeof id === 'string' &&
-      known.products.has(id) &&
-      req.query.sort === undefined &&
-      req.query.category === undefined
-    );
+    return typeof id === 'string' && known.products.has(id) && !Object.keys(req.query).some(isListFilter);
   };
   const pageCache = responseCache({
     ...cacheBase,
@@ -275,10 +270,17 @@ function emptyFormBody(req: Request, _res: Response, next: NextFunction): void {
 }
 
 /** Whether the list page's `sort` and `category` are absent or ones it knows (only those pages are stored). */
+/**
+ * Whether a query parameter is one the page cache keys on: `sort` or `category`, or either with brackets
+ * (`sort[]=...` is a name of its own to Express 5's parser, yet the cache keys on it as `sort`, as qs reads it).
+ */
+function isListFilter(name: string): boolean {
+  return /^(?:sort|category)(?:\[|$)/.test(name);
+}
+
 function knownListQuery(req: Request, categories: ReadonlySet<string>): boolean {
   const { sort, category } = req.query;
-  // `sort[]=...` is a key of its own to Express 5's parser, yet the cache keys on it as `sort` (qs reads it so).
-  if (Object.keys(req.query).some((name) => /^(?:sort|category)\[/.test(name))) return false;
+  if (Object.keys(req.query).some((name) => isListFilter(name) && name.includes('['))) return false;
   return (
     (sort === undefined ||
       (typeof sort === 'string' && ['name', 'price-asc', 'price-desc'].includes(sort))) &&

@@ -246,6 +246,19 @@ describe('the shop under bad input', () => {
     expect(routes.filter((r) => !['/', '/products/:id'].includes(r))).toEqual([]);
   });
 
+  it('a product page asked with a list filter in brackets is served but makes no cache entry', async () => {
+    const before = await snapshot();
+    for (const target of [
+      '/products/1?sort[]=',
+      '/products/2?category[0]=x&sort=',
+      '/products/3?sort%5B%5D=a',
+    ]) {
+      expect((await refusedOrServed({ target }, [200])).status).toBe(200);
+    }
+    expect([...(await snapshot()).keys()].sort()).toEqual([...before.keys()].sort());
+    expect(rejections.seen).toEqual([]);
+  });
+
   it('pages and API reads: random product ids, paths and query strings create no cache entries', async () => {
     const id = fc.oneof(
       fc.integer({ min: 21, max: 999_999 }).map(String),
