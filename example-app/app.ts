@@ -269,7 +269,6 @@ function emptyFormBody(req: Request, _res: Response, next: NextFunction): void {
   next();
 }
 
-/** Whether the list page's `sort` and `category` are absent or ones it knows (only those pages are stored). */
 /**
  * Whether a query parameter is one the page cache keys on: `sort` or `category`, or either with brackets
  * (`sort[]=...` is a name of its own to Express 5's parser, yet the cache keys on it as `sort`, as qs reads it).
@@ -278,6 +277,7 @@ function isListFilter(name: string): boolean {
   return /^(?:sort|category)(?:\[|$)/.test(name);
 }
 
+/** Whether the list page's `sort` and `category` are absent or ones it knows (only those pages are stored). */
 function knownListQuery(req: Request, categories: ReadonlySet<string>): boolean {
   const { sort, category } = req.query;
   if (Object.keys(req.query).some((name) => isListFilter(name) && name.includes('['))) return false;
