@@ -33,7 +33,8 @@ export interface SessionLocation {
 
 /**
  * What a read answers: null when there is no such session, else its remaining lifetime (ms), whether this
- * read slid it (1) or not (0), and its raw hash fields. Left as Redis sent it: the read is the hot path.
+ * read slid it (1) or not (0), and its raw hash fields. Left as the script sent it (see `BatchReplies`): the
+ * read is the hot path.
  */
 export type ReadReply = [ttlMs: number, touched: number, fields: string[]] | null;
 
