@@ -1,9 +1,12 @@
-// A reference variant: a middleware that makes one Redis script call per request and does nothing else. It
-// shows what a single round trip through ioredis costs on this machine, the floor for any Redis-backed check.
+// Reference variants ("floor" rows): the least a middleware of each kind can do, to measure ours against.
 import express, { type Express, type RequestHandler } from 'express';
 import { ioredis } from './clients.js';
 import type { Variant, VariantContext } from './types.js';
 
+/**
+ * A middleware that makes one Redis script call per request and does nothing else: what a single round trip
+ * through ioredis costs on this machine, the floor for any Redis-backed check.
+ */
 export function floorVariant(routes: (app: Express, middleware: RequestHandler) => Express): Variant {
   return {
     name: 'floor: one Redis script call per request, no other work',
@@ -19,4 +22,30 @@ export function floorVariant(routes: (app: Express, middleware: RequestHandler) 
       return routes(express(), middleware);
     },
   };
+}
+
+/**
+ * A middleware that waits for each response to finish and does nothing else: the floor for anything that counts
+ * finished responses, as page views do. It pays for one more layer in Express's router and one `finish`
+ * listener, and makes no Redis call.
+ */
+export function finishListenerFloorVariant(
+  routes: (app: Express, middleware: RequestHandler) => Express,
+): Variant {
+  return {
+    name: 'floor: a middleware that waits for each response to finish, no other work',
+    kind: 'reference',
+    app() {
+      const middleware: RequestHandler = (_req, res, next) => {
+        res.on('finish', ignoreFinish);
+        next();
+      };
+      return routes(express(), middleware);
+    },
+  };
+}
+
+/** The cost measured is adding and calling a listener, not what the listener does. */
+function ignoreFinish(): void {
+  // nothing
 }
