@@ -165,7 +165,8 @@ function renderReport(
       `${PROBE_REQUESTS} sequential requests after the load); Redis cmds/req is INFO commandstats over the measured ` +
       'runs, which also counts the commands Lua scripts run inside Redis. A "floor" row is a yardstick, not a ' +
       'package: a middleware that makes one Redis script call per request and does nothing else, i.e. the best a ' +
-      'Redis-backed check can do on this machine.',
+      'Redis-backed check can do on this machine; for page views, which make no Redis call per request, a ' +
+      'middleware that only waits for each response to finish.',
     '',
     table,
     '',
