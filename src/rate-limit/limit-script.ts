@@ -39,8 +39,8 @@ local nowText = string.format('%d', now)
  * The Lua epilogue of every limiter script: each request's reply is { allowed (1/0), now (µs), then per rule
  * remaining, resetMs, retryMs (0: this rule did not refuse; -1: never, the cost is above its limit; otherwise
  * ms until the request fits) }, all integers, sent as one string of numbers separated by spaces (cheaper for
- * the app to decode than an array of integers); the script's reply is those strings, as a batch replies (see
- * `BatchReplies`).
+ * the app to decode than an array of integers); the script replies with those strings as its batch's replies
+ * (see `BatchReplies`).
  */
 export const LUA_BATCH = `
 local replies = {}
