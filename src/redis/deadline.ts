@@ -50,7 +50,19 @@ export function withDeadline<T>(promise: Promise<T>, timeoutMs: number): Promise
 /** After a failed probe, calls fail at once this long before the next one may probe Redis. */
 const PROBE_INTERVAL_MS = 100;
 
-interface Failing {
+/**
+ * What the middlewares on one client know of its Redis. Calls are numbered in the order they are sent, so a
+ * failure can be weighed against the answers: a call that times out or loses its connection says Redis is
+ * down only if Redis has answered no call made after it. Otherwise it is old news (a command that waited on
+ * a connection that is gone, or on a Cluster master that another has replaced) and fails alone.
+ */
+interface ClientHealth {
+  /** How many calls have been sent on the client. */
+  sent: number;
+  /** The number of the latest call that Redis answered, with a result or an error reply. */
+  answered: number;
+  /** Calls fail at once, except one probe at a time. */
+  failing: boolean;
   /** A call is out probing Redis. */
   probing: boolean;
   /** No call probes before this time (ms). */
@@ -58,18 +70,39 @@ interface Failing {
 }
 
 /**
- * Clients whose last call timed out or lost its connection. Keyed by the client (a weak map: a closed client is
- * forgotten) and shared by every middleware on it, so a request that passes a session, a rate limit and a
- * cache waits for one timeout during an outage, not one per middleware.
+ * Keyed by the client (a weak map: a closed client is forgotten) and shared by every middleware on it, so a
+ * request that passes a session, a rate limit and a cache waits for one timeout during an outage, not one per
+ * middleware.
  */
-const failing = new WeakMap<RedisClient, Failing>();
+const healthOfClient = new WeakMap<RedisClient, ClientHealth>();
 
-function markFailing(client: RedisClient): void {
-  failing.set(client, { probing: false, probeAfter: Date.now() + PROBE_INTERVAL_MS });
+function healthOf(client: RedisClient): ClientHealth {
+  let health = healthOfClient.get(client);
+  if (health === undefined) {
+    health = { sent: 0, answered: 0, failing: false, probing: false, probeAfter: 0 };
+    healthOfClient.set(client, health);
+  }
+  return health;
+}
+
+function noteAnswer(health: ClientHealth, call: number): void {
+  if (call > health.answered) health.answered = call;
+  // Even an answer that came too late shows Redis is back.
+  health.failing = false;
+  health.probing = false;
+}
+
+function noteFailure(health: ClientHealth, call: number): void {
+  if (call < health.answered) return;
+  health.failing = true;
+  health.probing = false;
+  health.probeAfter = Date.now() + PROBE_INTERVAL_MS;
 }
 
 /** A Redis call in flight: how it ends if its deadline passes first. */
 interface Pending {
+  /** The call's number in the client's order of calls. */
+  call: number;
   deadline: number;
   settled: boolean;
   reject: (error: unknown) => void;
@@ -136,13 +169,15 @@ export interface RedisCaller {
 /**
  * A caller for a middleware's calls on `client`, each within `timeoutMs` (0: the client's own
  * `commandTimeout` bounds them). It shares what it learns with every middleware on the client: after a
- * timeout, or a failure that is not a reply from Redis (a lost connection), calls reject at once with
- * `RedisUnavailableError` without being sent, except one probe at a time (at most one per 100 ms) that tries
- * Redis; the first answer from Redis (a result or an error reply) ends that.
+ * timeout, or a failure that is not a reply from Redis (a lost connection), of a call made after every call
+ * Redis has answered, calls reject at once with `RedisUnavailableError` without being sent, except one probe
+ * at a time (at most one per 100 ms) that tries Redis; the first answer from Redis (a result or an error
+ * reply) ends that.
  */
 export function redisCaller(client: RedisClient, timeoutMs: number): RedisCaller {
+  const health = healthOf(client);
   const expire = (pending: Pending, ms: number) => {
-    markFailing(client);
+    noteFailure(health, pending.call);
     pending.reject(new RedisTimeoutError(ms));
   };
   const deadlines = timeoutMs > 0 ? new DeadlineQueue(timeoutMs, (p) => expire(p, timeoutMs)) : undefined;
@@ -152,20 +187,19 @@ export function redisCaller(client: RedisClient, timeoutMs: number): RedisCaller
   const probeDeadlines = deadlines ?? new DeadlineQueue(probeMs, (p) => expire(p, probeMs));
   return {
     call<T>(run: () => Promise<T>): Promise<T> {
-      const state = failing.get(client);
-      if (state !== undefined) {
-        if (state.probing || Date.now() < state.probeAfter)
+      const probe = health.failing;
+      if (probe) {
+        if (health.probing || Date.now() < health.probeAfter)
           return Promise.reject(new RedisUnavailableError());
-        state.probing = true;
+        health.probing = true;
       }
       return new Promise<T>((resolve, reject) => {
-        const pending: Pending = { deadline: 0, settled: false, reject };
-        if (state !== undefined) probeDeadlines.add(pending);
+        const pending: Pending = { call: ++health.sent, deadline: 0, settled: false, reject };
+        if (probe) probeDeadlines.add(pending);
         else deadlines?.add(pending);
         run().then(
           (value) => {
-            // Even an answer that came too late shows Redis is back.
-            if (state !== undefined || failing.has(client)) failing.delete(client);
+            noteAnswer(health, pending.call);
             if (pending.settled) return;
             pending.settled = true;
             resolve(value);
@@ -173,8 +207,8 @@ export function redisCaller(client: RedisClient, timeoutMs: number): RedisCaller
           (error: unknown) => {
             if (pending.settled) return;
             pending.settled = true;
-            if (error instanceof ReplyError) failing.delete(client);
-            else markFailing(client);
+            if (error instanceof ReplyError) noteAnswer(health, pending.call);
+            else noteFailure(health, pending.call);
             reject(error);
           },
         );
