@@ -6,7 +6,9 @@ import { RedisTimeoutError, redisCaller } from '../../src/redis/index.js';
 import { type RedisCluster, startCluster } from '../helpers/cluster.js';
 import { sleep } from './support.js';
 
-const COMMAND_TIMEOUT_MS = 300;
+const COMMAND_TIMEOUT_MS = 500;
+/** Scheduling on a loaded machine, as in the other fault suites. */
+const MARGIN_MS = 400;
 
 let cluster: RedisCluster;
 let client: Cluster;
@@ -45,7 +47,7 @@ describe('one master of a Cluster stops answering', () => {
       const stuck = caller.call(() => client.get(frozenKey)).catch((e: unknown) => e);
       // Calls on the live master, made before and after the stuck call's deadline.
       const liveAnswers: unknown[] = [];
-      const until = Date.now() + 2.5 * COMMAND_TIMEOUT_MS;
+      const until = Date.now() + 2 * COMMAND_TIMEOUT_MS;
       while (Date.now() < until) {
         liveAnswers.push(await caller.call(() => client.get(liveKey)).catch((e: unknown) => e));
         await sleep(20);
@@ -59,7 +61,7 @@ describe('one master of a Cluster stops answering', () => {
       expect(await caller.call(() => client.get(frozenKey)).catch((e: unknown) => e)).toBeInstanceOf(
         RedisTimeoutError,
       );
-      expect(Date.now() - started).toBeLessThan(COMMAND_TIMEOUT_MS + 200);
+      expect(Date.now() - started).toBeLessThan(COMMAND_TIMEOUT_MS + MARGIN_MS);
     } finally {
       frozen.resume();
     }
