@@ -90,7 +90,8 @@ export class OrderWorker {
     if (this.running) return;
     this.running = true;
     await this.ensureGroup();
-    // A blocking read needs a connection of its own.
+    // A blocking read needs a connection of its own. The two branches make the same call: TypeScript cannot
+    // call `duplicate` on the union, as Redis and Cluster declare it with different parameters.
     this.blocking = this.redis instanceof Cluster ? this.redis.duplicate() : this.redis.duplicate();
     this.blocking.on('error', () => {});
     this.loop = this.consume(this.blocking);
