@@ -70,9 +70,9 @@ interface ClientHealth {
 }
 
 /**
- * Keyed by the client (a weak map: a closed client is forgotten) and shared by every middleware on it, so a
- * request that passes a session, a rate limit and a cache waits for one timeout during an outage, not one per
- * middleware.
+ * Each client's health, keyed by the client (a weak map: a closed client is forgotten) and shared by every
+ * middleware on it, so a request that passes a session, a rate limit and a cache waits for one timeout during
+ * an outage, not one per middleware.
  */
 const healthOfClient = new WeakMap<RedisClient, ClientHealth>();
 
