@@ -459,6 +459,7 @@ export function failover(topology: Topology): Failover {
       for (const stack of stacks) await stack.stack.views.flush();
       const replicatedAt = await topology.replicationRound();
       const flushedViews = await Promise.all(stacks.map((s) => viewsToday(s)));
+      const clientEvents = recordClientEvents(client);
       await topology.kill();
       const killedAt = Date.now();
 
@@ -515,7 +516,10 @@ export function failover(topology: Topology): Failover {
       // After the recovery everything is normal again.
       const after = answers.filter((a) => a.at > recoveredAt);
       expect(after.length).toBeGreaterThan(20);
-      expect(after.filter((a) => !normal(a)).map(describe)).toEqual([]);
+      expect(
+        after.filter((a) => !normal(a)).map(describe),
+        timeline(killedAt, recoveredAt, clientEvents.stop(), stacks),
+      ).toEqual([]);
 
       // A replica receives the effects of scripts, not their bodies, so the new master started without them:
       // ioredis sends a script's body on its first use on each connection (and again after NOSCRIPT), and the
@@ -641,4 +645,51 @@ async function scanEveryMaster(client: Redis | Cluster, pattern: string): Promis
     } while (cursor !== '0');
   }
   return found;
+}
+
+/** What the client reported (ioredis events), with times, until `stop()`. */
+function recordClientEvents(client: Redis | Cluster): { stop(): { at: number; what: string }[] } {
+  const events: { at: number; what: string }[] = [];
+  const names = ['error', 'node error', '+node', '-node', 'refresh', 'ready', 'reconnecting', 'close'];
+  const listeners = names.map((name) => {
+    const listener = (...args: unknown[]) => {
+      const detail = args
+        .map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : ''))
+        .join(' ');
+      events.push({ at: Date.now(), what: `${name} ${detail}`.trim() });
+    };
+    client.on(name, listener);
+    return [name, listener] as const;
+  });
+  return {
+    stop() {
+      for (const [name, listener] of listeners) client.off(name, listener);
+      return events;
+    },
+  };
+}
+
+/** A failed run's story, in ms from the kill: the client's events and the middlewares' log lines. */
+function timeline(
+  killedAt: number,
+  recoveredAt: number,
+  events: readonly { at: number; what: string }[],
+  stacks: readonly Stack[],
+): string {
+  const lines = [
+    { at: recoveredAt, what: 'recovered (the probe round began)' },
+    ...events,
+    ...stacks.flatMap((stack) =>
+      stack.stack.logger.lines.map((l) => ({
+        at: l.at,
+        what: `${stack.policy} ${l.level} ${l.message} ${JSON.stringify(l.details ?? {})}`,
+      })),
+    ),
+  ]
+    .filter((l) => l.at >= recoveredAt - 200)
+    .sort((a, b) => a.at - b.at)
+    .slice(0, 100);
+  return `answers after the recovery that were not normal; what happened from 200 ms before it:\n${lines
+    .map((l) => `${l.at - killedAt} ms ${l.what.slice(0, 200)}`)
+    .join('\n')}`;
 }

@@ -10,6 +10,17 @@ const COMMAND_TIMEOUT_MS = 500;
 /** Scheduling on a loaded machine, as in the other fault suites. */
 const MARGIN_MS = 400;
 
+/**
+ * A call that ended at its deadline. The caller's deadline and the client's `commandTimeout` are the same, as
+ * the production docs recommend, so either timer may fire first on a loaded machine.
+ */
+function timedOut(outcome: unknown): boolean {
+  return (
+    outcome instanceof RedisTimeoutError ||
+    (outcome instanceof Error && outcome.message === 'Command timed out')
+  );
+}
+
 let cluster: RedisCluster;
 let client: Cluster;
 
@@ -52,15 +63,14 @@ describe('one master of a Cluster stops answering', () => {
         liveAnswers.push(await caller.call(() => client.get(liveKey)).catch((e: unknown) => e));
         await sleep(20);
       }
-      expect(await stuck).toBeInstanceOf(RedisTimeoutError);
+      expect(timedOut(await stuck), String(await stuck)).toBe(true);
       // Redis answered calls made after the stuck one, so its timeout says nothing about them.
       expect(liveAnswers.filter((a) => a !== 'live').map(String)).toEqual([]);
       expect(liveAnswers.length).toBeGreaterThan(10);
       // The frozen master's keys are still tried, and each call ends at its deadline.
       const started = Date.now();
-      expect(await caller.call(() => client.get(frozenKey)).catch((e: unknown) => e)).toBeInstanceOf(
-        RedisTimeoutError,
-      );
+      const last = await caller.call(() => client.get(frozenKey)).catch((e: unknown) => e);
+      expect(timedOut(last), String(last)).toBe(true);
       expect(Date.now() - started).toBeLessThan(COMMAND_TIMEOUT_MS + MARGIN_MS);
     } finally {
       frozen.resume();

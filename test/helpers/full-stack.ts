@@ -21,7 +21,13 @@ export const PRODUCT_IDS = ['1', '2', '3', '4', '5', '6', '7', '8', '9'] as cons
 
 /** A logger that keeps every line, so a suite can assert that no Redis error was swallowed by a policy. */
 export interface RecordingLogger extends Logger {
-  readonly lines: { level: 'warn' | 'error'; message: string; details?: Record<string, unknown> }[];
+  /** Each line with the time it was logged (ms). */
+  readonly lines: {
+    level: 'warn' | 'error';
+    at: number;
+    message: string;
+    details?: Record<string, unknown>;
+  }[];
   /** The lines that report a failure: every error line, and the warnings that name Redis. */
   redisErrors(): string[];
 }
@@ -31,10 +37,10 @@ export function recordingLogger(): RecordingLogger {
   return {
     lines,
     warn: (message, details) => {
-      lines.push({ level: 'warn', message, ...(details ? { details } : {}) });
+      lines.push({ level: 'warn', at: Date.now(), message, ...(details ? { details } : {}) });
     },
     error: (message, details) => {
-      lines.push({ level: 'error', message, ...(details ? { details } : {}) });
+      lines.push({ level: 'error', at: Date.now(), message, ...(details ? { details } : {}) });
     },
     redisErrors: () =>
       lines
