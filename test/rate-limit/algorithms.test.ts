@@ -11,7 +11,7 @@ import {
 import { configErrorCode } from '../helpers/config-error.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { limitedApp, memoryLogger, nameSource } from './support.js';
+import { limitedApp, memoryLogger, nameSource, sleep } from './support.js';
 
 const redis = useTestRedis();
 const prefix = redis.prefix('rl:');
@@ -135,15 +135,20 @@ describe.each(expressVersions)('the new algorithms on %s', (_version, express) =
       precision: 6,
     });
     const app = limitedApp(express, limiter);
+    // The admitted requests must share one 10 s bucket: start at least a second before the next one begins.
+    const intoBucket = Date.now() % 10_000;
+    if (intoBucket > 9_000) await sleep(10_000 - intoBucket + 10);
+    const firstAt = Date.now();
     for (let i = 3; i > 0; i--) {
       const res = await request(app).get('/r').expect(200);
       expect(res.headers['ratelimit-policy']).toBe(`"${name}";q=3;w=60`);
       expect(res.headers.ratelimit).toMatch(new RegExp(`^"${name}";r=${i - 1};t=(6\\d|70)$`));
     }
     const refused = await request(app).get('/r').set('Accept', 'application/json').expect(429);
-    // Admitted in one 10 s bucket: the request fits once that bucket has left the window.
+    // Admitted in one 10 s bucket, the one of the first request: the request fits once it has left the window
+    // (the check may fall in a later bucket).
     const info = (await limiter.peek('127.0.0.1')) as RateLimitInfo;
-    const bucketEnd = Math.ceil(info.now / 10_000) * 10_000;
+    const bucketEnd = (Math.floor(firstAt / 10_000) + 1) * 10_000;
     const wait = bucketEnd + 60_000 - info.now;
     expect(info.retryAfterMs).toBe(wait);
     expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(Math.floor(wait / 1000));
