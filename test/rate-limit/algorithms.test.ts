@@ -11,7 +11,7 @@ import {
 import { configErrorCode } from '../helpers/config-error.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { limitedApp, memoryLogger, nameSource, sleep } from './support.js';
+import { awayFromEdge, limitedApp, memoryLogger, nameSource } from './support.js';
 
 const redis = useTestRedis();
 const prefix = redis.prefix('rl:');
@@ -136,8 +136,7 @@ describe.each(expressVersions)('the new algorithms on %s', (_version, express) =
     });
     const app = limitedApp(express, limiter);
     // The admitted requests must share one 10 s bucket: start at least a second before the next one begins.
-    const intoBucket = Date.now() % 10_000;
-    if (intoBucket > 9_000) await sleep(10_000 - intoBucket + 10);
+    await awayFromEdge(10_000);
     const firstAt = Date.now();
     for (let i = 3; i > 0; i--) {
       const res = await request(app).get('/r').expect(200);

@@ -6,7 +6,7 @@ import { recordCommands } from '../helpers/commands.js';
 import { useCountingServer } from '../helpers/counting-server.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { limitedApp, nameSource, sleep } from './support.js';
+import { awayFromEdge, limitedApp, nameSource, sleep } from './support.js';
 
 const redis = useTestRedis();
 const counting = useCountingServer();
@@ -21,6 +21,8 @@ describe('stats() for the admin page', () => {
   it('reports allowed and blocked per minute for the last hour, and the most blocked keys', async () => {
     const name = nextName();
     const limiter = rateLimit({ redis: redis.client, prefix, name, limit: 2, window: '1m' });
+    // Every try and the stats read below in one minute.
+    await awayFromEdge(60_000, 2_000);
     for (const [key, tries] of [
       ['alice', 3],
       ['bob', 6],

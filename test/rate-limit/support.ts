@@ -42,3 +42,12 @@ export function memoryLogger(): Logger & { warnings: string[]; errors: string[] 
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Waits, if need be, until at least `marginMs` are left before the clock reaches the next multiple of
+ * `periodMs`, so that what a test does next falls in one bucket (or one stats minute).
+ */
+export async function awayFromEdge(periodMs: number, marginMs = 1_000): Promise<void> {
+  const into = Date.now() % periodMs;
+  if (into > periodMs - marginMs) await sleep(periodMs - into + 10);
+}
