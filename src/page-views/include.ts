@@ -1,6 +1,7 @@
 // What counts as a page view, which route it belongs to, and who the (anonymous) visitor is.
 import type { Request, Response } from 'express';
 import { isbot } from 'isbot';
+import { requestHeaders, responseHeader } from '../core/index.js';
 
 /** The route name of views whose request matched no Express route (a 404, a static file, an SPA fallback). */
 export const UNMATCHED_ROUTE = '(unmatched)';
@@ -32,16 +33,20 @@ export function isPageView(req: Request, res: Response): boolean {
 
 /** {@link isPageView} with the bot test supplied, so the middleware can put a cache in front of `isbot`. */
 export function isPageViewWith(req: Request, res: Response, isBot: (agent: string) => boolean): boolean {
-  if (req.method !== 'GET') return false;
+  return req.method === 'GET' && isPageViewResponse(req, res, isBot);
+}
+
+/** {@link isPageViewWith} for a request known to be a GET (the middleware follows only those). */
+export function isPageViewResponse(req: Request, res: Response, isBot: (agent: string) => boolean): boolean {
   const status = res.statusCode;
-  const headers = req.headers;
+  const headers = requestHeaders(req);
   if (status === 304) {
     if (headers['sec-fetch-dest'] !== 'document' && !headers.accept?.includes('text/html')) {
       return false;
     }
   } else {
     if (status < 200 || status > 299) return false;
-    const type = res.getHeader('content-type');
+    const type = responseHeader(res, 'content-type');
     if (typeof type !== 'string' || !isHtml(type)) return false;
   }
   if (isPrefetch(headers)) return false;

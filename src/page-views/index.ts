@@ -6,7 +6,7 @@ import { createErrorReporter, registerScript, registerVariadicScript } from '../
 import { createBeaconEndpoints } from './beacon.js';
 import { CLIENT_SCRIPT } from './client-script.js';
 import { Collector, type CollectorStats } from './collector.js';
-import { createBotCache, isPageViewWith, UNMATCHED_ROUTE } from './include.js';
+import { createBotCache, isPageViewResponse, UNMATCHED_ROUTE } from './include.js';
 import { createKeys } from './keys.js';
 import { LiveHub, type LiveOptions } from './live.js';
 import { type PageViewsOptions, resolveOptions } from './options.js';
@@ -131,7 +131,7 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
 
   const bots = createBotCache();
   const include = config.defaultInclude
-    ? (req: Request, res: Response) => isPageViewWith(req, res, bots)
+    ? (req: Request, res: Response) => isPageViewResponse(req, res, bots)
     : config.include;
   const visitor = config.visitor === remoteVisitor ? createRemoteVisitor() : config.visitor;
   const routeOf = (req: Request, res: Response): string => {

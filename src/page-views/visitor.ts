@@ -1,5 +1,6 @@
 // Who the (anonymous) visitor is: the client address as Express sees it, and the user agent.
 import type { Request } from 'express';
+import { requestHeaders } from '../core/index.js';
 
 type TrustProxy = (address: string, hop: number) => boolean;
 
@@ -78,7 +79,7 @@ export function createRemoteVisitor(limit = 20_000): (req: Request) => string | 
       if (peers.size >= 1_000) peers.clear();
       peers.set(peer, trusted);
     }
-    const header = trusted ? req.headers['x-forwarded-for'] : undefined;
+    const header = trusted ? requestHeaders(req)['x-forwarded-for'] : undefined;
     if (typeof header !== 'string') return direct.get(peer) ?? remember(direct, peer, peer);
     return forwarded.get(header) ?? remember(forwarded, header, req.ip ?? peer);
   };
@@ -86,7 +87,7 @@ export function createRemoteVisitor(limit = 20_000): (req: Request) => string | 
   return (req) => {
     const client = clientOf(req);
     if (client === undefined) return remoteVisitor(req);
-    const agent = req.headers['user-agent'];
+    const agent = requestHeaders(req)['user-agent'];
     if (agent === undefined) return client.ip;
     if (client.agent !== agent || client.visitor === undefined) {
       client.agent = agent;
