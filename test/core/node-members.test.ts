@@ -2,7 +2,6 @@
 // `res.getHeader(name)`, on Node's objects (under Express and not), on HTTP/2's and on plain objects.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
-  connect,
   createServer as createHttp2Server,
   type Http2ServerRequest,
   type Http2ServerResponse,
@@ -14,8 +13,10 @@ import { describe, expect, it } from 'vitest';
 import { requestHeaders, responseHeader } from '../../src/core/index.js';
 import { pageViews } from '../../src/index.js';
 import { expressVersions } from '../helpers/express.js';
+import { BROWSER_UA } from '../helpers/http.js';
+import { http2Get } from '../helpers/http2.js';
 import { useTestRedis } from '../helpers/redis.js';
-import { todayUtc } from '../page-views/support.js';
+import { eventually, todayUtc } from '../page-views/support.js';
 
 const redis = useTestRedis();
 
@@ -97,25 +98,13 @@ describe('on objects that are not Node’s HTTP/1 request and response', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
-      const client = connect(url);
-      try {
-        for (let i = 0; i < 2; i++) {
-          await new Promise<void>((resolve, reject) => {
-            const stream = client.request({
-              ':path': '/',
-              'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0',
-            });
-            stream.on('error', reject);
-            stream.resume();
-            stream.on('end', () => resolve());
-          });
-        }
-      } finally {
-        client.close();
-      }
-      // the view is counted once its response finishes, after the client has read it
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      await views.flush();
+      for (let i = 0; i < 2; i++) await http2Get(url, { 'user-agent': BROWSER_UA });
+      // the view is counted once its response finishes, which may be after the client has read it
+      await eventually(async () => {
+        await views.flush();
+        const [today] = await views.report({ from: todayUtc(), to: todayUtc(), granularity: 'day' });
+        return today?.views === 2;
+      });
       const [row] = await views.report({ from: todayUtc(), to: todayUtc(), granularity: 'day' });
       expect(row).toMatchObject({ route: '(unmatched)', views: 2, uniques: 1 });
     } finally {

@@ -1,10 +1,11 @@
 // The response hooks follow any response a session can be given: Node's http.ServerResponse through one wrapper on
 // its prototype, and another kind (HTTP/2's compatibility API) through wrappers of its own.
-import { connect, createServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { createServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { NextFunction, Request, Response } from 'express';
 import { afterAll, describe, expect, it } from 'vitest';
 import { session } from '../../src/index.js';
+import { http2Get } from '../helpers/http2.js';
 import { useTestRedis } from '../helpers/redis.js';
 import { SECRET } from '../session/support.js';
 
@@ -28,27 +29,10 @@ describe('a session on an HTTP/2 response (not an http.ServerResponse)', () => {
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   async function get(url: string, cookie?: string): Promise<{ body: string; setCookie?: string }> {
-    const client = connect(url);
-    try {
-      return await new Promise((resolve, reject) => {
-        const stream = client.request({ ':path': '/', ...(cookie ? { cookie } : {}) });
-        let body = '';
-        let setCookie: string | undefined;
-        stream.on('response', (headers) => {
-          const value = headers['set-cookie'];
-          setCookie = Array.isArray(value) ? value[0] : value;
-        });
-        stream.setEncoding('utf8');
-        stream.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        stream.on('end', () => resolve({ body, ...(setCookie ? { setCookie } : {}) }));
-        stream.on('error', reject);
-        stream.end();
-      });
-    } finally {
-      client.close();
-    }
+    const { headers, body } = await http2Get(url, cookie ? { cookie } : {});
+    const value = headers['set-cookie'];
+    const setCookie = Array.isArray(value) ? value[0] : value;
+    return { body, ...(setCookie ? { setCookie } : {}) };
   }
 
   it('stores the session before the response ends and reads it back on the next request', async () => {

@@ -4,11 +4,10 @@ import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisTimeoutError, redisCaller } from '../../src/redis/index.js';
 import { type RedisCluster, startCluster } from '../helpers/cluster.js';
+import { DEADLINE_MARGIN_MS } from '../helpers/http.js';
 import { sleep } from './support.js';
 
 const COMMAND_TIMEOUT_MS = 500;
-/** Scheduling on a loaded machine, as in the other fault suites. */
-const MARGIN_MS = 400;
 
 /**
  * A call that ended at its deadline. The caller's deadline and the client's `commandTimeout` are the same, as
@@ -71,7 +70,7 @@ describe('one master of a Cluster stops answering', () => {
       const started = Date.now();
       const last = await caller.call(() => client.get(frozenKey)).catch((e: unknown) => e);
       expect(timedOut(last), String(last)).toBe(true);
-      expect(Date.now() - started).toBeLessThan(COMMAND_TIMEOUT_MS + MARGIN_MS);
+      expect(Date.now() - started).toBeLessThan(COMMAND_TIMEOUT_MS + DEADLINE_MARGIN_MS);
     } finally {
       frozen.resume();
     }
