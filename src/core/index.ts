@@ -4,7 +4,7 @@ export { AS_SENT, type CookieReading, cookiesOf, cookieValues, readCookieHeader 
 export { type Duration, formatDuration, parseDuration } from './duration.js';
 export { ConfigError, type ConfigErrorCode, errorMessage, type UnavailableError } from './errors.js';
 export { consoleLogger, type Logger } from './logger.js';
-export { requestHeaders, responseHeader } from './node-members.js';
+export { member, onFinish, requestHeaders, responseHeader } from './node-members.js';
 export {
   checkOptions,
   type DurationRange,

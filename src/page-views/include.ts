@@ -1,7 +1,7 @@
 // What counts as a page view, which route it belongs to, and who the (anonymous) visitor is.
 import type { Request, Response } from 'express';
 import { isbot } from 'isbot';
-import { requestHeaders, responseHeader } from '../core/index.js';
+import { member, requestHeaders, responseHeader } from '../core/index.js';
 
 /** The route name of views whose request matched no Express route (a 404, a static file, an SPA fallback). */
 export const UNMATCHED_ROUTE = '(unmatched)';
@@ -13,10 +13,10 @@ export const OTHER_ROUTE = '(other)';
  * every product page is one route. Without a matched route, `undefined` (counted as `(unmatched)`).
  */
 export function defaultRoute(req: Request, _res?: Response): string | undefined {
-  const route = (req as { route?: { path?: unknown } }).route;
+  const route = member(req as { route?: { path?: unknown } }, 'route');
   if (route === undefined || route === null) return undefined;
   const path = route.path;
-  return req.baseUrl + (typeof path === 'string' ? path : String(path));
+  return member(req, 'baseUrl') + (typeof path === 'string' ? path : String(path));
 }
 
 /**
@@ -38,7 +38,7 @@ export function isPageViewWith(req: Request, res: Response, isBot: (agent: strin
 
 /** {@link isPageViewWith} for a request known to be a GET (the middleware follows only those). */
 export function isPageViewResponse(req: Request, res: Response, isBot: (agent: string) => boolean): boolean {
-  const status = res.statusCode;
+  const status = member(res, 'statusCode');
   const headers = requestHeaders(req);
   if (status === 304) {
     if (headers['sec-fetch-dest'] !== 'document' && !headers.accept?.includes('text/html')) {

@@ -1,7 +1,14 @@
 // pageViews(): per-route views, unique visitors and time on page by day/week/month/year, with a live stream.
 import { randomBytes } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { assertNotInRequestHandler, durationOption, errorMessage, optionError } from '../core/index.js';
+import {
+  assertNotInRequestHandler,
+  durationOption,
+  errorMessage,
+  member,
+  onFinish,
+  optionError,
+} from '../core/index.js';
 import { createErrorReporter, registerScript, registerVariadicScript } from '../redis/index.js';
 import { createBeaconEndpoints } from './beacon.js';
 import { CLIENT_SCRIPT } from './client-script.js';
@@ -144,7 +151,7 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
 
   // One listener shared by every response: `this` is the response, so no closure is made per request.
   function countOnFinish(this: Response): void {
-    const req = this.req as Request;
+    const req = member(this, 'req') as Request;
     try {
       if (!include(req, this)) return;
       collector.add(routeOf(req, this), visitor(req));
@@ -160,20 +167,20 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
   }
 
   const middleware = function pageViewsMiddleware(req: Request, res: Response, next: NextFunction): void {
-    const method = req.method;
+    const method = member(req, 'method');
     if (method === 'GET') {
-      if (isPath(req.url, scriptPath)) {
+      if (isPath(member(req, 'url'), scriptPath)) {
         endpoints.serveScript(req, res);
         return;
       }
-    } else if (method === 'POST' && isPath(req.url, beaconPath)) {
+    } else if (method === 'POST' && isPath(member(req, 'url'), beaconPath)) {
       endpoints.handleBeacon(req, res);
       return;
     } else if (defaultInclude) {
       next();
       return;
     }
-    if (!closed) res.on('finish', countOnFinish);
+    if (!closed) onFinish(res, countOnFinish);
     next();
   } as PageViewsMiddleware;
 

@@ -1,6 +1,6 @@
 // Who the (anonymous) visitor is: the client address as Express sees it, and the user agent.
 import type { Request } from 'express';
-import { requestHeaders } from '../core/index.js';
+import { member, requestHeaders } from '../core/index.js';
 
 type TrustProxy = (address: string, hop: number) => boolean;
 
@@ -59,9 +59,9 @@ export function createRemoteVisitor(limit = 20_000): (req: Request) => string | 
   let givenAsFunction = false;
 
   const clientOf = (req: Request): Client | undefined => {
-    const peer = req.socket.remoteAddress;
+    const peer = member(req, 'socket').remoteAddress;
     // `app.get(name)` reads `app.settings`, which inherits a parent app's: read it directly, once per view.
-    const settings = req.app?.settings as Record<string, unknown> | undefined;
+    const settings = member(req, 'app')?.settings as Record<string, unknown> | undefined;
     const fn = settings?.['trust proxy fn'] as TrustProxy | undefined;
     if (peer === undefined || typeof fn !== 'function') return undefined;
     if (fn !== trust) {

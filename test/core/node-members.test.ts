@@ -1,5 +1,7 @@
-// Node's request and response members read without a lookup by name: the same answers as `req.headers` and
-// `res.getHeader(name)`, on Node's objects (under Express and not), on HTTP/2's and on plain objects.
+// Node's request and response members read without a lookup by name: the same answers as `req.headers`,
+// `res.getHeader(name)`, `object[name]` and `res.on('finish')`, on Node's objects (under Express and not), on
+// HTTP/2's and on plain objects.
+import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
   createServer as createHttp2Server,
@@ -10,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { NextFunction, Request, Response } from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { requestHeaders, responseHeader } from '../../src/core/index.js';
+import { member, onFinish, requestHeaders, responseHeader } from '../../src/core/index.js';
 import { pageViews } from '../../src/index.js';
 import { expressVersions } from '../helpers/express.js';
 import { BROWSER_UA } from '../helpers/http.js';
@@ -73,6 +75,109 @@ describe('on Node’s request and response', () => {
       expectSame(seen as Seen);
     },
   );
+});
+
+describe('member(object, name)', () => {
+  it.each(expressVersions)(
+    'reads under %s what a read by name reads: own, set by the router, inherited getters and methods',
+    async (_name, express) => {
+      const app = express();
+      app.get('/items/:id', (req, res) => {
+        res.status(201);
+        const pairs = [
+          [member(req, 'url'), req.url],
+          [member(req, 'method'), req.method],
+          [member(req, 'route'), req.route],
+          [member(req, 'baseUrl'), req.baseUrl],
+          [member(req, 'params'), req.params],
+          [member(req, 'path'), req.path],
+          [member(req, 'app'), req.app],
+          [member(req, 'socket'), req.socket],
+          [member(res, 'statusCode'), res.statusCode],
+          [member(res, 'req'), res.req],
+          [member(res, 'getHeader'), res.getHeader],
+        ];
+        const same = pairs.every(([a, b]) => a === b && a !== undefined);
+        res.json({ same, path: member(req, 'path'), status: member(res, 'statusCode') });
+      });
+      const { body } = await request(app).get('/items/7?x=1').expect(201);
+      expect(body).toEqual({ same: true, path: '/items/7', status: 201 });
+    },
+  );
+
+  it('goes through getters and proxies as a read by name does', () => {
+    const reads: string[] = [];
+    const target = { plain: 1 };
+    const proxy = new Proxy(target, {
+      get(object, name, receiver) {
+        reads.push(String(name));
+        return Reflect.get(object, name, receiver);
+      },
+    });
+    expect(member(proxy, 'plain')).toBe(1);
+    expect(reads).toEqual(['plain']);
+    const withGetter = {
+      base: 2,
+      get doubled() {
+        return this.base * 2;
+      },
+    };
+    expect(member(Object.create(withGetter) as typeof withGetter, 'doubled')).toBe(4);
+  });
+});
+
+describe('onFinish(res, listener)', () => {
+  it.each(expressVersions)(
+    'calls the listener once, with the response as this, when a response under %s finishes',
+    async (_name, express) => {
+      const calls: { self: boolean; finished: boolean }[] = [];
+      const app = express();
+      app.use((_req, res, next) => {
+        onFinish(res, function (this: Response) {
+          calls.push({ self: this === res, finished: this.writableFinished });
+        });
+        next();
+      });
+      app.get('/', (_req, res) => res.send('ok'));
+      await request(app).get('/').expect(200);
+      await eventually(async () => calls.length === 1);
+      expect(calls).toEqual([{ self: true, finished: true }]);
+    },
+  );
+
+  it('still follows a response whose own `on` was replaced, as compression does', async () => {
+    let finished = 0;
+    const server = createServer((_req, res) => {
+      const original = res.on;
+      res.on = function (this: ServerResponse, event: string, listener: (...args: unknown[]) => void) {
+        return original.call(this, event, listener);
+      } as typeof res.on;
+      onFinish(res, () => {
+        finished += 1;
+      });
+      res.end('ok');
+    });
+    await request(server).get('/').expect(200);
+    await eventually(async () => finished === 1);
+    expect(finished).toBe(1);
+  });
+
+  it('adds the listener with the object’s own `on` when it is not a Node response', () => {
+    const added: string[] = [];
+    const emitter = new (class extends EventEmitter {
+      override on(event: string | symbol, listener: (...args: unknown[]) => void): this {
+        added.push(String(event));
+        return super.on(event, listener);
+      }
+    })();
+    let self: unknown;
+    onFinish(emitter, function (this: unknown) {
+      self = this;
+    });
+    emitter.emit('finish');
+    expect(added).toEqual(['finish']);
+    expect(self).toBe(emitter);
+  });
 });
 
 describe('on objects that are not Node’s HTTP/1 request and response', () => {
