@@ -58,7 +58,7 @@ export function createRemoteVisitor(limit = 20_000): (req: Request) => string | 
   /** `trust proxy` was given as a function (checked when Express compiles the setting anew). */
   let givenAsFunction = false;
 
-  const clientOf = (req: Request): Client | undefined => {
+  const clientOf = (req: Request, headers: Request['headers']): Client | undefined => {
     const peer = member(req, 'socket').remoteAddress;
     // `app.get(name)` reads `app.settings`, which inherits a parent app's: read it directly, once per view.
     const settings = member(req, 'app')?.settings as Record<string, unknown> | undefined;
@@ -79,15 +79,16 @@ export function createRemoteVisitor(limit = 20_000): (req: Request) => string | 
       if (peers.size >= 1_000) peers.clear();
       peers.set(peer, trusted);
     }
-    const header = trusted ? requestHeaders(req)['x-forwarded-for'] : undefined;
+    const header = trusted ? headers['x-forwarded-for'] : undefined;
     if (typeof header !== 'string') return direct.get(peer) ?? remember(direct, peer, peer);
     return forwarded.get(header) ?? remember(forwarded, header, req.ip ?? peer);
   };
 
   return (req) => {
-    const client = clientOf(req);
+    const headers = requestHeaders(req);
+    const client = clientOf(req, headers);
     if (client === undefined) return remoteVisitor(req);
-    const agent = requestHeaders(req)['user-agent'];
+    const agent = headers['user-agent'];
     if (agent === undefined) return client.ip;
     if (client.agent !== agent || client.visitor === undefined) {
       client.agent = agent;
