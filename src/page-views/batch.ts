@@ -1,10 +1,23 @@
 // In-process tallies of page views between flushes, and merging them after an outage.
+import type { Visitor } from './visitors.js';
 
-/** Views and distinct raw visitors of one route on one day. */
+/** Views and visitors of one route on one day. */
 export interface RouteTally {
+  /** Unique among the tallies of the process, so a visitor can remember the last one it was added to. */
+  readonly id: number;
   views: number;
-  /** Raw visitor identities; hashed with the period salts only when the batch is written. */
-  readonly visitors: Set<string>;
+  /**
+   * Visitors, hashed with the period salts only when the batch is written. A visitor is added once per run of
+   * views of this route: one whose views alternate between routes may appear more than once, and the flush
+   * takes each once.
+   */
+  readonly visitors: Visitor[];
+}
+
+let lastTallyId = 0;
+
+function newTally(): RouteTally {
+  return { id: ++lastTallyId, views: 0, visitors: [] };
 }
 
 /** Everything counted between two flushes. */
@@ -28,21 +41,21 @@ export function emptyBatch(): Batch {
 export function tallyView(
   routes: Map<string, RouteTally>,
   routeKey: string,
-  visitor: string | undefined,
+  visitor: Visitor | undefined,
   views = 1,
 ): number {
   let added = 0;
   let tally = routes.get(routeKey);
   if (tally === undefined) {
-    tally = { views: 0, visitors: new Set() };
+    tally = newTally();
     routes.set(routeKey, tally);
     added = 1;
   }
   tally.views += views;
-  if (visitor !== undefined) {
-    const before = tally.visitors.size;
-    tally.visitors.add(visitor);
-    if (tally.visitors.size !== before) added += 1;
+  if (visitor !== undefined && visitor.lastTally !== tally.id) {
+    visitor.lastTally = tally.id;
+    tally.visitors.push(visitor);
+    added += 1;
   }
   return added;
 }
@@ -52,8 +65,8 @@ export interface MergedBatch {
   readonly batch: Batch;
   /** Route key → views, from batches sealed within the live window. */
   readonly liveViews: Map<string, number>;
-  /** Raw visitors of those batches. */
-  readonly liveVisitors: Set<string>;
+  /** Visitors of those batches (a visitor may appear more than once). */
+  readonly liveVisitors: Visitor[];
 }
 
 /**
@@ -67,7 +80,7 @@ export function mergeBatches(
   liveDays: ReadonlySet<string>,
 ): MergedBatch {
   const liveViews = new Map<string, number>();
-  const liveVisitors = new Set<string>();
+  const liveVisitors: Visitor[] = [];
   let merged: Batch;
   if (batches.length === 1 && batches[0]) {
     merged = batches[0];
@@ -84,11 +97,8 @@ export function mergeBatches(
           merged.entries += tallyView(into, routeKey, undefined, tally.views);
           const target = into.get(routeKey);
           if (target === undefined) continue;
-          for (const visitor of tally.visitors) {
-            const before = target.visitors.size;
-            target.visitors.add(visitor);
-            if (target.visitors.size !== before) merged.entries += 1;
-          }
+          for (const visitor of tally.visitors) target.visitors.push(visitor);
+          merged.entries += tally.visitors.length;
         }
       }
       for (const [key, name] of batch.names) merged.names.set(key, name);
@@ -102,7 +112,7 @@ export function mergeBatches(
       if (!liveDays.has(day)) continue;
       for (const [routeKey, tally] of routes) {
         liveViews.set(routeKey, (liveViews.get(routeKey) ?? 0) + tally.views);
-        for (const visitor of tally.visitors) liveVisitors.add(visitor);
+        for (const visitor of tally.visitors) liveVisitors.push(visitor);
       }
     }
   }

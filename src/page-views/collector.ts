@@ -6,6 +6,7 @@ import type { Chunk } from './chunks.js';
 import { OTHER_ROUTE } from './include.js';
 import type { ResolvedPageViewsConfig } from './options.js';
 import type { ChunkPreparer } from './prepare.js';
+import type { Visitor } from './visitors.js';
 import type { ChunkWriter } from './writer.js';
 
 /** Chunks sent in one pipeline; a backlog after an outage goes out in several round trips of this size. */
@@ -75,7 +76,7 @@ export class Collector {
   }
 
   /** Counts one view now. The request hot path: a few Map operations, no Redis, no hashing. */
-  add(route: string, visitor: string | undefined): void {
+  add(route: string, visitor: Visitor | undefined): void {
     const now = Date.now();
     if (now >= this.#minuteEnd) this.#advance(now);
     let routes = this.#today;
@@ -90,7 +91,7 @@ export class Collector {
   }
 
   /** Counts one view at any instant (the slow path of `views.record()`). */
-  addAt(route: string, visitor: string | undefined, at: number): void {
+  addAt(route: string, visitor: Visitor | undefined, at: number): void {
     const now = Date.now();
     if (now >= this.#minuteEnd) this.#advance(now);
     const day = this.#config.clock.dayOf(at);

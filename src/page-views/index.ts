@@ -30,6 +30,7 @@ import { BEACON_SCRIPT, FLUSH_SCRIPT, LIVE_SCRIPT, SALT_SCRIPT } from './scripts
 import { createTokenSigner } from './token.js';
 import { createRemoteVisitor, remoteVisitor } from './visitor.js';
 import { VisitorHashes } from './visitor-hashes.js';
+import { type Visitor, VisitorRegistry } from './visitors.js';
 import { ChunkWriter } from './writer.js';
 
 export { CLIENT_SCRIPT } from './client-script.js';
@@ -140,7 +141,12 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
   const include = config.defaultInclude
     ? (req: Request, res: Response) => isPageViewResponse(req, res, bots)
     : config.include;
-  const visitor = config.visitor === remoteVisitor ? createRemoteVisitor() : config.visitor;
+  const visitors = new VisitorRegistry();
+  const visitorOf = (raw: unknown): Visitor | undefined =>
+    raw === undefined ? undefined : visitors.of(String(raw));
+  const custom = config.visitor;
+  const visitorOfRequest =
+    custom === remoteVisitor ? createRemoteVisitor(visitors) : (req: Request) => visitorOf(custom(req));
   const routeOf = (req: Request, res: Response): string => {
     const name = config.route(req, res);
     return typeof name === 'string' && name.length > 0 ? name : UNMATCHED_ROUTE;
@@ -154,7 +160,7 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
     const req = member(this, 'req') as Request;
     try {
       if (!include(req, this)) return;
-      collector.add(routeOf(req, this), visitor(req));
+      collector.add(routeOf(req, this), visitorOfRequest(req));
     } catch (error) {
       // a bug in a user function must not flood the log: once per 10 s
       const now = Date.now();
@@ -209,9 +215,9 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
     if (view === null || typeof view !== 'object' || typeof view.route !== 'string') {
       throw optionError('ERR_OPTION_VALUE', 'pageViews.record', 'route', 'a string', view?.route);
     }
-    const visitorId = view.visitor === undefined ? undefined : String(view.visitor);
+    const visitor = visitorOf(view.visitor);
     if (view.at === undefined) {
-      collector.add(view.route, visitorId);
+      collector.add(view.route, visitor);
       return;
     }
     const at = view.at instanceof Date ? view.at.getTime() : view.at;
@@ -224,7 +230,7 @@ export function pageViews(options: PageViewsOptions): PageViewsMiddleware {
         view.at,
       );
     }
-    collector.addAt(view.route, visitorId, at);
+    collector.addAt(view.route, visitor, at);
   };
   middleware.scriptUrl = scriptUrl;
   middleware.scriptTag = (req) => `<script src="${scriptUrl(req).replace(/&/g, '&amp;')}" defer></script>`;

@@ -6,6 +6,7 @@ import type { PageViewKeys } from './keys.js';
 import type { ResolvedPageViewsConfig } from './options.js';
 import { type Granularity, periodEndMs, periodOfDay } from './periods.js';
 import type { VisitorHashes, WantedSalts } from './visitor-hashes.js';
+import { distinctVisitors } from './visitors.js';
 
 /** Route names outlive the longest counter that may refer to them. */
 const NAME_EXTRA_MS = 400 * 86_400_000;
@@ -60,7 +61,7 @@ export class ChunkPreparer {
         wanted.set(this.#keys.salt(granularity, period), { granularity, period });
       }
     }
-    if (merged.liveVisitors.size > 0) {
+    if (merged.liveVisitors.length > 0) {
       wanted.set(this.#keys.salt('day', today), { granularity: 'day', period: today });
     }
     return wanted;
@@ -96,24 +97,30 @@ export class ChunkPreparer {
   ): Promise<void> {
     const saltKey = this.#keys.salt(granularity, period);
     const pairs: (string | number)[] = [];
-    // The site's visitors: the first route's hashes as they are, a union only once a second route has some.
-    let firstHashes: string[] | undefined;
-    let site: Set<string> | undefined;
+    // The site's visitors: the only route's as they are, each once over all routes when several have some.
+    let onlyHashes: string[] | undefined;
+    let routesWithVisitors = 0;
     for (const [routeKey, tally] of routes) {
       pairs.push(routeKey, tally.views);
-      if (tally.visitors.size === 0) continue;
-      const hashes = await this.#hashes.hashVisitors(saltKey, tally.visitors);
-      if (firstHashes === undefined) firstHashes = hashes;
-      else {
-        site ??= new Set(firstHashes);
-        for (const hash of hashes) site.add(hash);
-      }
+      if (tally.visitors.length === 0) continue;
+      const visitors = distinctVisitors([tally.visitors]);
+      const hashes = await this.#hashes.hashVisitors(saltKey, granularity, visitors);
       builder.addPacked(this.#keys.uniques(granularity, period, routeKey), expireAt, hashes);
+      onlyHashes = hashes;
+      routesWithVisitors += 1;
     }
     builder.add(this.#keys.views(granularity, period), 'h', expireAt, pairs);
-    const siteHashes = site === undefined ? firstHashes : [...site];
-    if (siteHashes !== undefined)
-      builder.addPacked(this.#keys.uniques(granularity, period), expireAt, siteHashes);
+    if (routesWithVisitors === 0) return;
+    // Every visitor's hash with this salt was just made or kept: hashing the site's is reading them again.
+    const siteHashes =
+      routesWithVisitors === 1
+        ? (onlyHashes as string[])
+        : await this.#hashes.hashVisitors(
+            saltKey,
+            granularity,
+            distinctVisitors([...routes.values()].map((tally) => tally.visitors)),
+          );
+    builder.addPacked(this.#keys.uniques(granularity, period), expireAt, siteHashes);
   }
 
   /** Full names of routes whose key is a hash, kept as long as any counter may name them. */
@@ -140,8 +147,12 @@ export class ChunkPreparer {
     const pairs: (string | number)[] = [];
     for (const [routeKey, views] of liveViews) pairs.push(routeKey, views);
     builder.add(this.#keys.liveViews(minute), 'h', expireAt, pairs);
-    if (liveVisitors.size === 0) return;
-    const hashes = await this.#hashes.hashVisitors(this.#keys.salt('day', today), liveVisitors);
+    if (liveVisitors.length === 0) return;
+    const hashes = await this.#hashes.hashVisitors(
+      this.#keys.salt('day', today),
+      'day',
+      distinctVisitors([liveVisitors]),
+    );
     builder.addPacked(this.#keys.liveVisitors(minute), expireAt, hashes);
   }
 

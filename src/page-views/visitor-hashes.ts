@@ -1,17 +1,16 @@
-// Visitor hashing at flush time: per-period random salts from Redis, and the hashes kept between flushes.
+// Visitor hashing at flush time: per-period random salts from Redis; each visitor keeps its hashes.
 import { randomBytes } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { errorMessage } from '../core/index.js';
-import { type ScriptRunner, sha256, withDeadline } from '../redis/index.js';
+import { type ScriptRunner, withDeadline } from '../redis/index.js';
 import type { Granularity } from './periods.js';
 import { periodEndMs } from './periods.js';
+import type { Visitor } from './visitors.js';
 
 /** Salts outlive their period by this much, so late writes of the period (after an outage) reuse them. */
 const SALT_GRACE_MS = 2 * 86_400_000;
 /** Visitor hashes computed between two yields to the event loop, so a large flush never stalls requests. */
 const HASHES_PER_SLICE = 2_000;
-/** Visitor hashes kept per period salt between flushes; a visitor seen again needs no new hash. */
-const HASHES_KEPT_PER_SALT = 20_000;
 
 /** A period whose salt a flush needs, by the salt's key. */
 export type WantedSalts = Map<string, { granularity: Granularity; period: string }>;
@@ -24,11 +23,6 @@ export class VisitorHashes {
   readonly #saltScript: ScriptRunner<string>;
   readonly #timeoutMs: number;
   readonly #salts = new Map<string, { salt: string; until: number }>();
-  /**
-   * Per period salt, visitor → hash, kept across flushes (bounded): most visitors come back within a period,
-   * and hashing is most of a flush's work. Only in memory, like the visitors of the current batch.
-   */
-  readonly #kept = new Map<string, Map<string, string>>();
   /** Hashes computed since the last yield to the event loop. */
   #work = 0;
 
@@ -39,14 +33,10 @@ export class VisitorHashes {
 
   /**
    * Starts a flush: loads (or creates) the salts of the given periods that are not cached yet, one round trip
-   * at most; forgets the salts and hashes of periods that are over, and empties hash caches at their bound.
+   * at most; forgets the salts of periods that are over.
    */
   async loadSalts(wanted: WantedSalts, now: number): Promise<void> {
     for (const [key, entry] of this.#salts) if (entry.until < now) this.#salts.delete(key);
-    // Salts of periods that are over are never asked for again: drop their hashes.
-    for (const [saltKey, kept] of this.#kept) {
-      if (!this.#salts.has(saltKey) || kept.size >= HASHES_KEPT_PER_SALT) this.#kept.delete(saltKey);
-    }
     const missing = [...wanted].filter(([key]) => !this.#salts.has(key));
     if (missing.length === 0) return;
     const loads = missing.map(([key, { granularity, period }]) => {
@@ -65,22 +55,21 @@ export class VisitorHashes {
   }
 
   /**
-   * The hashes of `visitors` with the salt of `saltKey` (loaded by {@link loadSalts}), reusing and keeping
-   * earlier hashes, and yielding to the event loop every few thousand new ones.
+   * The hashes of `visitors` with the salt of `saltKey` (loaded by {@link loadSalts}), the salt of a period of
+   * `granularity`: a visitor's kept hash when it was made with that salt, otherwise a new one, yielding to the
+   * event loop every few thousand new ones.
    */
-  async hashVisitors(saltKey: string, visitors: Iterable<string>): Promise<string[]> {
+  async hashVisitors(
+    saltKey: string,
+    granularity: Granularity,
+    visitors: readonly Visitor[],
+  ): Promise<string[]> {
     const salt = this.#salts.get(saltKey)?.salt as string;
-    let cache = this.#kept.get(saltKey);
-    if (cache === undefined) {
-      cache = new Map();
-      this.#kept.set(saltKey, cache);
-    }
     const hashes: string[] = [];
-    for (const raw of visitors) {
-      let hash = cache.get(raw);
+    for (const visitor of visitors) {
+      let hash = visitor.keptHash(granularity, salt);
       if (hash === undefined) {
-        hash = sha256(salt + raw).slice(0, 11);
-        cache.set(raw, hash);
+        hash = visitor.hash(granularity, salt);
         if (++this.#work === HASHES_PER_SLICE) {
           this.#work = 0;
           await yieldToEventLoop();

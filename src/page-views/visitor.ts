@@ -1,6 +1,7 @@
 // Who the (anonymous) visitor is: the client address as Express sees it, and the user agent.
 import type { Request } from 'express';
 import { member, requestHeaders } from '../core/index.js';
+import { type Visitor, VisitorRegistry } from './visitors.js';
 
 type TrustProxy = (address: string, hop: number) => boolean;
 
@@ -24,11 +25,11 @@ function clientAddress(req: Request): string {
   return req.ip ?? peer ?? '';
 }
 
-/** A client address as decided, and the last visitor string made from it (reused while the agent repeats). */
+/** A client address as decided, and the last visitor made from it (reused while the agent repeats). */
 interface Client {
   readonly ip: string;
   agent: string | undefined;
-  visitor: string | undefined;
+  visitor: Visitor | undefined;
 }
 
 /**
@@ -36,10 +37,13 @@ interface Client {
  * each one (ipaddr.js), and that was most of the cost of counting a view behind a proxy. Its answers depend
  * only on the addresses and on the setting, and visitors come back, so the direct peers (mostly the proxies)
  * and the recent `X-Forwarded-For` values are kept, both forgotten when the setting changes. A `trust proxy`
- * given as a function may answer differently over time: then nothing is kept. The visitor string itself is
- * reused while a client's user agent repeats, so the counting Sets and the hash caches see the same string.
+ * given as a function may answer differently over time: then nothing is kept. The {@link Visitor} itself is
+ * kept while a client's user agent repeats, so a view of a known client needs one lookup in all.
  */
-export function createRemoteVisitor(limit = 20_000): (req: Request) => string | undefined {
+export function createRemoteVisitor(
+  visitors: VisitorRegistry = new VisitorRegistry(),
+  limit = 20_000,
+): (req: Request) => Visitor | undefined {
   let trust: TrustProxy | undefined;
   /** Direct peer → whether it is a trusted proxy. */
   const peers = new Map<string, boolean>();
@@ -87,12 +91,14 @@ export function createRemoteVisitor(limit = 20_000): (req: Request) => string | 
   return (req) => {
     const headers = requestHeaders(req);
     const client = clientOf(req, headers);
-    if (client === undefined) return remoteVisitor(req);
+    if (client === undefined) {
+      const raw = remoteVisitor(req);
+      return raw === undefined ? undefined : visitors.of(raw);
+    }
     const agent = headers['user-agent'];
-    if (agent === undefined) return client.ip;
-    if (client.agent !== agent || client.visitor === undefined) {
+    if (client.visitor === undefined || client.agent !== agent) {
       client.agent = agent;
-      client.visitor = `${client.ip} ${agent}`;
+      client.visitor = visitors.of(agent === undefined ? client.ip : `${client.ip} ${agent}`);
     }
     return client.visitor;
   };

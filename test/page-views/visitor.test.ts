@@ -12,7 +12,7 @@ describe.each(expressVersions)('%s', (_versionName, express) => {
     const app = express();
     const visitorOf = createRemoteVisitor();
     app.get('/', (req, res) => {
-      res.json({ kept: visitorOf(req), plain: remoteVisitor(req), expected: `${req.ip} ${UA}` });
+      res.json({ kept: visitorOf(req)?.raw, plain: remoteVisitor(req), expected: `${req.ip} ${UA}` });
     });
     const ask = async (forwardedFor?: string) => {
       const headers: Record<string, string> = { 'user-agent': UA };
@@ -50,7 +50,7 @@ describe.each(expressVersions)('%s', (_versionName, express) => {
     const app = express();
     app.set('trust proxy', 'loopback');
     const visitorOf = createRemoteVisitor();
-    app.get('/', (req, res) => res.json({ visitor: visitorOf(req) ?? null }));
+    app.get('/', (req, res) => res.json({ visitor: visitorOf(req)?.raw ?? null }));
     const visit = async (agent?: string) => {
       const req = request(app).get('/').set('x-forwarded-for', '203.0.113.9');
       if (agent !== undefined) req.set('user-agent', agent);
@@ -59,6 +59,25 @@ describe.each(expressVersions)('%s', (_versionName, express) => {
     expect(await visit('agent A')).toBe('203.0.113.9 agent A');
     expect(await visit('agent B')).toBe('203.0.113.9 agent B');
     expect(await visit('agent A')).toBe('203.0.113.9 agent A');
+  });
+
+  it('gives a returning client the same visitor, however its proxies wrote the address', async () => {
+    const app = express();
+    app.set('trust proxy', 'loopback');
+    const visitorOf = createRemoteVisitor();
+    const seen: unknown[] = [];
+    app.get('/', (req, res) => {
+      seen.push(visitorOf(req));
+      res.end();
+    });
+    for (const forwardedFor of ['203.0.113.9', '203.0.113.9', '198.51.100.7, 203.0.113.9', '203.0.113.10']) {
+      await request(app).get('/').set({ 'user-agent': UA, 'x-forwarded-for': forwardedFor });
+    }
+    const [first, second, viaTwoProxies, other] = seen;
+    expect(second).toBe(first);
+    expect(viaTwoProxies).toBe(first);
+    expect(other).not.toBe(first);
+    expect((other as { raw: string }).raw).toBe(`203.0.113.10 ${UA}`);
   });
 
   it('keeps nothing when trust proxy is a function, which may answer differently over time', async () => {
