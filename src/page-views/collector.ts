@@ -243,6 +243,8 @@ export class Collector {
   }
 
   #dropped(views: number): void {
+    // A dropped batch may have held the only write of a visitor that later views now skip.
+    this.#preparer.forgetWritten();
     this.#droppedViews += views;
     this.#dropUnwarned.views += views;
     this.#dropUnwarned.batches += 1;
@@ -309,6 +311,7 @@ export class Collector {
       item.summary = summary;
     } catch (error) {
       item.batches = batches;
+      this.#preparer.forgetWritten();
       throw error;
     }
     // each chunk carries its share of the item's entries, so the buffer bound shrinks as chunks are written

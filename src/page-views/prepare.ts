@@ -6,7 +6,7 @@ import type { PageViewKeys } from './keys.js';
 import type { ResolvedPageViewsConfig } from './options.js';
 import { type Granularity, periodEndMs, periodOfDay } from './periods.js';
 import type { VisitorHashes, WantedSalts } from './visitor-hashes.js';
-import { distinctVisitors } from './visitors.js';
+import { type Visitor, WrittenMarks } from './visitors.js';
 
 /** Route names outlive the longest counter that may refer to them. */
 const NAME_EXTRA_MS = 400 * 86_400_000;
@@ -23,6 +23,8 @@ export class ChunkPreparer {
   readonly #keys: PageViewKeys;
   readonly #hashes: VisitorHashes;
   readonly #instance: string;
+  /** Which visitors are already in the HyperLogLogs, so that a flush writes only the others. */
+  readonly #written = new WrittenMarks();
   #chunkSeq = 0;
   readonly #nextChunkId = (): string => `${this.#instance}.${(++this.#chunkSeq).toString(36)}`;
 
@@ -31,6 +33,11 @@ export class ChunkPreparer {
     this.#keys = keys;
     this.#hashes = hashes;
     this.#instance = instance;
+  }
+
+  /** Data this instance prepared may not reach Redis (dropped, or a flush failed): write every visitor again. */
+  forgetWritten(): void {
+    this.#written.forget();
   }
 
   /**
@@ -67,20 +74,32 @@ export class ChunkPreparer {
     return wanted;
   }
 
-  /** Views and uniques of every route and of the site, per period each day falls in (unless expired). */
+  /**
+   * Views of every route and of the site, per period each day falls in (unless expired), and the uniques of
+   * the visitors not written yet for that route (or the site) on that day: being in the day's HyperLogLog, a
+   * visitor is in the week's, month's and year's too, as they are written together.
+   */
   async #addPeriodCounters(
     builder: ChunkBuilder,
     days: ReadonlyMap<string, Map<string, RouteTally>>,
     now: number,
   ): Promise<void> {
     for (const [day, routes] of days) {
+      const unwritten = new Map<string, Visitor[]>();
+      for (const [routeKey, tally] of routes) {
+        unwritten.set(routeKey, this.#written.forRoute(tally.visitors, routeKey, day));
+      }
+      const site = this.#written.forSite(
+        [...routes.values()].map((tally) => tally.visitors),
+        day,
+      );
       for (const granularity of this.#config.granularities) {
         const period = periodOfDay(day, granularity);
         const expireAt = Math.ceil(
           (periodEndMs(period, granularity) + this.#config.retentionMs[granularity]) / 1000,
         );
         if (expireAt * 1000 <= now) continue;
-        await this.#addPeriod(builder, routes, granularity, period, expireAt);
+        await this.#addPeriod(builder, routes, unwritten, site, { granularity, period, expireAt });
       }
       let dayViews = 0;
       for (const tally of routes.values()) dayViews += tally.views;
@@ -91,36 +110,23 @@ export class ChunkPreparer {
   async #addPeriod(
     builder: ChunkBuilder,
     routes: ReadonlyMap<string, RouteTally>,
-    granularity: Granularity,
-    period: string,
-    expireAt: number,
+    unwritten: ReadonlyMap<string, readonly Visitor[]>,
+    site: readonly Visitor[],
+    { granularity, period, expireAt }: { granularity: Granularity; period: string; expireAt: number },
   ): Promise<void> {
     const saltKey = this.#keys.salt(granularity, period);
     const pairs: (string | number)[] = [];
-    // The site's visitors: the only route's as they are, each once over all routes when several have some.
-    let onlyHashes: string[] | undefined;
-    let routesWithVisitors = 0;
     for (const [routeKey, tally] of routes) {
       pairs.push(routeKey, tally.views);
-      if (tally.visitors.length === 0) continue;
-      const visitors = distinctVisitors([tally.visitors]);
+      const visitors = unwritten.get(routeKey) ?? [];
+      if (visitors.length === 0) continue;
       const hashes = await this.#hashes.hashVisitors(saltKey, granularity, visitors);
       builder.addPacked(this.#keys.uniques(granularity, period, routeKey), expireAt, hashes);
-      onlyHashes = hashes;
-      routesWithVisitors += 1;
     }
     builder.add(this.#keys.views(granularity, period), 'h', expireAt, pairs);
-    if (routesWithVisitors === 0) return;
-    // Every visitor's hash with this salt was just made or kept: hashing the site's is reading them again.
-    const siteHashes =
-      routesWithVisitors === 1
-        ? (onlyHashes as string[])
-        : await this.#hashes.hashVisitors(
-            saltKey,
-            granularity,
-            distinctVisitors([...routes.values()].map((tally) => tally.visitors)),
-          );
-    builder.addPacked(this.#keys.uniques(granularity, period), expireAt, siteHashes);
+    if (site.length === 0) return;
+    const hashes = await this.#hashes.hashVisitors(saltKey, granularity, site);
+    builder.addPacked(this.#keys.uniques(granularity, period), expireAt, hashes);
   }
 
   /** Full names of routes whose key is a hash, kept as long as any counter may name them. */
@@ -147,12 +153,9 @@ export class ChunkPreparer {
     const pairs: (string | number)[] = [];
     for (const [routeKey, views] of liveViews) pairs.push(routeKey, views);
     builder.add(this.#keys.liveViews(minute), 'h', expireAt, pairs);
-    if (liveVisitors.length === 0) return;
-    const hashes = await this.#hashes.hashVisitors(
-      this.#keys.salt('day', today),
-      'day',
-      distinctVisitors([liveVisitors]),
-    );
+    const visitors = this.#written.forLive(liveVisitors, minute);
+    if (visitors.length === 0) return;
+    const hashes = await this.#hashes.hashVisitors(this.#keys.salt('day', today), 'day', visitors);
     builder.addPacked(this.#keys.liveVisitors(minute), expireAt, hashes);
   }
 

@@ -7,18 +7,23 @@ const SLOT: Readonly<Record<Granularity, number>> = { day: 0, week: 1, month: 2,
 
 /**
  * A raw visitor identity, with what counting it needs between flushes. Views carry the object, not the
- * string: whether it was already counted for a route, and its hash with a period's salt, are fields here
- * instead of entries of a Set and of hash caches, each of which cost a lookup per view in a large table.
+ * string: whether it was already counted for a route, its hash with a period's salt, and which HyperLogLogs
+ * already hold it are fields here, instead of entries of Sets and caches that each cost a lookup per view in
+ * a large table.
  */
 export class Visitor {
   readonly raw: string;
   /** The id of the route tally this visitor was last added to: a repeat view of that route adds nothing. */
   lastTally = 0;
-  /** The last {@link distinctVisitors} pass that took this visitor. */
-  pass = 0;
   /** Per granularity, the salt its kept hash was made with, and the hash. */
   readonly #salts: (string | undefined)[] = [undefined, undefined, undefined, undefined];
   readonly #hashes: string[] = ['', '', '', ''];
+  /** What this visitor's hashes were last written for (see {@link WrittenMarks}), valid in `#epoch` only. */
+  #epoch = 0;
+  #route = '';
+  #routeDay = '';
+  #siteDay = '';
+  #liveMinute = -1;
 
   constructor(raw: string) {
     this.raw = raw;
@@ -37,6 +42,79 @@ export class Visitor {
     this.#salts[slot] = salt;
     this.#hashes[slot] = hash;
     return hash;
+  }
+
+  /** Marks the visitor written for `route` on `day` (and so its week, month and year); false if it was. */
+  markRoute(route: string, day: string, epoch: number): boolean {
+    this.#enter(epoch);
+    if (this.#route === route && this.#routeDay === day) return false;
+    this.#route = route;
+    this.#routeDay = day;
+    return true;
+  }
+
+  /** Marks the visitor written for the whole site on `day`; false if it was. */
+  markSite(day: string, epoch: number): boolean {
+    this.#enter(epoch);
+    if (this.#siteDay === day) return false;
+    this.#siteDay = day;
+    return true;
+  }
+
+  /** Marks the visitor written for the live visitors of `minute`; false if it was. */
+  markLive(minute: number, epoch: number): boolean {
+    this.#enter(epoch);
+    if (this.#liveMinute === minute) return false;
+    this.#liveMinute = minute;
+    return true;
+  }
+
+  #enter(epoch: number): void {
+    if (this.#epoch === epoch) return;
+    this.#epoch = epoch;
+    this.#route = '';
+    this.#routeDay = '';
+    this.#siteDay = '';
+    this.#liveMinute = -1;
+  }
+}
+
+/**
+ * Which visitors a flush still has to write. Adding a visitor's hash to a HyperLogLog that holds it changes
+ * nothing, so each visitor is written once per route and day, once per day for the site and once per minute
+ * for the live count, however many views it makes in between: writing returning visitors again was most of
+ * what a flush cost. A visitor appearing twice in a list is taken once. When written data may have been lost
+ * before it reached Redis (a batch dropped, a flush that failed half-way), {@link forget} starts a new epoch
+ * and every visitor is written again on its next view.
+ */
+export class WrittenMarks {
+  #epoch = 1;
+
+  /** Starts over: every visitor counts as not written. */
+  forget(): void {
+    this.#epoch += 1;
+  }
+
+  /** The visitors of `list` not yet written for `route` on `day`, each once; marks them written. */
+  forRoute(list: readonly Visitor[], route: string, day: string): Visitor[] {
+    const epoch = this.#epoch;
+    return list.filter((visitor) => visitor.markRoute(route, day, epoch));
+  }
+
+  /** The visitors of `lists` not yet written for the site on `day`, each once; marks them written. */
+  forSite(lists: Iterable<readonly Visitor[]>, day: string): Visitor[] {
+    const epoch = this.#epoch;
+    const unwritten: Visitor[] = [];
+    for (const list of lists) {
+      for (const visitor of list) if (visitor.markSite(day, epoch)) unwritten.push(visitor);
+    }
+    return unwritten;
+  }
+
+  /** The visitors of `list` not yet written for the live count of `minute`, each once; marks them written. */
+  forLive(list: readonly Visitor[], minute: number): Visitor[] {
+    const epoch = this.#epoch;
+    return list.filter((visitor) => visitor.markLive(minute, epoch));
   }
 }
 
@@ -61,20 +139,4 @@ export class VisitorRegistry {
     }
     return visitor;
   }
-}
-
-let lastPass = 0;
-
-/** The visitors of `lists`, each once, in order of first appearance (a mark on each visitor, not a Set). */
-export function distinctVisitors(lists: Iterable<readonly Visitor[]>): Visitor[] {
-  const pass = ++lastPass;
-  const distinct: Visitor[] = [];
-  for (const list of lists) {
-    for (const visitor of list) {
-      if (visitor.pass === pass) continue;
-      visitor.pass = pass;
-      distinct.push(visitor);
-    }
-  }
-  return distinct;
 }

@@ -1,10 +1,12 @@
-// Visitors between flushes: one object per visitor, counted once per route and hashed once per period salt.
+// Visitors between flushes: one object per visitor, counted once per route, hashed once per period salt and
+// written once per route and day.
 import { afterAll, describe, expect, it } from 'vitest';
 import { type PageViewsMiddleware, pageViews } from '../../src/index.js';
 import { type RouteTally, tallyView } from '../../src/page-views/batch.js';
-import { distinctVisitors, Visitor, VisitorRegistry } from '../../src/page-views/visitors.js';
+import { Visitor, VisitorRegistry, WrittenMarks } from '../../src/page-views/visitors.js';
 import { sha256 } from '../../src/redis/index.js';
 import { useTestRedis } from '../helpers/redis.js';
+import { isoWeek } from './support.js';
 
 describe('tallyView', () => {
   it('adds a visitor to a route once however many views in a row it makes there', () => {
@@ -24,11 +26,11 @@ describe('tallyView', () => {
     for (const route of ['/a', '/b', '/a', '/b', '/a']) tallyView(routes, route, alice);
     const a = routes.get('/a') as RouteTally;
     const b = routes.get('/b') as RouteTally;
-    expect(a.views).toBe(3);
-    expect(b.views).toBe(2);
-    expect(distinctVisitors([a.visitors]).map((v) => v.raw)).toEqual(['alice']);
-    expect(distinctVisitors([b.visitors]).map((v) => v.raw)).toEqual(['alice']);
-    expect(distinctVisitors([a.visitors, b.visitors]).map((v) => v.raw)).toEqual(['alice']);
+    expect([a.views, b.views]).toEqual([3, 2]);
+    const marks = new WrittenMarks();
+    expect(marks.forRoute(a.visitors, '/a', '2026-12-07')).toEqual([alice]);
+    expect(marks.forRoute(b.visitors, '/b', '2026-12-07')).toEqual([alice]);
+    expect(marks.forSite([a.visitors, b.visitors], '2026-12-07')).toEqual([alice]);
   });
 
   it('starts again in a new tally: the last tally is remembered by id, not by the object', () => {
@@ -41,18 +43,40 @@ describe('tallyView', () => {
   });
 });
 
-describe('distinctVisitors', () => {
-  it('takes each visitor once, in order of first appearance, pass after pass', () => {
-    const [a, b, c] = ['a', 'b', 'c'].map((raw) => new Visitor(raw)) as [Visitor, Visitor, Visitor];
-    expect(
-      distinctVisitors([
-        [a, b, a],
-        [c, b],
-      ]),
-    ).toEqual([a, b, c]);
-    // a second pass over the same visitors is not confused by the marks of the first
-    expect(distinctVisitors([[c, a, c]])).toEqual([c, a]);
-    expect(distinctVisitors([])).toEqual([]);
+describe('WrittenMarks', () => {
+  const [alice, bob] = [new Visitor('alice'), new Visitor('bob')];
+
+  it('takes a visitor once per route and day, whatever the flush', () => {
+    const marks = new WrittenMarks();
+    expect(marks.forRoute([alice, bob, alice], '/a', '2026-12-07')).toEqual([alice, bob]);
+    // a later flush of the same route and day: both are in its HyperLogLogs already
+    expect(marks.forRoute([bob, alice], '/a', '2026-12-07')).toEqual([]);
+    // the next day, or another route, needs them again
+    expect(marks.forRoute([alice], '/a', '2026-12-08')).toEqual([alice]);
+    expect(marks.forRoute([alice], '/b', '2026-12-08')).toEqual([alice]);
+    // one mark per visitor: back on the first route it is written again (a repeat PFADD changes nothing)
+    expect(marks.forRoute([alice], '/a', '2026-12-08')).toEqual([alice]);
+  });
+
+  it('takes a visitor once per day for the site and once per minute for the live count', () => {
+    const marks = new WrittenMarks();
+    expect(marks.forSite([[alice], [bob, alice]], '2026-12-07')).toEqual([alice, bob]);
+    expect(marks.forSite([[alice, bob]], '2026-12-07')).toEqual([]);
+    expect(marks.forSite([[bob]], '2026-12-08')).toEqual([bob]);
+    expect(marks.forLive([alice, alice, bob], 29_411_000)).toEqual([alice, bob]);
+    expect(marks.forLive([alice], 29_411_000)).toEqual([]);
+    expect(marks.forLive([alice], 29_411_001)).toEqual([alice]);
+  });
+
+  it('forgets everything it marked when written data may have been lost', () => {
+    const marks = new WrittenMarks();
+    marks.forRoute([alice], '/a', '2026-12-07');
+    marks.forSite([[alice]], '2026-12-07');
+    marks.forLive([alice], 29_411_000);
+    marks.forget();
+    expect(marks.forRoute([alice], '/a', '2026-12-07')).toEqual([alice]);
+    expect(marks.forSite([[alice]], '2026-12-07')).toEqual([alice]);
+    expect(marks.forLive([alice], 29_411_000)).toEqual([alice]);
   });
 });
 
@@ -113,6 +137,65 @@ describe('uniques through the middleware', () => {
       const [totals] = await views.totals({ from: today, to: today, granularity });
       expect(totals?.views).toBe(8);
       expect(totals?.uniques).toBe(2);
+    }
+  });
+
+  it('counts returning visitors over several flushes and days once per route and period', async () => {
+    const views = pageViews({ redis: redis.client, prefix: redis.prefix('returning:'), flushInterval: '1h' });
+    open.push(views);
+    // yesterday and today (salts are kept two days past their period, so late writes reuse them)
+    const today = Date.now();
+    const yesterday = today - 86_400_000;
+    const flushes: [string, string, number][][] = [
+      [
+        ['/a', 'alice', yesterday],
+        ['/a', 'bob', yesterday],
+      ],
+      [
+        ['/a', 'alice', yesterday],
+        ['/b', 'alice', yesterday],
+      ],
+      [
+        ['/a', 'alice', yesterday],
+        ['/a', 'alice', today],
+      ],
+      [
+        ['/a', 'alice', today],
+        ['/b', 'carol', today],
+      ],
+    ];
+    const expected = new Map<string, { views: number; visitors: Set<string> }>();
+    const count = (key: string, visitor: string) => {
+      const entry = expected.get(key) ?? { views: 0, visitors: new Set<string>() };
+      entry.views += 1;
+      entry.visitors.add(visitor);
+      expected.set(key, entry);
+    };
+    for (const batch of flushes) {
+      for (const [route, visitor, at] of batch) {
+        views.record({ route, visitor, at });
+        const day = new Date(at).toISOString().slice(0, 10);
+        const periods = { day, week: isoWeek(day), month: day.slice(0, 7) };
+        for (const [granularity, period] of Object.entries(periods)) {
+          count(`${granularity} ${period} ${route}`, visitor);
+          count(`${granularity} ${period} (site)`, visitor);
+        }
+      }
+      await views.flush();
+    }
+    const from = new Date(yesterday).toISOString().slice(0, 10);
+    const to = new Date(today).toISOString().slice(0, 10);
+    for (const granularity of ['day', 'week', 'month'] as const) {
+      const rows = await views.report({ from, to, granularity });
+      const totals = await views.totals({ from, to, granularity });
+      const measured = [
+        ...rows.map((row) => [`${granularity} ${row.period} ${row.route}`, row.views, row.uniques]),
+        ...totals.map((row) => [`${granularity} ${row.period} (site)`, row.views, row.uniques]),
+      ];
+      const wanted = [...expected]
+        .filter(([key]) => key.startsWith(`${granularity} `))
+        .map(([key, { views, visitors }]) => [key, views, visitors.size]);
+      expect(measured.sort()).toEqual(wanted.sort());
     }
   });
 });
