@@ -52,7 +52,7 @@ function setup(redis: Redis, options: Partial<ResponseCacheOptions> = {}, handle
 describe('when Redis is paused', () => {
   it('answers from the handler within the timeout, stores nothing, and caches again once Redis is back', async () => {
     // a timeout long enough that a request waiting for it cannot pass for one that did not wait
-    const timeout = 1_500;
+    const timeout = 3_000;
     const t = setup(client(), { timeout });
     await request(t.app).get('/page');
     await waitFor(() => t.cache.stats().stored === 1, 'the entry stored');
