@@ -7,7 +7,7 @@ import type { Granularity } from './periods.js';
 import { periodEndMs } from './periods.js';
 import type { Visitor } from './visitors.js';
 
-/** Salts outlive their period by this much, so late writes of the period (after an outage) reuse them. */
+/** Salts outlive their period (or a write after it) by this much, so late writes of the period reuse them. */
 const SALT_GRACE_MS = 2 * 86_400_000;
 /** Visitor hashes computed between two yields to the event loop, so a large flush never stalls requests. */
 const HASHES_PER_SLICE = 2_000;
@@ -40,7 +40,10 @@ export class VisitorHashes {
     const missing = [...wanted].filter(([key]) => !this.#salts.has(key));
     if (missing.length === 0) return;
     const loads = missing.map(([key, { granularity, period }]) => {
-      const until = periodEndMs(period, granularity) + SALT_GRACE_MS;
+      // A period written later than its grace (an import of old views) keeps its salt for a grace from now:
+      // a salt that expired as it was made would be a new one at every flush, and count each visitor again.
+      const graceEnd = periodEndMs(period, granularity) + SALT_GRACE_MS;
+      const until = graceEnd > now ? graceEnd : now + SALT_GRACE_MS;
       return this.#saltScript([key], [randomBytes(16).toString('base64url'), until]).then((salt) => {
         if (typeof salt !== 'string' || salt.length === 0) throw new Error(`bad salt reply for ${key}`);
         this.#salts.set(key, { salt, until });

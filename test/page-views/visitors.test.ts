@@ -140,6 +140,26 @@ describe('uniques through the middleware', () => {
     }
   });
 
+  it('counts a visitor of a long-past day once, however many flushes write its views', async () => {
+    const views = pageViews({ redis: redis.client, prefix: redis.prefix('import:'), flushInterval: '1h' });
+    open.push(views);
+    // ten days ago: its day and its week ended more than the salts' two days of grace ago
+    const at = Date.now() - 10 * 86_400_000;
+    const day = new Date(at).toISOString().slice(0, 10);
+    // alice moves between two pages, so each flush writes her again
+    for (const route of ['/old', '/other', '/old', '/other', '/old']) {
+      views.record({ route, visitor: 'alice', at });
+      await views.flush();
+    }
+    for (const granularity of ['day', 'week'] as const) {
+      const rows = await views.report({ from: day, to: day, granularity });
+      expect(Object.fromEntries(rows.map((row) => [row.route, [row.views, row.uniques]]))).toEqual({
+        '/old': [3, 1],
+        '/other': [2, 1],
+      });
+    }
+  });
+
   it('counts returning visitors over several flushes and days once per route and period', async () => {
     const views = pageViews({ redis: redis.client, prefix: redis.prefix('returning:'), flushInterval: '1h' });
     open.push(views);
