@@ -1,4 +1,4 @@
-// One object per visitor between flushes, so counting a view and hashing its visitor need no Set or Map lookup.
+// One object per visitor between flushes: a view finds it with its client, and the rest needs no lookup.
 import { sha256 } from '../redis/index.js';
 import type { Granularity } from './periods.js';
 
@@ -69,6 +69,7 @@ export class Visitor {
     return true;
   }
 
+  /** Marks made in an earlier epoch say nothing: the visitor starts over as written nowhere. */
   #enter(epoch: number): void {
     if (this.#epoch === epoch) return;
     this.#epoch = epoch;
