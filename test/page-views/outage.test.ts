@@ -57,6 +57,18 @@ function track(client: Redis, extra: Partial<Parameters<typeof pageViews>[0]> = 
   return views;
 }
 
+/** Retries `views.flush()` until it succeeds, as the flush timer would once Redis answers again. */
+async function flushOnceRedisAnswers(views: PageViewsMiddleware): Promise<void> {
+  await eventually(async () => {
+    try {
+      await views.flush();
+      return true;
+    } catch {
+      return false;
+    }
+  }, 15_000);
+}
+
 describe('Redis outages', () => {
   it('keeps counting while Redis is down and writes the buffer when it is back, once (kill, restart)', async () => {
     // append-only with fsync always, so what was written before the kill survives it
@@ -137,14 +149,7 @@ describe('Redis outages', () => {
     proxy.dropReplies = false;
     expect(views.stats().bufferedViews).toBe(7);
     // the retry carries the same chunk id: its marker already exists, so it adds nothing
-    await eventually(async () => {
-      try {
-        await views.flush();
-        return true;
-      } catch {
-        return false;
-      }
-    }, 15_000);
+    await flushOnceRedisAnswers(views);
     const check = new Redis(server.port, '127.0.0.1');
     cleanups.push(async () => check.disconnect());
     expect(await check.hget(`pv:{pv}:d:${todayUtc()}`, '/a')).toBe('8');
@@ -205,14 +210,7 @@ describe('Redis outages', () => {
     expect(logger.warnings.some((w) => w.includes('dropped the oldest unsent views'))).toBe(true);
 
     await server.restart();
-    await eventually(async () => {
-      try {
-        await views.flush();
-        return true;
-      } catch {
-        return false;
-      }
-    }, 15_000);
+    await flushOnceRedisAnswers(views);
     const rows = await views.report({ from: todayUtc(), to: todayUtc(), granularity: 'day' });
     expect(rows.map((r) => [r.route, r.views])).toEqual([['/new', 40]]);
     // a HyperLogLog estimate: exact most of the time at 40, but not always
@@ -239,14 +237,7 @@ describe('visitors written once per route and day', () => {
 
     await server.restart();
     views.record({ route: '/a', visitor: 'alice' });
-    await eventually(async () => {
-      try {
-        await views.flush();
-        return true;
-      } catch {
-        return false;
-      }
-    }, 15_000);
+    await flushOnceRedisAnswers(views);
     const rows = await views.report({ from: todayUtc(), to: todayUtc(), granularity: 'day', route: '/a' });
     // her dropped view is lost, but she is a visitor of /a today: her next view was written
     expect(rows.map((r) => [r.route, r.views, r.uniques])).toEqual([['/a', 2, 2]]);
