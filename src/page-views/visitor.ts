@@ -7,8 +7,11 @@ type TrustProxy = (address: string, hop: number) => boolean;
 
 /** The default `visitor`: the client address (as Express sees it, honouring `trust proxy`) and user agent. */
 export function remoteVisitor(req: Request): string | undefined {
-  const agent = req.headers['user-agent'];
-  const ip = clientAddress(req);
+  return identity(clientAddress(req), req.headers['user-agent']);
+}
+
+/** A visitor's raw identity: its address, and its user agent when it sent one. */
+function identity(ip: string, agent: string | undefined): string {
   return agent === undefined ? ip : `${ip} ${agent}`;
 }
 
@@ -98,7 +101,7 @@ export function createRemoteVisitor(
     const agent = headers['user-agent'];
     if (client.visitor === undefined || client.agent !== agent) {
       client.agent = agent;
-      client.visitor = visitors.of(agent === undefined ? client.ip : `${client.ip} ${agent}`);
+      client.visitor = visitors.of(identity(client.ip, agent));
     }
     return client.visitor;
   };
