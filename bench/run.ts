@@ -160,8 +160,9 @@ function renderReport(
       'variant (medians shown)' +
       (pinned ? '; each app pinned to CPU 0, Redis and the load generator to CPU 1.' : '.'),
     '',
-    '"× bare Express" is requests/s relative to the same route without middleware; "ours ÷ this" is how many ' +
-      "times our throughput is that peer's. Round trips/req counts the commands clients sent (MONITOR, over " +
+    '"× bare Express" is requests/s relative to the same route without middleware, and "ours ÷ this" how many ' +
+      "times our throughput is that peer's: each the median over the rounds of the ratio within one round, so " +
+      "the machine's drift between rounds cancels out. Round trips/req counts the commands clients sent (MONITOR, over " +
       `${PROBE_REQUESTS} sequential requests after the load); Redis cmds/req is INFO commandstats over the measured ` +
       'runs, which also counts the commands Lua scripts run inside Redis. A "floor" row is a yardstick, not a ' +
       'package: a middleware that makes one Redis script call per request and does nothing else, i.e. the best a ' +

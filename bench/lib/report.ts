@@ -5,7 +5,10 @@ import type { Scenario, Variant } from './types.js';
 
 export interface VariantSummary {
   variant: Variant;
+  /** Median requests/s over the rounds. */
   rps: number;
+  /** Requests/s of each round, in round order: round k of every variant ran within the same minute. */
+  roundRps: number[];
   p50Ms: number;
   p99Ms: number;
   errors: number;
@@ -37,6 +40,7 @@ export function summarise(
   return {
     variant,
     rps: median(rounds.map((r) => r.rps)),
+    roundRps: rounds.map((r) => r.rps),
     p50Ms: median(rounds.map((r) => r.p50Ms)),
     p99Ms: median(rounds.map((r) => r.p99Ms)),
     errors: rounds.reduce((sum, r) => sum + r.errors, 0),
@@ -61,6 +65,20 @@ function perRequest(rounds: LoadResult[], samples: ProcessSample[], measure: (s:
   });
 }
 
+/**
+ * How many times `row`'s throughput is `base`'s: the median, over the rounds, of the two variants' ratio in the
+ * same round. Pairing by round cancels the machine's drift between rounds, which moves both variants of a round
+ * alike; a ratio of the two medians would compare rounds measured minutes apart.
+ */
+export function pairedRatio(row: VariantSummary, base: VariantSummary): number {
+  const ratios: number[] = [];
+  row.roundRps.forEach((rps, round) => {
+    const baseRps = base.roundRps[round];
+    if (baseRps !== undefined && baseRps > 0) ratios.push(rps / baseRps);
+  });
+  return ratios.length > 0 ? median(ratios) : row.rps / base.rps;
+}
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -82,8 +100,8 @@ export function resultsTable(results: { scenario: Scenario; rows: VariantSummary
     const ours = rows.find((r) => r.variant.kind === 'ours');
     const peers = rows.filter((r) => r.variant.kind === 'peer');
     rows.forEach((row, index) => {
-      const vsBare = bare && row !== bare ? `${(row.rps / bare.rps).toFixed(2)}×` : '';
-      const oursVs = ours && row.variant.kind === 'peer' ? `${(ours.rps / row.rps).toFixed(2)}×` : '';
+      const vsBare = bare && row !== bare ? `${pairedRatio(row, bare).toFixed(2)}×` : '';
+      const oursVs = ours && row.variant.kind === 'peer' ? `${pairedRatio(ours, row).toFixed(2)}×` : '';
       const flags = row.errors + row.non2xx > 0 ? ` ⚠ ${row.errors} errors, ${row.non2xx} non-2xx` : '';
       lines.push(
         `| ${index === 0 ? scenario.title : ''} | ${row.variant.name}${flags} | ${Math.round(row.rps)} | ` +
@@ -103,12 +121,12 @@ function goalCell(
 ): string {
   const parts: string[] = [];
   if (scenario.goal !== undefined && bare) {
-    const ratio = ours.rps / bare.rps;
+    const ratio = pairedRatio(ours, bare);
     parts.push(`≥ ${scenario.goal} × bare ${ratio >= scenario.goal ? '✓' : '✗'}`);
   }
   if (scenario.peerGoal !== undefined && peers.length > 0) {
-    const best = Math.max(...peers.map((p) => p.rps));
-    parts.push(`≥ ${scenario.peerGoal} × each peer ${ours.rps / best >= scenario.peerGoal ? '✓' : '✗'}`);
+    const worst = Math.min(...peers.map((peer) => pairedRatio(ours, peer)));
+    parts.push(`≥ ${scenario.peerGoal} × each peer ${worst >= scenario.peerGoal ? '✓' : '✗'}`);
   }
   return parts.join(', ');
 }
