@@ -3,14 +3,16 @@ import { EventEmitter } from 'node:events';
 import { IncomingMessage, OutgoingMessage } from 'node:http';
 
 /*
- * Why: under Express every request and response has a hidden class of its own (the router stores a new `next`
- * function on each request, the app a new `locals` object on each response). V8 then cannot reuse what it
- * learned from earlier requests: the cache at each `req.member` in the code misses, every time, and V8 resolves
- * the member in its runtime, walking the prototype chain for inherited ones such as `req.headers` and
- * `res.getHeader`. `Reflect.get` looks the member up with V8's generic lookup instead, without a runtime call;
- * calling Node's own getter and method skips the walk as well. In a `finish` listener on a 2-core VM, six reads
- * by name took 2.4 µs a request, with `Reflect.get` 0.6 µs. On objects that are not Node's (a test's plain
- * object, HTTP/2's compatibility API), `requestHeaders`, `responseHeader` and `onFinish` use the members by name.
+ * Why: under Express every request and response has a hidden class of its own. Express moves each one onto its
+ * app's prototype (`Object.setPrototypeOf`) and then adds members (`req.next`, `req.baseUrl`, `res.locals`), and
+ * V8 gives an object new hidden classes for members added after a prototype change (see request-context.ts).
+ * V8 then cannot reuse what it learned from earlier requests: the cache at each `req.member` in the code misses,
+ * every time, and V8 resolves the member in its runtime, walking the prototype chain for inherited ones such as
+ * `req.headers` and `res.getHeader`. `Reflect.get` looks the member up with V8's generic lookup instead, without
+ * a runtime call; calling Node's own getter and method skips the walk as well. In a `finish` listener on a
+ * 2-core VM, six reads by name took 2.4 µs a request, with `Reflect.get` 0.6 µs. On objects that are not Node's
+ * (a test's plain object, HTTP/2's compatibility API), `requestHeaders`, `responseHeader` and `onFinish` use the
+ * members by name.
  */
 const headersGetter = Object.getOwnPropertyDescriptor(IncomingMessage.prototype, 'headers')?.get;
 const getHeader = OutgoingMessage.prototype.getHeader;
