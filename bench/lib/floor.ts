@@ -45,6 +45,23 @@ export function finishListenerFloorVariant(
   };
 }
 
+/**
+ * A middleware that only passes each request on: what one more layer in Express's router costs before the
+ * middleware does anything (the part of {@link finishListenerFloorVariant} that is not its listener).
+ */
+export function passThroughVariant(routes: (app: Express, middleware: RequestHandler) => Express): Variant {
+  return {
+    name: 'floor: a middleware that only calls next(), no other work',
+    kind: 'reference',
+    app() {
+      const middleware: RequestHandler = (_req, _res, next) => {
+        next();
+      };
+      return routes(express(), middleware);
+    },
+  };
+}
+
 /** The cost measured is adding and calling a listener, not what the listener does. */
 function ignoreFinish(): void {
   // nothing
