@@ -167,7 +167,8 @@ function renderReport(
       'runs, which also counts the commands Lua scripts run inside Redis. A "floor" row is a yardstick, not a ' +
       'package: a middleware that makes one Redis script call per request and does nothing else, i.e. the best a ' +
       'Redis-backed check can do on this machine; for page views, which make no Redis call per request, a ' +
-      'middleware that only waits for each response to finish.',
+      'middleware that only waits for each response to finish, and under it one that only passes each request ' +
+      'on (the cost of one more middleware in Express).',
     '',
     table,
     '',
@@ -175,7 +176,7 @@ function renderReport(
     '',
     "Measured inside each app's process over the same measured runs as the table above (medians of the rounds). " +
       'CPU is the whole process (main thread and V8 helper threads) per request served; "above bare" and "above ' +
-      'the floor" subtract the bare Express and floor rows of the same scenario, so they are the JavaScript a ' +
+      'the floor" subtract the bare Express and (first) floor rows of the same scenario, so they are the JavaScript a ' +
       'middleware adds (plus, above bare, its Redis round trips). Heap allocated is what V8 allocated per request ' +
       '(growth of the used heap plus what each collection freed; Buffers outside the heap are not counted); time in GC ' +
       'pauses is the share of the measured time the main thread spent collecting. `npm run bench:profile` shows ' +
